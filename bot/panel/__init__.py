@@ -1,0 +1,54 @@
+"""The SMM panel API client: no Telegram, no database, just the panel protocol."""
+
+from bot.panel.client import BATCH_LIMIT, PanelClient
+from bot.panel.errors import (
+    OrderOutcomeUnknown,
+    PanelAuthError,
+    PanelBadResponse,
+    PanelError,
+    PanelFundsError,
+    PanelNotFound,
+    PanelRateLimited,
+    PanelRejected,
+    PanelTransportError,
+)
+from bot.panel.models import (
+    AddedOrder,
+    Balance,
+    CancelRequested,
+    OrderStatus,
+    OrderStatusInfo,
+    RefillRequested,
+    RefillStatus,
+    RefillStatusInfo,
+    Service,
+    ServiceType,
+)
+from bot.panel.orders import ORDER_FIELDS, OrderRequest, TypeFields
+
+__all__ = [
+    "BATCH_LIMIT",
+    "ORDER_FIELDS",
+    "AddedOrder",
+    "Balance",
+    "CancelRequested",
+    "OrderOutcomeUnknown",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderStatusInfo",
+    "PanelAuthError",
+    "PanelBadResponse",
+    "PanelClient",
+    "PanelError",
+    "PanelFundsError",
+    "PanelNotFound",
+    "PanelRateLimited",
+    "PanelRejected",
+    "PanelTransportError",
+    "RefillRequested",
+    "RefillStatus",
+    "RefillStatusInfo",
+    "Service",
+    "ServiceType",
+    "TypeFields",
+]

@@ -1,0 +1,313 @@
+"""Async client for the SMM panel API v2 (POST `key` + `action`, JSON back).
+
+One `PanelClient` per panel: one pooled `httpx.AsyncClient` and one semaphore that bounds how
+many requests are in flight at once, whatever mix of calls the bot makes.
+
+Reads (`services`, `status`, `refill_status`, `balance`) are retried with exponential back-off
+on transport errors, rate limits and gateway errors. Writes (`add`, `refill`, `cancel`) are sent
+exactly once: the protocol has no idempotency key, so a retry could buy twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from bot.panel.errors import (
+    OrderOutcomeUnknown,
+    PanelAuthError,
+    PanelBadResponse,
+    PanelError,
+    PanelRateLimited,
+    PanelRejected,
+    PanelTransportError,
+)
+from bot.panel.models import (
+    AddedOrder,
+    Balance,
+    CancelRequested,
+    OrderStatusInfo,
+    RefillRequested,
+    RefillStatusInfo,
+    Service,
+)
+from bot.panel.orders import OrderRequest
+from bot.panel.parsing import (
+    classify_error,
+    decode_body,
+    error_message,
+    parse_added,
+    parse_balance,
+    parse_cancel,
+    parse_cancels,
+    parse_refill,
+    parse_refill_status,
+    parse_refill_statuses,
+    parse_refills,
+    parse_services,
+    parse_status,
+    parse_statuses,
+)
+from bot.panel.values import to_id
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BATCH_LIMIT = 100  # ids per request, as every panel documents
+# Some panels refuse clients that do not look like a browser.
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0 Safari/537.36 smm-storefront-bot/0.1"
+)
+
+
+class _NotSent(PanelTransportError):
+    """The connection failed before the request left: safe to report as not placed."""
+
+
+class PanelClient:
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str | SecretStr,
+        *,
+        timeout: float = 20.0,
+        max_concurrency: int = 10,
+        read_attempts: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 10.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if max_concurrency < 1 or read_attempts < 1:
+            raise ValueError("max_concurrency and read_attempts must be at least 1")
+        self.api_url = api_url
+        self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        self._timeout = timeout
+        self._read_attempts = read_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self.max_concurrency = max_concurrency
+        self._gate = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            headers={"User-Agent": user_agent, "Accept": "application/json, text/plain, */*"},
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            follow_redirects=False,  # a redirected POST turns into a GET and loses the form
+            transport=transport,
+        )
+        # Learned per panel: does it take the many-ids form of these actions?
+        self._takes_many: dict[str, bool] = {}
+
+    def __repr__(self) -> str:
+        return f"PanelClient(api_url={self.api_url!r})"
+
+    async def __aenter__(self) -> PanelClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ transport
+
+    async def _post_once(self, action: str, params: dict[str, str]) -> Any:
+        form = {"key": self._key.get_secret_value(), "action": action, **params}
+        async with self._gate:
+            started = time.perf_counter()
+            try:
+                response = await self._http.post(self.api_url, data=form)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise _NotSent(f"could not connect to the panel ({type(exc).__name__})") from None
+            except httpx.TimeoutException:
+                raise PanelTransportError(f"the panel did not answer within {self._timeout:g}s") from None
+            except httpx.TransportError as exc:
+                raise PanelTransportError(f"the connection to the panel broke ({type(exc).__name__})") from None
+        status = response.status_code
+        log.debug("panel %s → HTTP %s in %.0f ms", action, status, (time.perf_counter() - started) * 1000)
+        if 300 <= status < 400:
+            where = response.headers.get("location", "?")
+            raise PanelBadResponse(f"the panel redirected to {where}; set PANEL_API_URL to that address",
+                                   http_status=status)
+        if status == 429:
+            raise PanelRateLimited("the panel is rate limiting us (HTTP 429)",
+                                   retry_after=_retry_after(response.headers.get("retry-after")))
+        payload = decode_body(response.content, status)
+        if status >= 400 and error_message(payload) is None:
+            if status in (401, 403):
+                raise PanelAuthError(f"the panel refused the request (HTTP {status})")
+            raise PanelBadResponse(f"the panel answered HTTP {status}", http_status=status)
+        return payload
+
+    async def _read(self, action: str, params: dict[str, str] | None = None) -> Any:
+        """A read: retried with back-off on transport errors, rate limits and 5xx pages."""
+        for attempt in range(1, self._read_attempts + 1):
+            try:
+                payload = await self._post_once(action, params or {})
+                message = error_message(payload)
+                if message is not None and isinstance(classify_error(message), PanelRateLimited):
+                    raise classify_error(message)  # "Rate limit exceeded" with HTTP 200
+                return payload
+            except (PanelTransportError, PanelRateLimited, PanelBadResponse) as exc:
+                retryable = not isinstance(exc, PanelBadResponse) or (exc.http_status or 0) >= 500
+                if not retryable or attempt == self._read_attempts:
+                    raise
+                delay = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+                if isinstance(exc, PanelRateLimited) and exc.retry_after:
+                    delay = min(self._backoff_max, max(delay, exc.retry_after))
+                log.warning("panel %s failed (%s); retry %d in %.1fs", action, exc.message, attempt, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _write(self, action: str, params: dict[str, str]) -> Any:
+        """A write: sent once, never retried."""
+        return await self._post_once(action, params)
+
+    # ------------------------------------------------------------------ reads
+
+    async def services(self) -> list[Service]:
+        return parse_services(await self._read("services"))
+
+    async def balance(self) -> Balance:
+        return parse_balance(await self._read("balance"))
+
+    async def status(self, order_id: str | int) -> OrderStatusInfo:
+        order_id = to_id(order_id)
+        return parse_status(await self._read("status", {"order": order_id}), order_id)
+
+    async def statuses(self, order_ids: Iterable[str | int]) -> dict[str, OrderStatusInfo | PanelError]:
+        """Status of many orders: ≤100 ids a request, bounded concurrency, one result per id."""
+
+        async def batch(chunk: list[str]) -> dict[str, OrderStatusInfo | PanelError]:
+            return parse_statuses(await self._read("status", {"orders": ",".join(chunk)}), chunk)
+
+        return await self._batched(order_ids, batch)
+
+    async def refill_status(self, refill_id: str | int) -> RefillStatusInfo:
+        refill_id = to_id(refill_id)
+        return parse_refill_status(await self._read("refill_status", {"refill": refill_id}), refill_id)
+
+    async def refill_statuses(self, refill_ids: Iterable[str | int]) -> dict[str, RefillStatusInfo | PanelError]:
+        async def batch(chunk: list[str]) -> dict[str, RefillStatusInfo | PanelError]:
+            return await self._many_or_single(
+                "refill_status", "refills", chunk, parse_refill_statuses,
+                single=lambda one: self.refill_status(one), is_write=False,
+            )
+
+        return await self._batched(refill_ids, batch)
+
+    # ------------------------------------------------------------------ writes
+
+    async def add(self, order: OrderRequest) -> AddedOrder:
+        """Place an order. Sent exactly once.
+
+        Raises OrderOutcomeUnknown when the request may have reached the panel but no readable
+        answer came back; the other PanelErrors mean the order was certainly not placed.
+        """
+        form = order.to_form()
+        try:
+            payload = await self._write("add", form)
+        except _NotSent:
+            raise
+        except (PanelTransportError, PanelBadResponse) as exc:
+            raise OrderOutcomeUnknown(
+                f"no readable answer to the new order ({exc.message}): it may exist on the panel",
+            ) from None
+        try:
+            return parse_added(payload)
+        except PanelBadResponse as exc:
+            raise OrderOutcomeUnknown(f"{exc.message}: the order may exist on the panel") from None
+
+    async def refill(self, order_id: str | int) -> RefillRequested:
+        order_id = to_id(order_id)
+        return parse_refill(await self._write("refill", {"order": order_id}), order_id)
+
+    async def refills(self, order_ids: Iterable[str | int]) -> dict[str, RefillRequested | PanelError]:
+        async def batch(chunk: list[str]) -> dict[str, RefillRequested | PanelError]:
+            return await self._many_or_single(
+                "refill", "orders", chunk, parse_refills, single=lambda one: self.refill(one), is_write=True,
+            )
+
+        return await self._batched(order_ids, batch)
+
+    async def cancel(self, order_ids: Iterable[str | int]) -> dict[str, CancelRequested | PanelError]:
+        """Ask the panel to cancel orders: the `orders` form, or one `order` at a time for panels
+        that only take that. The outcome (and the refund) shows in the orders' status later."""
+
+        async def single(order_id: str) -> CancelRequested:
+            return parse_cancel(await self._write("cancel", {"order": order_id}), order_id)
+
+        async def batch(chunk: list[str]) -> dict[str, CancelRequested | PanelError]:
+            return await self._many_or_single("cancel", "orders", chunk, parse_cancels, single=single,
+                                              is_write=True)
+
+        return await self._batched(order_ids, batch)
+
+    # ------------------------------------------------------------------ batching
+
+    async def _batched(
+        self,
+        ids: Iterable[str | int],
+        batch: Callable[[list[str]], Awaitable[dict[str, T | PanelError]]],
+    ) -> dict[str, T | PanelError]:
+        unique = list(dict.fromkeys(to_id(one) for one in ids))
+        chunks = [unique[i:i + BATCH_LIMIT] for i in range(0, len(unique), BATCH_LIMIT)]
+
+        async def guarded(chunk: list[str]) -> dict[str, T | PanelError]:
+            try:
+                return await batch(chunk)
+            except PanelError as exc:
+                return dict.fromkeys(chunk, exc)
+
+        results: dict[str, T | PanelError] = {}
+        for part in await asyncio.gather(*(guarded(chunk) for chunk in chunks)):
+            results.update(part)
+        return {one: results[one] for one in unique}
+
+    async def _many_or_single(
+        self,
+        action: str,
+        many_field: str,
+        chunk: list[str],
+        parse_many: Callable[[Any, list[str]], dict[str, T | PanelError]],
+        *,
+        single: Callable[[str], Awaitable[T]],
+        is_write: bool,
+    ) -> dict[str, T | PanelError]:
+        """Use the many-ids form; if the panel refuses it as a whole, remember that and send
+        one request per id instead (safe for writes: a refused request changed nothing)."""
+        if self._takes_many.get(action, True):
+            params = {many_field: ",".join(chunk)}
+            payload = await (self._write(action, params) if is_write else self._read(action, params))
+            message = error_message(payload) if not isinstance(payload, list) else None
+            keyed = isinstance(payload, dict) and bool(set(payload) & set(chunk))
+            if message is None or keyed or not isinstance(classify_error(message), PanelRejected):
+                return parse_many(payload, chunk)
+            log.info("panel refused %s with %s=…; using one request per id from now on", action, many_field)
+            self._takes_many[action] = False
+
+        async def one(one_id: str) -> T | PanelError:
+            try:
+                return await single(one_id)
+            except PanelError as exc:
+                return exc
+
+        answers = await asyncio.gather(*(one(one_id) for one_id in chunk))
+        return dict(zip(chunk, answers, strict=True))
+
+
+def _retry_after(header: str | None) -> float | None:
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None

@@ -1,0 +1,6 @@
+"""A panel that speaks the SMM API over loopback HTTP and buys nothing: for demos and tests."""
+
+from bot.panel.sandbox.engine import Dialect, SandboxClock, SandboxPanel
+from bot.panel.sandbox.server import FaultKind, SandboxServer
+
+__all__ = ["Dialect", "FaultKind", "SandboxClock", "SandboxPanel", "SandboxServer"]

@@ -1,0 +1,140 @@
+"""Configuration from the environment and a `.env` file (pydantic-settings).
+
+`load_settings()` either returns valid Settings or raises ConfigError whose one-line message
+names the variable and how to fix it; `python -m bot` prints that line and exits with 2.
+Secrets are SecretStr, so neither a repr nor a validation error ever shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=False, hide_input_in_errors=True)
+
+    telegram_bot_token: SecretStr
+    telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    panel_api_url: str | None = None
+    panel_api_key: SecretStr | None = None
+    panel_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    panel_max_concurrency: int = Field(default=10, ge=1, le=100)
+    database_url: str = "sqlite:///data/bot.db"
+    admin_ids: IdList = frozenset()
+    allowed_user_ids: IdList = frozenset()
+    price_markup_percent: Decimal = Field(default=Decimal(0), ge=0, le=10000)
+    poll_interval_seconds: int = Field(default=60, ge=5, le=86400)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        bot_id, _, secret = token.partition(":")
+        if not (bot_id.isdigit() and len(secret) >= 5):
+            raise ValueError("does not look like a bot token (digits, a colon, then the secret, from @BotFather)")
+        return SecretStr(token)
+
+    @field_validator("telegram_base_url", "panel_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = (value or "").strip()
+        if not value:  # an empty line in .env means "not set"
+            return DEFAULT_TELEGRAM_BASE_URL if info.field_name == "telegram_base_url" else None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("admin_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            items = [item.strip() for item in value.replace(";", ",").split(",") if item.strip()]
+            bad = [item for item in items if not item.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"must be numeric Telegram user ids separated by commas, not {bad[0]!r}")
+            return frozenset(int(item) for item in items)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_url(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or len(value) <= len("sqlite:///"):
+            raise ValueError("must look like sqlite:///data/bot.db (relative) or sqlite:////abs/path.db")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _panel_key_with_url(self) -> Settings:
+        if self.panel_api_url and not (self.panel_api_key and self.panel_api_key.get_secret_value().strip()):
+            raise ValueError("PANEL_API_KEY is required when PANEL_API_URL is set")
+        if not self.panel_api_url:
+            self.panel_api_key = None  # a key without a panel would never be used: sandbox mode
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """No panel configured: the bot runs the built-in sandbox panel and buys nothing."""
+        return not self.panel_api_url
+
+    @property
+    def database_path(self) -> Path:
+        """sqlite:///data/bot.db → data/bot.db (relative to the working directory);
+        sqlite:////srv/bot.db → /srv/bot.db."""
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.log_level)
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        values = [self.telegram_bot_token.get_secret_value()]
+        if self.panel_api_key is not None:
+            values.append(self.panel_api_key.get_secret_value())
+        return [value for value in values if value]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    variable = loc[0].upper() if loc else ""
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return (f"Configuration error: {variable} is not set. Set it in the environment or in .env "
+                f"(see .env.example).")
+    if not variable:  # a check across fields: its message names the variables itself
+        return f"Configuration error: {message}. Set it in the environment or in .env (see .env.example)."
+    return (f"Configuration error: {variable} {message.lower() if message[:1].isupper() else message}. "
+            f"Fix it in the environment or in .env (see .env.example).")

@@ -1,0 +1,30 @@
+"""Run the real Application by hand, in the order `run_polling()` uses, for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.settings import Settings
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    application = build_application(settings)
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

@@ -1,0 +1,1311 @@
+"""A strict fake Telegram Bot API server for end-to-end tests.
+
+Why: the real python-telegram-bot ``Application`` talks to this server over loopback HTTP, so
+the whole stack (PTB's request layer, (de)serialisation, handlers, our code) runs for real.
+The fake rejects what Telegram rejects - with Telegram's own error texts - so a message that
+Telegram would refuse fails the test instead of failing in production.
+
+Usage::
+
+    async with FakeTelegram() as tg:
+        app = ApplicationBuilder().token(tg.token).base_url(tg.base_url).build()
+        ...
+        user = tg.user(42, "Ann")
+        await user.send("/start")
+        menu = await user.next_message()
+        await user.press(menu, "Buy")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import inspect
+import json
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+__all__ = ["ApiCall", "EntityParseError", "FakeTelegram", "FakeUser", "SentMessage", "utf16_len"]
+
+_T = TypeVar("_T")
+
+MAX_TEXT_UNITS = 4096
+MAX_CALLBACK_ANSWER_UNITS = 200
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+#: Form fields that carry JSON objects/arrays; they are decoded before recording and checking.
+JSON_FIELDS = frozenset(
+    {"reply_markup", "commands", "allowed_updates", "entities", "caption_entities", "scope",
+     "link_preview_options", "reply_parameters", "media", "results"}
+)
+_BUTTON_ACTIONS = (
+    "callback_data", "url", "web_app", "login_url", "switch_inline_query",
+    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
+    "callback_game", "pay",
+)
+#: What Telegram delivers when allowed_updates was never set (or set to []).
+_DEFAULT_UPDATE_TYPES = frozenset(
+    {"message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
+     "business_message", "edited_business_message", "deleted_business_messages",
+     "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
+     "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member",
+     "chat_join_request", "chat_boost", "removed_chat_boost"}
+)
+_CHAT_ACTIONS = frozenset(
+    {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+     "upload_document", "choose_sticker", "find_location", "record_video_note",
+     "upload_video_note"}
+)
+_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
+_BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures text in UTF-16 code units, not code points."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _byte_offset(text: str, index: int) -> int:
+    """Telegram reports parse errors as UTF-8 byte offsets into the source text."""
+    return len(text[:index].encode("utf-8"))
+
+
+class EntityParseError(ValueError):
+    """The text is not valid markup; the message follows Telegram's wording."""
+
+
+class _ApiError(Exception):
+    """An error answer: HTTP status (= error_code) plus Telegram's description."""
+
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+
+def _bad(description: str) -> _ApiError:
+    return _ApiError(400, f"Bad Request: {description}")
+
+
+def _flood(retry_after: int) -> _ApiError:
+    return _ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+
+
+# --------------------------------------------------------------------------- markup parsers
+
+_SPACES = " \t\r\n\v\f"
+_HTML_TAGS = frozenset(
+    {"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+     "tg-emoji", "code", "pre", "blockquote"}
+)
+_HTML_ENTITY_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
+    "span": "spoiler", "tg-spoiler": "spoiler", "code": "code", "pre": "pre",
+}
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_RE = re.compile(r"&(?:#x([0-9a-fA-F]{1,8})|#([0-9]{1,8})|([a-zA-Z]+));?")
+
+
+def _decode_entity(src: str, i: int) -> tuple[str, int] | None:
+    """Decode the character reference at ``src[i] == "&"`` like tdlib: (char, next index)."""
+    m = _ENTITY_RE.match(src, i)
+    if m is None:
+        return None
+    hex_code, dec_code, name = m.groups()
+    if name is not None:
+        char = _NAMED_ENTITIES.get(name)
+        return None if char is None else (char, m.end())
+    code = int(hex_code, 16) if hex_code is not None else int(dec_code)
+    if code == 0 or code >= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code), m.end()
+
+
+@dataclass
+class _Open:
+    tag: str
+    attrs: dict[str, str]
+    start: int  # UTF-16 offset in the plain text
+    language: str = ""
+
+
+def parse_html(src: str, *, strict_ampersand: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """Parse Telegram-flavoured HTML into (plain text, entities), as strictly as tdlib does.
+
+    ``strict_ampersand`` additionally rejects a ``&`` that starts no entity (Telegram keeps it
+    literally, but the Bot API docs require escaping it, and html.escape() would have done so).
+    """
+    out: list[str] = []
+    units = 0
+    stack: list[_Open] = []
+    entities: list[dict[str, Any]] = []
+    i, n = 0, len(src)
+
+    def fail(message: str) -> EntityParseError:
+        return EntityParseError(message)
+
+    while i < n:
+        c = src[i]
+        if c == "&":
+            decoded = _decode_entity(src, i)
+            if decoded is None:
+                if strict_ampersand:
+                    raise fail(f"Character entity expected at byte offset {_byte_offset(src, i)}")
+                decoded = ("&", i + 1)
+            out.append(decoded[0])
+            units += utf16_len(decoded[0])
+            i = decoded[1]
+            continue
+        if c != "<":
+            out.append(c)
+            units += utf16_len(c)
+            i += 1
+            continue
+        begin, at = i, _byte_offset(src, i)
+        i += 1
+        if i < n and src[i] == "/":  # an end tag
+            if not stack:
+                raise fail(f"Unexpected end tag at byte offset {at}")
+            i += 1
+            name_start = i
+            while i < n and src[i] not in _SPACES and src[i] != ">":
+                i += 1
+            end_name = src[name_start:i].lower()
+            while i < n and src[i] in _SPACES:
+                i += 1
+            if i >= n or src[i] != ">":
+                raise fail(f"Unclosed end tag at byte offset {at}")
+            i += 1
+            opened = stack.pop()
+            if end_name and end_name != opened.tag:
+                raise fail(
+                    f'Unmatched end tag at byte offset {at}, expected "</{opened.tag}>", '
+                    f'found "</{end_name}>"'
+                )
+            _close_html_entity(opened, units, stack, entities, "".join(out))
+            continue
+        while i < n and src[i] not in _SPACES and src[i] != ">":
+            i += 1
+        if i >= n:
+            raise fail(f"Unclosed start tag at byte offset {at}")
+        tag = src[begin + 1 : i].lower()
+        if tag not in _HTML_TAGS:
+            raise fail(f'Unsupported start tag "{tag}" at byte offset {at}')
+        attrs: dict[str, str] = {}
+        while True:
+            while i < n and src[i] in _SPACES:
+                i += 1
+            if i >= n:
+                raise fail(f"Unclosed start tag at byte offset {at}")
+            if src[i] == ">":
+                i += 1
+                break
+            name_start = i
+            while i < n and src[i] not in _SPACES and src[i] not in "=>":
+                i += 1
+            attr = src[name_start:i]
+            if not attr:
+                raise fail(f'Empty attribute name in the tag "{tag}" at byte offset {at}')
+            while i < n and src[i] in _SPACES:
+                i += 1
+            if i >= n or src[i] != "=":
+                if tag == "blockquote" and attr.lower() == "expandable":
+                    attrs["expandable"] = ""
+                    continue
+                raise fail(
+                    f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
+                    f"at byte offset {at}"
+                )
+            i += 1
+            while i < n and src[i] in _SPACES:
+                i += 1
+            if i >= n:
+                raise fail(f"Unclosed start tag at byte offset {at}")
+            value: list[str] = []
+            if src[i] in "'\"":
+                quote = src[i]
+                i += 1
+                while i < n and src[i] != quote:
+                    decoded = _decode_entity(src, i) if src[i] == "&" else None
+                    value.append(decoded[0] if decoded else src[i])
+                    i = decoded[1] if decoded else i + 1
+                if i >= n:
+                    raise fail(f"Unclosed start tag at byte offset {at}")
+                i += 1
+            else:  # an unquoted name token: letters, digits, periods and hyphens
+                token_start = i
+                while i < n and ((src[i].isascii() and src[i].isalnum()) or src[i] in ".-"):
+                    i += 1
+                value.append(src[token_start:i].lower())
+                if i < n and src[i] not in _SPACES and src[i] != ">":
+                    raise fail(
+                        f"Unexpected end of name token at byte offset {_byte_offset(src, i)}"
+                    )
+            attrs[attr.lower()] = "".join(value)
+        if tag == "span" and attrs.get("class") != "tg-spoiler":
+            raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {at}')
+        stack.append(_Open(tag, attrs, units))
+    if stack:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
+    return "".join(out), _sorted(entities)
+
+
+def _close_html_entity(
+    opened: _Open, end: int, stack: list[_Open], entities: list[dict[str, Any]], text: str
+) -> None:
+    """Turn a closed tag into an entity (tdlib drops empty ones; <pre><code> merges)."""
+    length = end - opened.start
+    if length <= 0:
+        return
+    entity: dict[str, Any] = {"offset": opened.start, "length": length}
+    tag = opened.tag
+    if tag == "code":
+        language = opened.attrs.get("class", "")
+        parent = stack[-1] if stack else None
+        if parent is not None and parent.tag == "pre" and parent.start == opened.start:
+            parent.language = language.removeprefix("language-") if language else ""
+            return
+    if tag == "a":
+        entity["type"] = "text_link"
+        entity["url"] = opened.attrs.get("href") or _utf16_slice(text, opened.start, end)
+    elif tag == "blockquote":
+        entity["type"] = "expandable_blockquote" if "expandable" in opened.attrs else "blockquote"
+    elif tag == "tg-emoji":
+        if not opened.attrs.get("emoji-id"):
+            return
+        entity["type"] = "custom_emoji"
+        entity["custom_emoji_id"] = opened.attrs["emoji-id"]
+    else:
+        entity["type"] = _HTML_ENTITY_TYPES[tag]
+        if tag == "pre" and opened.language:
+            entity["language"] = opened.language
+    entities.append(entity)
+
+
+def _utf16_slice(text: str, start: int, end: int) -> str:
+    raw = text.encode("utf-16-le")
+    return raw[start * 2 : end * 2].decode("utf-16-le")
+
+
+def _sorted(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entities, key=lambda e: (e["offset"], -e["length"]))
+
+
+_MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
+_MDV2_NAMES = {
+    "bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "text_link": "TextUrl",
+    "custom_emoji": "CustomEmoji",
+}
+
+
+def parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
+    """Parse MarkdownV2 like tdlib: every reserved character must be escaped."""
+    out: list[str] = []
+    units = 0
+    stack: list[tuple[str, int, int, str]] = []  # kind, start units, source index, language
+    entities: list[dict[str, Any]] = []
+    quote_start: int | None = None
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        top = stack[-1][0] if stack else None
+        if c == ">" and top not in ("code", "pre") and (i == 0 or src[i - 1] == "\n"):
+            quote_start = units if quote_start is None else quote_start
+            i += 1
+            continue
+        if c == "\\" and i + 1 < n and 0 < ord(src[i + 1]) <= 126:
+            out.append(src[i + 1])
+            units += 1
+            i += 2
+            continue
+        reserved = "`" if top in ("code", "pre") else _MDV2_RESERVED
+        if c not in reserved:
+            if c == "\n" and quote_start is not None and not src.startswith(">", i + 1):
+                entities.append({"type": "blockquote", "offset": quote_start,
+                                 "length": units - quote_start})
+                quote_start = None
+            out.append(c)
+            units += utf16_len(c)
+            i += 1
+            continue
+        two, three = src.startswith(c * 2, i), src.startswith(c * 3, i)
+        closes = {
+            "bold": c == "*", "italic": c == "_" and not two, "underline": c == "_" and two,
+            "strikethrough": c == "~", "spoiler": c == "|" and two, "code": c == "`",
+            "pre": c == "`" and three, "text_link": c == "]", "custom_emoji": c == "]",
+        }
+        if top is not None and closes[top]:
+            kind, start, _, language = stack.pop()
+            i += {"underline": 2, "spoiler": 2, "pre": 3}.get(kind, 1)
+            entity: dict[str, Any] = {"type": kind, "offset": start, "length": units - start}
+            if kind in ("text_link", "custom_emoji"):
+                url: list[str] = []
+                if i < n and src[i] == "(":
+                    url_begin = i + 1
+                    i += 1
+                    while i < n and src[i] != ")":
+                        escaped = src[i] == "\\" and i + 1 < n and 0 < ord(src[i + 1]) <= 126
+                        url.append(src[i + 1] if escaped else src[i])
+                        i += 2 if escaped else 1
+                    if i >= n:
+                        raise EntityParseError(
+                            f"Can't find end of a URL at byte offset {_byte_offset(src, url_begin)}"
+                        )
+                    i += 1
+                else:
+                    url.append(_utf16_slice("".join(out), start, units))
+                if kind == "text_link":
+                    entity["url"] = "".join(url)
+                else:
+                    entity["custom_emoji_id"] = "".join(url).partition("id=")[2]
+            if kind == "pre" and language:
+                entity["language"] = language
+            if entity["length"] > 0:
+                entities.append(entity)
+            continue
+        begin = i
+        language = ""
+        if c == "_":
+            kind = "underline" if two else "italic"
+        elif c in "*~[":
+            kind = {"*": "bold", "~": "strikethrough", "[": "text_link"}[c]
+        elif c == "|" and two:
+            kind = "spoiler"
+        elif c == "`":
+            kind = "pre" if three else "code"
+        elif c == "!" and src.startswith("[", i + 1):
+            kind = "custom_emoji"
+        else:
+            raise EntityParseError(
+                f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
+            )
+        i += {"underline": 2, "spoiler": 2, "custom_emoji": 2, "pre": 3}.get(kind, 1)
+        if kind == "pre":
+            m = re.match(r"([^\s`]+)(?=\n)", src[i:])
+            if m:
+                language = m.group(1)
+                i += len(language)
+            if src.startswith("\n", i):
+                i += 1
+        stack.append((kind, units, begin, language))
+    if stack:
+        kind, _, begin, _ = stack[-1]
+        raise EntityParseError(
+            f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset "
+            f"{_byte_offset(src, begin)}"
+        )
+    if quote_start is not None:
+        entities.append({"type": "blockquote", "offset": quote_start,
+                         "length": units - quote_start})
+    return "".join(out), _sorted([e for e in entities if e["length"] > 0])
+
+
+def parse_markdown(src: str) -> tuple[str, list[dict[str, Any]]]:
+    """Parse legacy Markdown like tdlib: *bold* _italic_ `code` ```pre``` [text](url)."""
+    out: list[str] = []
+    units = 0
+    entities: list[dict[str, Any]] = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if c == "\\" and i + 1 < n and src[i + 1] in "_*`[":
+            out.append(src[i + 1])
+            units += 1
+            i += 2
+            continue
+        if c not in "_*`[":
+            out.append(c)
+            units += utf16_len(c)
+            i += 1
+            continue
+        begin, start = i, units
+        is_pre = src.startswith("```", i)
+        end_mark = "```" if is_pre else ("]" if c == "[" else c)
+        i += 3 if is_pre else 1
+        close = src.find(end_mark, i)
+        if close < 0:
+            raise EntityParseError(
+                f"Can't find end of the entity starting at byte offset {_byte_offset(src, begin)}"
+            )
+        inner = src[i:close]
+        out.append(inner)
+        units += utf16_len(inner)
+        i = close + len(end_mark)
+        kind = {"*": "bold", "_": "italic", "`": "pre" if is_pre else "code", "[": "text_link"}[c]
+        entity: dict[str, Any] = {"type": kind, "offset": start, "length": units - start}
+        if c == "[" and src.startswith("(", i):
+            url_end = src.find(")", i)
+            url_end = n if url_end < 0 else url_end
+            entity["url"] = src[i + 1 : url_end]
+            i = url_end + 1
+        elif c == "[":
+            entity["url"] = inner
+        if entity["length"] > 0:
+            entities.append(entity)
+    return "".join(out), _sorted(entities)
+
+
+def _strip(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram trims leading/trailing whitespace; entities are shifted and clipped to match."""
+    stripped = text.strip(_SPACES)
+    if stripped == text:
+        return text, entities
+    lead = utf16_len(text[: len(text) - len(text.lstrip(_SPACES))])
+    total = utf16_len(stripped)
+    result: list[dict[str, Any]] = []
+    for entity in entities:
+        start = max(0, entity["offset"] - lead)
+        end = min(total, entity["offset"] + entity["length"] - lead)
+        if end > start:
+            result.append({**entity, "offset": start, "length": end - start})
+    return stripped, result
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class ApiCall:
+    """One request the bot made; ``params`` as sent, with JSON fields decoded."""
+
+    method: str
+    params: dict[str, Any]
+    ok: bool = True
+    error: str | None = None
+    status: int = 200
+    result: Any = None
+
+    @property
+    def chat_id(self) -> int | None:
+        """``params["chat_id"]`` as an int (form values arrive as strings)."""
+        try:
+            return int(self.params["chat_id"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def __str__(self) -> str:
+        shown = {k: v for k, v in self.params.items() if k not in ("reply_markup", "commands")}
+        outcome = "ok" if self.ok else f"FAILED {self.status}: {self.error}"
+        return f"{self.method}({json.dumps(shown, ensure_ascii=False)[:160]}) -> {outcome}"
+
+
+@dataclass
+class SentMessage:
+    """A message the bot sent, kept up to date by edits and deletion (a live object)."""
+
+    message_id: int
+    chat_id: int
+    text: str
+    raw_text: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    edits: int = 0
+    deleted: bool = False
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    date: int = 0
+    edit_date: int | None = None
+
+    def buttons(self) -> list[list[dict[str, Any]]]:
+        """Inline keyboard rows; [] when the message has no inline keyboard."""
+        rows = (self.reply_markup or {}).get("inline_keyboard") or []
+        return [list(row) for row in rows]
+
+    def button(self, text_contains: str) -> dict[str, Any]:
+        """The first inline button whose text contains ``text_contains``."""
+        for row in self.buttons():
+            for button in row:
+                if text_contains in button.get("text", ""):
+                    return button
+        raise AssertionError(
+            f"no button containing {text_contains!r} in message {self.message_id} "
+            f"({self.text[:60]!r}); buttons: {self.button_texts()}"
+        )
+
+    def button_texts(self) -> list[list[str]]:
+        """Button labels row by row, handy in assertions and failure messages."""
+        return [[b.get("text", "") for b in row] for row in self.buttons()]
+
+
+class FakeUser:
+    """A Telegram user in a private chat with the bot; drives updates and reads replies."""
+
+    def __init__(
+        self, server: FakeTelegram, user_id: int, first_name: str, username: str | None,
+        language_code: str,
+    ) -> None:
+        self._server = server
+        self.id = user_id
+        self.first_name = first_name
+        self.username = username
+        self.language_code = language_code
+        self._cursor = 0
+
+    @property
+    def chat_id(self) -> int:
+        """Private chats share the user's id."""
+        return self.id
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``User`` object Telegram puts in ``from``."""
+        user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name,
+                                "language_code": self.language_code}
+        if self.username:
+            user["username"] = self.username
+        return user
+
+    def chat_dict(self) -> dict[str, Any]:
+        """The private ``Chat`` object."""
+        chat: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.username:
+            chat["username"] = self.username
+        return chat
+
+    def messages(self) -> list[SentMessage]:
+        """Everything the bot sent to this user so far (current state)."""
+        return self._server.messages(self.id)
+
+    async def send(self, text: str) -> dict[str, Any]:
+        """Type a message to the bot; a leading /command gets its bot_command entity."""
+        server = self._server
+        message: dict[str, Any] = {
+            "message_id": server._new_message_id(self.id), "from": self.as_dict(),
+            "chat": self.chat_dict(), "date": int(time.time()), "text": text,
+        }
+        command = _COMMAND_RE.match(text)
+        if command:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+            ]
+        server._user_message_ids.setdefault(self.id, set()).add(message["message_id"])
+        await server.push_update({"message": message})
+        return message
+
+    async def press(self, message: SentMessage, button_text_or_data: str) -> str:
+        """Press an inline button (exact callback_data, else text containing the string)."""
+        server = self._server
+        live = server._find_message(message.chat_id, message.message_id)
+        if live is None or live.chat_id != self.id:
+            raise AssertionError(f"message {message.message_id} was not sent to user {self.id}")
+        if live.deleted:
+            raise AssertionError(f"message {live.message_id} was deleted; nothing to press")
+        buttons = [b for row in live.buttons() for b in row]
+        chosen = next((b for b in buttons if b.get("callback_data") == button_text_or_data), None)
+        if chosen is None:
+            chosen = next((b for b in buttons if button_text_or_data in b.get("text", "")), None)
+        if chosen is None:
+            raise AssertionError(
+                f"no button with callback_data or text {button_text_or_data!r} in message "
+                f"{live.message_id} ({live.text[:60]!r}); buttons: {live.button_texts()}"
+            )
+        if "callback_data" not in chosen:
+            raise AssertionError(f"button {chosen!r} has no callback_data; pressing sends nothing")
+        server._query_counter += 1
+        query_id = str(4_700_000_000_000_000_000 + server._query_counter)
+        server._queries[query_id] = self.id
+        await server.push_update({"callback_query": {
+            "id": query_id, "from": self.as_dict(), "message": server._message_json(live),
+            "chat_instance": str(-(abs(self.id) * 7919 + 17)), "data": chosen["callback_data"],
+        }})
+        return query_id
+
+    async def next_message(self, timeout: float = 5.0) -> SentMessage:  # noqa: ASYNC109 - test API
+        """The oldest message to this chat that this user has not consumed yet."""
+
+        def take() -> SentMessage | None:
+            sent = self._server._messages.get(self.id, [])
+            if self._cursor < len(sent):
+                self._cursor += 1
+                return sent[self._cursor - 1]
+            return None
+
+        return await self._server._wait(take, timeout, lambda: f"a message to chat {self.id}")
+
+    async def wait_answer(
+        self, callback_query_id: str, timeout: float = 5.0  # noqa: ASYNC109 - test API
+    ) -> ApiCall:
+        """The bot's answerCallbackQuery call for that query."""
+        return await self._server.wait_call(
+            "answerCallbackQuery",
+            lambda c: str(c.params.get("callback_query_id")) == callback_query_id,
+            timeout,
+        )
+
+    async def wait_edit(
+        self, message: SentMessage, timeout: float = 5.0  # noqa: ASYNC109 - test API
+    ) -> SentMessage:
+        """Wait until the message is edited again (after the moment of this call)."""
+        live = self._server._find_message(message.chat_id, message.message_id) or message
+        seen = live.edits
+        return await self._server._wait(
+            lambda: live if live.edits > seen else None,
+            timeout,
+            lambda: f"an edit of message {live.message_id} in chat {live.chat_id}",
+        )
+
+
+@dataclass
+class _Flood:
+    method: str | None
+    remaining: int
+    retry_after: int
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class FakeTelegram:
+    """The fake Bot API server: state, HTTP dispatch and the waiting helpers tests use."""
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",  # noqa: S107 - a fake token for a fake server
+        *,
+        bot_username: str = "storefront_test_bot",
+        global_limit_per_second: float | None = None,
+        per_chat_limit_per_second: float | None = None,
+        strict_html_ampersand: bool = True,
+    ) -> None:
+        self.token = token
+        self.bot_username = bot_username
+        self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
+        self.global_limit_per_second = global_limit_per_second
+        self.per_chat_limit_per_second = per_chat_limit_per_second
+        self.strict_html_ampersand = strict_html_ampersand
+        self.base_url = ""
+        self.url = ""
+        self.calls: list[ApiCall] = []
+        self.commands: list[dict[str, Any]] = []
+        self.blocked: set[int] = set()
+        self._cond = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._stopping = False
+        self._consumed: set[int] = set()
+        self._users: dict[int, FakeUser] = {}
+        self._messages: dict[int, list[SentMessage]] = {}
+        self._next_message_ids: dict[int, int] = {}
+        self._user_message_ids: dict[int, set[int]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._next_update_id = 10_001
+        self._allowed_updates: list[str] = []
+        self._poll_generation = 0
+        self._queries: dict[str, int] = {}
+        self._answered: set[str] = set()
+        self._query_counter = 0
+        self._floods: list[_Flood] = []
+        self._global_sends: deque[float] = deque()
+        self._chat_sends: dict[int, deque[float]] = {}
+        self._webhook_url = ""
+        self._my_commands: dict[str, list[dict[str, Any]]] = {}
+        self._commands_key = ""
+        self._descriptions: dict[str, str] = {}
+        self._methods: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+            name.lower(): (name, handler) for name, handler in {
+                "getMe": self._get_me, "logOut": self._ok, "close": self._ok,
+                "deleteWebhook": self._delete_webhook, "setWebhook": self._set_webhook,
+                "getWebhookInfo": self._get_webhook_info, "getUpdates": self._get_updates,
+                "setMyCommands": self._set_my_commands, "getMyCommands": self._get_my_commands,
+                "deleteMyCommands": self._delete_my_commands,
+                "setMyDescription": self._set_description("description"),
+                "getMyDescription": self._get_description("description"),
+                "setMyShortDescription": self._set_description("short_description"),
+                "getMyShortDescription": self._get_description("short_description"),
+                "sendMessage": self._send_message, "editMessageText": self._edit_message_text,
+                "editMessageReplyMarkup": self._edit_reply_markup,
+                "deleteMessage": self._delete_message,
+                "answerCallbackQuery": self._answer_callback_query,
+                "sendChatAction": self._send_chat_action, "getChat": self._get_chat,
+            }.items()
+        }
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        """Serve on an ephemeral loopback port."""
+        self._stopping = False
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self.url}/bot"
+
+    async def stop(self) -> None:
+        """Release pending long polls at once, then close the server."""
+        self._stopping = True
+        await self._notify()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeTelegram:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ---- test-facing helpers
+
+    def user(
+        self, user_id: int, first_name: str = "Test", username: str | None = None,
+        language_code: str = "en",
+    ) -> FakeUser:
+        """Create (or fetch) a user; only known users are valid chat_ids."""
+        if user_id not in self._users:
+            self._users[user_id] = FakeUser(self, user_id, first_name, username, language_code)
+        return self._users[user_id]
+
+    def messages(self, chat_id: int) -> list[SentMessage]:
+        """Every message the bot sent to the chat, in order, in its current state."""
+        return list(self._messages.get(chat_id, []))
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """Updates not yet confirmed by a getUpdates offset."""
+        return copy.deepcopy(self._updates)
+
+    def calls_of(self, method: str) -> list[ApiCall]:
+        """All recorded calls of one method, in order."""
+        return [c for c in self.calls if c.method == method]
+
+    def inject_flood(self, count: int, retry_after: int = 1, method: str | None = None) -> None:
+        """The next ``count`` calls (of ``method``; any but getUpdates if None) answer 429."""
+        self._floods.append(_Flood(method, count, retry_after))
+
+    async def wait_call(
+        self, method: str, predicate: Callable[[ApiCall], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the timeout is part of the test API
+    ) -> ApiCall:
+        """The first not-yet-returned call of ``method`` matching ``predicate``, now or later."""
+        method = self._methods.get(method.lower(), (method, None))[0]
+
+        def find() -> ApiCall | None:
+            for index, call in enumerate(self.calls):
+                if index in self._consumed or call.method != method:
+                    continue
+                if predicate is None or predicate(call):
+                    self._consumed.add(index)
+                    return call
+            return None
+
+        return await self._wait(find, timeout, lambda: f"a {method} call")
+
+    async def push_update(self, update: dict[str, Any]) -> int:
+        """Queue a raw update (update_id assigned) and wake a waiting getUpdates."""
+        stored = copy.deepcopy(update)
+        stored["update_id"] = self._next_update_id
+        self._next_update_id += 1
+        self._updates.append(stored)
+        await self._notify()
+        return stored["update_id"]
+
+    async def _notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def _wait(
+        self, probe: Callable[[], _T | None], within: float, what: Callable[[], str]
+    ) -> _T:
+        """Wait (event-driven) until ``probe`` returns something; AssertionError on timeout."""
+        async with self._cond:
+            try:
+                async with asyncio.timeout(within):
+                    while (found := probe()) is None:
+                        await self._cond.wait()
+            except TimeoutError:
+                raise AssertionError(
+                    f"timed out after {within}s waiting for {what()}.\n{self.summary()}"
+                ) from None
+            return found
+
+    def summary(self, last: int = 25) -> str:
+        """The most recent calls, for failure messages."""
+        recent = self.calls[-last:]
+        first = len(self.calls) - len(recent)
+        lines = [f"  #{first + k} {call}" for k, call in enumerate(recent)]
+        return f"last {len(recent)} of {len(self.calls)} API calls:\n" + "\n".join(lines)
+
+    # ---- HTTP
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+        )
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        """Record the call, apply token/flood checks, dispatch, answer like Telegram."""
+        params = await self._read_params(request)
+        raw_method = request.match_info["method"]
+        method, handler = self._methods.get(raw_method.lower(), (raw_method, None))
+        call = ApiCall(method, params)
+        self.calls.append(call)
+        body: dict[str, Any]
+        try:
+            if request.match_info["token"] != self.token:
+                raise _ApiError(401, "Unauthorized")
+            if handler is None:
+                raise _bad("method not found")
+            self._check_flood(method, call.chat_id)
+            result = handler(params)
+            if inspect.isawaitable(result):  # only getUpdates waits (long polling)
+                result = await result
+            if _is_send(method):
+                self._note_send(call.chat_id)
+            call.result = result
+            body = {"ok": True, "result": result}
+        except _ApiError as exc:
+            call.ok, call.error, call.status = False, exc.description, exc.status
+            body = {"ok": False, "error_code": exc.status, "description": exc.description}
+            if exc.retry_after is not None:
+                body["parameters"] = {"retry_after": exc.retry_after}
+        except Exception as exc:  # a bug in the fake or input it cannot digest: make it loud
+            call.ok, call.error, call.status = False, f"Internal Server Error: {exc!r}", 500
+            body = {"ok": False, "error_code": 500, "description": call.error}
+        await self._notify()
+        return web.json_response(body, status=call.status)
+
+    async def _read_params(self, request: web.Request) -> dict[str, Any]:
+        """Merge query string and body (urlencoded, multipart or JSON); decode JSON fields."""
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    data = await request.json()
+                except ValueError:
+                    data = None  # Telegram then sees no parameters at all
+                if isinstance(data, dict):
+                    params.update(data)
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, web.FileField):
+                        content = value.file.read()
+                        value.file.close()
+                        params[key] = {"filename": value.filename, "size": len(content)}
+                    else:
+                        params[key] = value
+        for key in JSON_FIELDS & params.keys():
+            if isinstance(params[key], str) and params[key]:
+                with contextlib.suppress(ValueError):  # else a string the handler rejects
+                    params[key] = json.loads(params[key])
+        return params
+
+    # ---- flood control
+
+    def _check_flood(self, method: str, chat_id: int | None) -> None:
+        for flood in self._floods:
+            wanted = method != "getUpdates" if flood.method is None else flood.method == method
+            if flood.remaining > 0 and wanted:
+                flood.remaining -= 1
+                raise _flood(flood.retry_after)
+        if not _is_send(method):
+            return
+        now = time.monotonic()
+        wait = 0.0
+        if self.global_limit_per_second:
+            wait = _window_wait(self._global_sends, self.global_limit_per_second, now)
+        if self.per_chat_limit_per_second and chat_id is not None:
+            stamps = self._chat_sends.setdefault(chat_id, deque())
+            wait = max(wait, _window_wait(stamps, self.per_chat_limit_per_second, now))
+        if wait > 0:
+            raise _flood(max(1, math.ceil(wait)))
+
+    def _note_send(self, chat_id: int | None) -> None:
+        now = time.monotonic()
+        self._global_sends.append(now)
+        if chat_id is not None:
+            self._chat_sends.setdefault(chat_id, deque()).append(now)
+
+    # ---- parameter helpers
+
+    def _chat(self, p: dict[str, Any]) -> FakeUser:
+        raw = p.get("chat_id")
+        if raw is None or raw == "":
+            raise _bad("chat_id is empty")
+        try:
+            user = self._users.get(int(raw))
+        except (TypeError, ValueError):
+            user = None
+        if user is None:
+            raise _bad("chat not found")
+        return user
+
+    def _reachable(self, p: dict[str, Any]) -> FakeUser:
+        user = self._chat(p)
+        if user.id in self.blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        return user
+
+    def _target(self, p: dict[str, Any], missing: str) -> tuple[FakeUser, SentMessage]:
+        """The (chat, live message) an edit addresses."""
+        if p.get("inline_message_id"):
+            raise _bad("MESSAGE_ID_INVALID")
+        user = self._reachable(p)
+        if p.get("message_id") in (None, ""):
+            raise _bad("message identifier is not specified")
+        try:
+            message = self._find_message(user.id, int(p["message_id"]))
+        except (TypeError, ValueError):
+            message = None
+        if message is None or message.deleted:
+            raise _bad(missing)
+        return user, message
+
+    def _text(self, p: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str, str | None]:
+        """(plain text, entities, raw text, parse_mode) after Telegram's checks."""
+        raw = p.get("text")
+        raw = "" if raw is None else str(raw)
+        parse_mode = p.get("parse_mode") or None
+        explicit = p.get("entities")
+        if explicit is not None:
+            if not isinstance(explicit, list):
+                raise _bad("can't parse entities JSON object")
+            plain, entities = raw, [dict(e) for e in explicit]
+        elif parse_mode is None:
+            plain, entities = raw, []
+        else:
+            mode = str(parse_mode).lower()
+            try:
+                if mode == "html":
+                    plain, entities = parse_html(raw, strict_ampersand=self.strict_html_ampersand)
+                elif mode == "markdownv2":
+                    plain, entities = parse_markdown_v2(raw)
+                elif mode == "markdown":
+                    plain, entities = parse_markdown(raw)
+                else:
+                    raise _bad("unsupported parse_mode")
+            except EntityParseError as exc:
+                raise _bad(f"can't parse entities: {exc}") from None
+        plain, entities = _strip(plain, entities)
+        if not plain:
+            raise _bad("message text is empty")
+        if utf16_len(plain) > MAX_TEXT_UNITS:
+            raise _bad("message is too long")
+        return plain, entities, raw, parse_mode
+
+    def _markup(self, p: dict[str, Any], *, inline_only: bool = False) -> dict[str, Any] | None:
+        markup = p.get("reply_markup")
+        if markup is None or markup == "":
+            return None
+        if not isinstance(markup, dict):
+            raise _bad("can't parse reply keyboard markup JSON object")
+        if "inline_keyboard" not in markup:
+            if inline_only:
+                raise _bad("inline keyboard expected")
+            if not {"keyboard", "remove_keyboard", "force_reply"} & markup.keys():
+                raise _bad("can't parse reply keyboard markup JSON object")
+            return markup
+        rows = markup["inline_keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise _bad(
+                "can't parse inline keyboard button: Field \"inline_keyboard\" of the "
+                "InlineKeyboardMarkup must be an Array of Arrays"
+            )
+        if sum(len(row) for row in rows) > 100:
+            raise _bad("reply markup is too long")
+        for row in rows:
+            for button in row:
+                _check_button(button)
+        return markup
+
+    def _find_message(self, chat_id: int, message_id: int) -> SentMessage | None:
+        for message in self._messages.get(chat_id, []):
+            if message.message_id == message_id:
+                return message
+        return None
+
+    def _new_message_id(self, chat_id: int) -> int:
+        """Private chats number messages from both sides in one sequence."""
+        self._next_message_ids[chat_id] = self._next_message_ids.get(chat_id, 0) + 1
+        return self._next_message_ids[chat_id]
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "Storefront Test Bot",
+                "username": self.bot_username}
+
+    def _message_json(self, message: SentMessage) -> dict[str, Any]:
+        """The full Message object Telegram returns (a copy, safe to keep)."""
+        result: dict[str, Any] = {
+            "message_id": message.message_id, "from": self._bot_user(),
+            "chat": self._users[message.chat_id].chat_dict(), "date": message.date,
+            "text": message.text,
+        }
+        if message.entities:
+            result["entities"] = copy.deepcopy(message.entities)
+        if message.edit_date is not None:
+            result["edit_date"] = message.edit_date
+        keyboard = _inline_rows(message.reply_markup)
+        if keyboard:
+            result["reply_markup"] = {"inline_keyboard": copy.deepcopy(keyboard)}
+        return result
+
+    # ---- Bot API methods
+
+    def _ok(self, p: dict[str, Any]) -> bool:
+        return True
+
+    def _get_me(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
+                "supports_inline_queries": False, "can_connect_to_business": False,
+                "has_main_web_app": False}
+
+    def _delete_webhook(self, p: dict[str, Any]) -> bool:
+        self._webhook_url = ""
+        if _flag(p, "drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    def _set_webhook(self, p: dict[str, Any]) -> bool:
+        url = str(p.get("url") or "")
+        if url and not url.startswith("https://"):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        self._webhook_url = url
+        if _flag(p, "drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    def _get_webhook_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self._webhook_url, "has_custom_certificate": False,
+                "pending_update_count": len(self._updates)}
+
+    async def _get_updates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling: confirm by offset, then wait up to ``timeout`` for an update."""
+        if self._webhook_url:
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                 "use deleteWebhook to delete the webhook first")
+        offset = _int_or(p.get("offset"), 0)
+        limit = min(100, max(1, _int_or(p.get("limit"), 100)))
+        timeout = max(0.0, float(p.get("timeout") or 0))
+        allowed = p.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = [str(kind) for kind in allowed]
+        if offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self._updates = self._updates[offset:]
+        self._poll_generation += 1
+        generation = self._poll_generation
+        async with self._cond:
+            self._cond.notify_all()  # an older long poll now ends with 409, as on Telegram
+            if timeout > 0:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._cond.wait_for(
+                            lambda: bool(self._deliverable()) or self._stopping
+                            or generation != self._poll_generation
+                        )
+                except TimeoutError:
+                    pass
+        if generation != self._poll_generation:
+            raise _ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
+                                 "that only one bot instance is running")
+        return copy.deepcopy(self._deliverable()[:limit])
+
+    def _deliverable(self) -> list[dict[str, Any]]:
+        allowed = set(self._allowed_updates) or _DEFAULT_UPDATE_TYPES
+        return [u for u in self._updates if _update_kind(u) in allowed]
+
+    def _scope_key(self, p: dict[str, Any]) -> str:
+        scope = p.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True) + "|" + str(p.get("language_code") or "")
+
+    def _set_my_commands(self, p: dict[str, Any]) -> bool:
+        commands = p.get("commands")
+        if not isinstance(commands, list):
+            raise _bad("can't parse commands JSON object")
+        if len(commands) > 100:
+            raise _bad("BOT_COMMANDS_TOO_MUCH")
+        parsed: list[dict[str, Any]] = []
+        for command in commands:
+            name = command.get("command") if isinstance(command, dict) else None
+            description = command.get("description") if isinstance(command, dict) else None
+            if not isinstance(name, str) or not _BOT_COMMAND_NAME_RE.fullmatch(name):
+                raise _bad("BOT_COMMAND_INVALID")
+            if not isinstance(description, str) or not 1 <= len(description) <= 256:
+                raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
+            parsed.append({"command": name, "description": description})
+        self._commands_key = self._scope_key(p)
+        self._my_commands[self._commands_key] = parsed
+        self.commands = copy.deepcopy(parsed)
+        return True
+
+    def _get_my_commands(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._my_commands.get(self._scope_key(p), []))
+
+    def _delete_my_commands(self, p: dict[str, Any]) -> bool:
+        key = self._scope_key(p)
+        self._my_commands.pop(key, None)
+        if key == self._commands_key:
+            self.commands = []
+        return True
+
+    def _set_description(self, kind: str) -> Callable[[dict[str, Any]], bool]:
+        def handler(p: dict[str, Any]) -> bool:
+            self._descriptions[f"{kind}|{p.get('language_code') or ''}"] = str(p.get(kind) or "")
+            return True
+
+        return handler
+
+    def _get_description(self, kind: str) -> Callable[[dict[str, Any]], dict[str, str]]:
+        def handler(p: dict[str, Any]) -> dict[str, str]:
+            return {kind: self._descriptions.get(f"{kind}|{p.get('language_code') or ''}", "")}
+
+        return handler
+
+    def _send_message(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self._reachable(p)
+        markup = self._markup(p)
+        plain, entities, raw, parse_mode = self._text(p)
+        message = SentMessage(
+            message_id=self._new_message_id(user.id), chat_id=user.id, text=plain, raw_text=raw,
+            parse_mode=parse_mode, reply_markup=markup, entities=entities, date=int(time.time()),
+        )
+        self._messages.setdefault(user.id, []).append(message)
+        return self._message_json(message)
+
+    def _edit_message_text(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, message = self._target(p, "message to edit not found")
+        markup = self._markup(p, inline_only=True)
+        plain, entities, raw, parse_mode = self._text(p)
+        unchanged = (plain, entities) == (message.text, message.entities)
+        if unchanged and _inline_rows(markup) == _inline_rows(message.reply_markup):
+            raise _ApiError(400, NOT_MODIFIED)
+        message.text, message.entities, message.raw_text = plain, entities, raw
+        message.parse_mode, message.reply_markup = parse_mode, markup
+        message.edits += 1
+        message.edit_date = int(time.time())
+        return self._message_json(message)
+
+    def _edit_reply_markup(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, message = self._target(p, "message to edit not found")
+        markup = self._markup(p, inline_only=True)
+        if _inline_rows(markup) == _inline_rows(message.reply_markup):
+            raise _ApiError(400, NOT_MODIFIED)
+        message.reply_markup = markup
+        message.edits += 1
+        message.edit_date = int(time.time())
+        return self._message_json(message)
+
+    def _delete_message(self, p: dict[str, Any]) -> bool:
+        user = self._chat(p)
+        message_id = _int_or(p.get("message_id"), 0)
+        message = self._find_message(user.id, message_id)
+        if message is not None and not message.deleted:
+            message.deleted = True
+            return True
+        if message_id in self._user_message_ids.get(user.id, set()):
+            self._user_message_ids[user.id].discard(message_id)
+            return True
+        raise _bad("message to delete not found")
+
+    def _answer_callback_query(self, p: dict[str, Any]) -> bool:
+        query_id = str(p.get("callback_query_id") or "")
+        if query_id not in self._queries or query_id in self._answered:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        if utf16_len(str(p.get("text") or "")) > MAX_CALLBACK_ANSWER_UNITS:
+            raise _bad("MESSAGE_TOO_LONG")
+        self._answered.add(query_id)
+        return True
+
+    def _send_chat_action(self, p: dict[str, Any]) -> bool:
+        self._reachable(p)
+        if p.get("action") not in _CHAT_ACTIONS:
+            raise _bad("wrong parameter action in request")
+        return True
+
+    def _get_chat(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self._chat(p)
+        return {**user.chat_dict(), "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}}
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _is_send(method: str) -> bool:
+    """Calls that count against Telegram's message flood limits."""
+    if method == "sendChatAction":
+        return False
+    return method.startswith(("send", "edit", "copyMessage", "forwardMessage"))
+
+
+def _window_wait(stamps: deque[float], limit: float, now: float) -> float:
+    """Seconds until a sliding window of ``limit`` sends per second has room (0 if now)."""
+    window = max(1.0, 1.0 / limit)
+    capacity = max(1, int(limit * window + 1e-9))
+    while stamps and stamps[0] <= now - window:
+        stamps.popleft()
+    if len(stamps) < capacity:
+        return 0.0
+    return stamps[len(stamps) - capacity] + window - now
+
+
+def _check_button(button: Any) -> None:
+    """Validate one inline button the way Telegram does."""
+    if not isinstance(button, dict):
+        raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+    text = button.get("text")
+    if not isinstance(text, str):
+        raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
+    if not text.strip():
+        raise _bad("BUTTON_TEXT_INVALID")
+    actions = [key for key in _BUTTON_ACTIONS if key in button]
+    if not actions:
+        raise _bad(
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+        )
+    if len(actions) > 1:
+        raise _bad("can't parse inline keyboard button: exactly one of the optional fields "
+                   f"must be used, found {', '.join(actions)}")
+    if "callback_data" in button:
+        data = button["callback_data"]
+        if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= 64:
+            raise _bad("BUTTON_DATA_INVALID")
+    if "url" in button:
+        url = button["url"]
+        scheme, _, rest = url.partition(":") if isinstance(url, str) else ("", "", "")
+        valid = (scheme.lower() == "tg" and rest) or (
+            scheme.lower() in ("http", "https") and rest.startswith("//") and len(rest) > 2
+        )
+        if not valid:
+            raise _bad("BUTTON_URL_INVALID")
+
+
+def _inline_rows(markup: dict[str, Any] | None) -> list[list[dict[str, Any]]] | None:
+    """The inline keyboard as Telegram shows it; None when there is none."""
+    rows = (markup or {}).get("inline_keyboard")
+    return rows if rows and any(rows) else None
+
+
+def _update_kind(update: dict[str, Any]) -> str:
+    return next((key for key in update if key != "update_id"), "")
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _flag(p: dict[str, Any], name: str) -> bool:
+    return p.get(name) in (True, "true", "True", "1", 1)

@@ -1,0 +1,22 @@
+"""The benchmark still runs (at a small scale), and with it the stand-alone sandbox process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_poll_scale_bench_runs_and_checks_its_targets() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/poll_scale.py", "--orders", "250", "--latency", "0.05", "--concurrency", "2"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert "requests made: 3" in result.stdout, result.stdout + result.stderr
+    assert "max concurrent requests seen by the panel: 2" in result.stdout
+    assert "ids answered with a status: 250/250" in result.stdout
+    assert result.returncode == 0, result.stdout

@@ -1,0 +1,97 @@
+"""The real bot end to end: Application ↔ fake Bot API over loopback, SQLite file, sandbox panel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot import texts
+from bot.settings import Settings, load_settings
+from bot.state import app_state
+from storage.users import get_user
+from tests.support.bot_runner import running_bot
+from tests.support.fake_telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(telegram: FakeTelegram, tmp_path: Path) -> Settings:
+    return load_settings(_env_file=None, telegram_bot_token=telegram.token, telegram_base_url=telegram.base_url,
+                         database_url=f"sqlite:///{tmp_path}/bot.db")
+
+
+async def test_start_greets_in_sandbox_mode_and_records_the_user(
+        telegram: FakeTelegram, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    ann = telegram.user(1001, first_name="<Ann & Co>")
+    async with running_bot(settings) as app:
+        commands = await telegram.wait_call("setMyCommands")
+        assert [c["command"] for c in commands.params["commands"]] == ["start", "help"]
+        await ann.send("/start")
+        reply = await ann.next_message()
+        assert reply.text.startswith("🧪 Sandbox mode")
+        assert "Hello, <Ann & Co>!" in reply.text  # escaped in HTML, shown as typed
+        assert reply.parse_mode == "HTML"
+        user = await get_user(app_state(app).db, 1001)
+        assert user is not None and user.first_name == "<Ann & Co>"
+        # The in-process sandbox panel answers over HTTP like a real one.
+        balance = await app_state(app).panel.balance()
+        assert balance.amount > 0 and balance.currency == "USD"
+    assert any("SANDBOX MODE" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+async def test_help_explains_ordering(telegram: FakeTelegram, settings: Settings) -> None:
+    bob = telegram.user(1002, first_name="Bob")
+    async with running_bot(settings):
+        await bob.send("/help")
+        reply = await bob.next_message()
+        assert reply.text.startswith("How ordering works")
+        assert "/start" in reply.text and "Confirm" in reply.text
+
+
+async def test_a_failing_handler_answers_in_plain_words(telegram: FakeTelegram, settings: Settings) -> None:
+    cid = telegram.user(1003, first_name="Cid")
+    async with running_bot(settings) as app:
+        await app_state(app).db.close()  # the database is gone: /start cannot record the user
+        await cid.send("/start")
+        reply = await cid.next_message()
+        assert reply.text == texts.ERROR_GENERIC
+
+
+async def test_python_m_bot_starts_against_the_embedded_sandbox(telegram: FakeTelegram, tmp_path: Path) -> None:
+    """The newcomer's path: only a token (and here the fake Bot API's address) → a working bot."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PANEL_", "DATABASE_"))}
+    env |= {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_BASE_URL": telegram.base_url,
+            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await telegram.wait_call("getUpdates", timeout=30)
+        dan = telegram.user(1004, first_name="Dan")
+        await dan.send("/start")
+        reply = await dan.next_message(timeout=15)
+        assert "Sandbox mode" in reply.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr_bytes = await asyncio.wait_for(process.communicate(), timeout=30)
+    stderr = stderr_bytes.decode()
+    assert process.returncode == 0, stderr
+    assert "SANDBOX MODE" in stderr
+    assert telegram.token not in stderr
+    assert (tmp_path / "data" / "bot.db").exists()  # the default DATABASE_URL, relative to the cwd

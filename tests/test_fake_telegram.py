@@ -1,0 +1,525 @@
+"""Tests for the fake Telegram Bot API server, driven by the real python-telegram-bot.
+
+Why: every end-to-end test of the bot trusts this fake; these prove it speaks the wire
+protocol PTB expects and that it refuses what Telegram refuses, with Telegram's texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+)
+
+from tests.support.fake_telegram import FakeTelegram, parse_html, utf16_len
+
+pytestmark = pytest.mark.timeout(10)
+# PTB itself warns about RetryAfter.retry_after's future type while building the exception.
+ignore_ptb_deprecation = pytest.mark.filterwarnings(
+    "ignore::telegram.warnings.PTBDeprecationWarning"
+)
+
+USER_ID = 4242
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A tiny storefront-like /start: HTML greeting plus an inline keyboard."""
+    assert update.effective_user is not None and update.effective_message is not None
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("🛒 Buy likes", callback_data="buy:likes")],
+            [InlineKeyboardButton("Docs", url="https://example.com/docs")],
+        ]
+    )
+    await update.effective_message.reply_text(
+        f"<b>Welcome</b>, {update.effective_user.first_name}!",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
+    )
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer the query and replace the menu (no keyboard: Telegram then drops it)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer("Added to cart")
+    await query.edit_message_text(f"You chose <code>{query.data}</code>", parse_mode="HTML")
+
+
+@asynccontextmanager
+async def running_bot(tg: FakeTelegram) -> AsyncIterator[Application]:
+    """A real PTB Application polling the fake, started and stopped by hand."""
+    app = ApplicationBuilder().token(tg.token).base_url(tg.base_url).build()
+    app.add_handler(CommandHandler("start", on_start))
+    app.add_handler(CallbackQueryHandler(on_button))
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        server.user(USER_ID, "Ann", username="ann")
+        yield server
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
+    """A bare PTB Bot (same request stack as an Application's) for direct calls."""
+    async with Bot(tg.token, base_url=tg.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def http(tg: FakeTelegram) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw HTTP, to check the exact wire answers."""
+    async with httpx.AsyncClient(base_url=tg.url) as client:
+        yield client
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+async def test_start_round_trip_and_button_press(tg: FakeTelegram) -> None:
+    user = tg.user(USER_ID)
+    async with running_bot(tg):
+        sent = await user.send("/start")
+        assert sent["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
+
+        menu = await user.next_message()
+        assert menu.text == "Welcome, Ann!"
+        assert menu.raw_text == "<b>Welcome</b>, Ann!"
+        assert menu.entities == [{"type": "bold", "offset": 0, "length": 7}]
+        assert menu.button_texts() == [["🛒 Buy likes"], ["Docs"]]
+        assert menu.button("Buy")["callback_data"] == "buy:likes"
+
+        query_id = await user.press(menu, "Buy")
+        answer = await user.wait_answer(query_id)
+        assert answer.ok and answer.params["text"] == "Added to cart"
+
+        edited = await user.wait_edit(menu)
+        assert edited is menu
+        assert menu.text == "You chose buy:likes" and menu.edits == 1
+        assert menu.entities == [{"type": "code", "offset": 10, "length": 9}]
+        assert menu.buttons() == []  # edited without reply_markup: keyboard removed
+
+    methods = [call.method for call in tg.calls]
+    assert methods[:3] == ["getMe", "deleteWebhook", "getUpdates"]
+    assert all(call.ok for call in tg.calls if call.method != "getUpdates")
+    # The last getUpdates (timeout=0) confirmed everything the bot processed.
+    final = tg.calls_of("getUpdates")[-1]
+    assert final.params["timeout"] == "0"
+    assert tg.pending_updates == []
+
+
+async def test_press_by_exact_callback_data_and_missing_button(tg: FakeTelegram) -> None:
+    user = tg.user(USER_ID)
+    async with running_bot(tg):
+        await user.send("/start@storefront_test_bot")
+        menu = await user.next_message()
+        query_id = await user.press(menu, "buy:likes")
+        assert (await user.wait_answer(query_id)).params["callback_query_id"] == query_id
+        await user.wait_edit(menu)
+        with pytest.raises(AssertionError, match="You chose buy:likes"):
+            menu.button("Buy")  # the edit removed the keyboard
+    with pytest.raises(AssertionError, match="no button"):
+        await user.press(menu, "buy:likes")
+
+
+async def test_next_message_is_a_fifo_per_user(tg: FakeTelegram, bot: Bot) -> None:
+    ann, bob = tg.user(USER_ID), tg.user(7, "Bob")
+    pending = asyncio.create_task(ann.next_message())
+    await bot.send_message(USER_ID, "one")
+    await bot.send_message(7, "for bob")
+    await bot.send_message(USER_ID, "two")
+    assert (await pending).text == "one"
+    assert (await ann.next_message()).text == "two"
+    assert (await bob.next_message()).text == "for bob"
+    with pytest.raises(AssertionError, match="a message to chat 4242"):
+        await ann.next_message(timeout=0.05)
+    assert [m.text for m in ann.messages()] == ["one", "two"]
+
+
+async def test_wait_call_is_event_driven_and_times_out_with_summary(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    waiter = asyncio.create_task(
+        tg.wait_call("sendMessage", lambda c: c.params.get("text") == "second")
+    )
+    await bot.send_message(USER_ID, "first")
+    await bot.send_message(USER_ID, "second")
+    call = await waiter
+    assert call.chat_id == USER_ID and call.params["text"] == "second"
+    # "first" was not returned yet, "second" was: the next plain wait gets "first".
+    assert (await tg.wait_call("sendMessage")).params["text"] == "first"
+    with pytest.raises(AssertionError, match=r"waiting for a sendMessage call[\s\S]*first"):
+        await tg.wait_call("sendMessage", timeout=0.05)
+
+
+# --------------------------------------------------------------------------- strictness
+
+
+async def test_callback_data_is_limited_to_64_bytes(tg: FakeTelegram, bot: Bot) -> None:
+    exactly_64 = "é" * 32  # 32 characters, 64 bytes
+    ok = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data=exactly_64)]])
+    await bot.send_message(USER_ID, "fits", reply_markup=ok)
+
+    too_long = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data=exactly_64 + "a")]])
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(USER_ID, "65 bytes", reply_markup=too_long)
+    assert tg.calls[-1].error == "Bad Request: BUTTON_DATA_INVALID"
+    assert [m.text for m in tg.messages(USER_ID)] == ["fits"]
+
+
+@pytest.mark.parametrize(
+    ("button", "error"),
+    [
+        ({"text": "go", "url": "javascript:alert(1)"}, "Bad Request: BUTTON_URL_INVALID"),
+        ({"text": "plain"}, "Text buttons are unallowed in the inline keyboard"),
+        ({"text": "", "callback_data": "x"}, "Bad Request: BUTTON_TEXT_INVALID"),
+        ({"text": "both", "callback_data": "x", "url": "https://a.b"}, "exactly one"),
+    ],
+)
+async def test_inline_buttons_are_validated(
+    tg: FakeTelegram, http: httpx.AsyncClient, button: dict[str, str], error: str
+) -> None:
+    response = await http.post(
+        f"/bot{tg.token}/sendMessage",
+        data={"chat_id": str(USER_ID), "text": "hi",
+              "reply_markup": json.dumps({"inline_keyboard": [[button]]})},
+    )
+    assert response.status_code == 400
+    assert error in response.json()["description"]
+
+
+async def test_at_most_100_inline_buttons(tg: FakeTelegram, bot: Bot) -> None:
+    def grid(count: int) -> InlineKeyboardMarkup:
+        buttons = [InlineKeyboardButton(str(n), callback_data=str(n)) for n in range(count)]
+        return InlineKeyboardMarkup([buttons[row : row + 5] for row in range(0, count, 5)])
+
+    await bot.send_message(USER_ID, "100 buttons", reply_markup=grid(100))
+    with pytest.raises(BadRequest, match=r"(?i)reply markup is too long"):
+        await bot.send_message(USER_ID, "101 buttons", reply_markup=grid(101))
+
+
+async def test_text_limit_counts_utf16_units(tg: FakeTelegram, bot: Bot) -> None:
+    emoji = "😀"  # one code point, two UTF-16 units
+    fits = emoji * 2048
+    assert utf16_len(fits) == 4096
+    await bot.send_message(USER_ID, fits)
+
+    too_long = fits + "a"  # only 2049 code points, but 4097 units
+    assert len(too_long) < 4096
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(USER_ID, too_long)
+    assert tg.calls[-1].error == "Bad Request: message is too long"
+
+
+async def test_length_is_measured_after_html_parsing(tg: FakeTelegram, bot: Bot) -> None:
+    await bot.send_message(USER_ID, "<b>" + "a" * 4096 + "</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(USER_ID, "&lt;" + "a" * 4096, parse_mode="HTML")
+
+
+async def test_empty_text_is_rejected(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
+        await bot.send_message(USER_ID, "<b> </b>  ", parse_mode="HTML")
+
+
+@pytest.mark.parametrize(
+    ("html", "description"),
+    [
+        ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("price <foo>1</foo>", 'Unsupported start tag "foo" at byte offset 6'),
+        ("цена <x>", 'Unsupported start tag "x" at byte offset 9'),
+        ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
+        ("Tom & Jerry", "Character entity expected at byte offset 4"),
+        ("<b>x</i>", 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("<span>s</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+        ("a <b", "Unclosed start tag at byte offset 2"),
+    ],
+)
+async def test_invalid_html_is_rejected_with_telegrams_text(
+    tg: FakeTelegram, bot: Bot, html: str, description: str
+) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_message(USER_ID, html, parse_mode=ParseMode.HTML)
+    assert tg.calls[-1].error == f"Bad Request: can't parse entities: {description}"
+    assert tg.messages(USER_ID) == []
+
+
+async def test_valid_nested_html_yields_utf16_entities(tg: FakeTelegram, bot: Bot) -> None:
+    html = (
+        '😀 <b>bold <i>both</i></b> <a href="https://example.com/?a=1&amp;b=2">link</a> '
+        "<code>&lt;x&gt;</code> <tg-spoiler>s</tg-spoiler> &#128512;&#x41;\n"
+        '<pre><code class="language-python">print(1)</code></pre>\n'
+        "<blockquote expandable>quote</blockquote>"
+    )
+    message = await bot.send_message(USER_ID, html, parse_mode="HTML")
+    assert message.text == "😀 bold both link <x> s 😀A\nprint(1)\nquote"
+    got = [(e.type, e.offset, e.length) for e in message.entities]
+    assert got == [
+        (MessageEntity.BOLD, 3, 9),  # the emoji before counts 2 units
+        (MessageEntity.ITALIC, 8, 4),
+        (MessageEntity.TEXT_LINK, 13, 4),
+        (MessageEntity.CODE, 18, 3),
+        (MessageEntity.SPOILER, 22, 1),
+        (MessageEntity.PRE, 28, 8),
+        (MessageEntity.EXPANDABLE_BLOCKQUOTE, 37, 5),
+    ]
+    assert message.entities[2].url == "https://example.com/?a=1&b=2"
+    assert message.entities[5].language == "python"
+    stored = tg.messages(USER_ID)[0]
+    assert stored.text == message.text and stored.parse_mode == "HTML"
+
+
+def test_html_parser_can_allow_bare_ampersands() -> None:
+    assert parse_html("Tom & Jerry", strict_ampersand=False) == ("Tom & Jerry", [])
+
+
+async def test_markdown_v2_reserved_characters(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_message(USER_ID, "Price: 5.00", parse_mode=ParseMode.MARKDOWN_V2)
+    assert tg.calls[-1].error == (
+        "Bad Request: can't parse entities: Character '.' is reserved and must be escaped "
+        "with the preceding '\\'"
+    )
+    message = await bot.send_message(USER_ID, r"*Price:* 5\.00", parse_mode="MarkdownV2")
+    assert message.text == "Price: 5.00"
+    assert message.entities[0].type == MessageEntity.BOLD
+
+
+async def test_edit_with_identical_content_is_not_modified(tg: FakeTelegram, bot: Bot) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]])
+    sent = await bot.send_message(USER_ID, "<b>Menu</b>", parse_mode="HTML", reply_markup=keyboard)
+
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        # different HTML, same result: Telegram compares the parsed content
+        await bot.edit_message_text(
+            "<strong>Menu</strong>", USER_ID, sent.message_id, parse_mode="HTML",
+            reply_markup=keyboard,
+        )
+    assert tg.calls[-1].error is not None and tg.calls[-1].error.startswith(
+        "Bad Request: message is not modified: specified new message content and reply markup "
+        "are exactly the same"
+    )
+    # Same text, no reply_markup: the keyboard goes away, so it *is* a modification.
+    await bot.edit_message_text("<b>Menu</b>", USER_ID, sent.message_id, parse_mode="HTML")
+    stored = tg.messages(USER_ID)[0]
+    assert stored.buttons() == [] and stored.edits == 1
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_reply_markup(USER_ID, sent.message_id)
+    # Bold -> plain with the same characters is a change too.
+    await bot.edit_message_text("Menu", USER_ID, sent.message_id)
+    assert stored.edits == 2 and stored.entities == []
+
+
+async def test_edit_and_delete_need_an_existing_message(tg: FakeTelegram, bot: Bot) -> None:
+    sent = await bot.send_message(USER_ID, "bye")
+    assert await bot.delete_message(USER_ID, sent.message_id)
+    assert tg.messages(USER_ID)[0].deleted
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
+        await bot.edit_message_text("again", USER_ID, sent.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+        await bot.delete_message(USER_ID, sent.message_id)
+
+
+async def test_unknown_or_repeated_callback_query_id(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query("123")
+    assert tg.calls[-1].error == (
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    )
+    user = tg.user(USER_ID)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]])
+    message = await bot.send_message(USER_ID, "pick", reply_markup=keyboard)
+    assert tg.messages(USER_ID)[0].message_id == message.message_id
+    query_id = await user.press(tg.messages(USER_ID)[0], "a")
+    with pytest.raises(BadRequest, match=r"(?i)message_too_long"):
+        await bot.answer_callback_query(query_id, text="x" * 201)
+    assert await bot.answer_callback_query(query_id, text="x" * 200)
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query(query_id)
+
+
+async def test_unknown_chat_and_blocked_user(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.send_message(999, "hello?")
+    tg.blocked.add(USER_ID)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(USER_ID, "hello")
+    assert tg.calls[-1].status == 403
+    assert tg.calls[-1].error == "Forbidden: bot was blocked by the user"
+    assert tg.messages(USER_ID) == []
+
+
+# --------------------------------------------------------------------------- flood control
+
+
+@ignore_ptb_deprecation
+async def test_per_chat_flood_limit() -> None:
+    async with FakeTelegram(per_chat_limit_per_second=1) as tg:
+        tg.user(1)
+        tg.user(2)
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            await bot.send_message(1, "first")
+            with pytest.raises(RetryAfter):
+                await bot.send_message(1, "second")
+            await bot.send_message(2, "other chat is fine")
+    flooded = tg.calls_of("sendMessage")[1]
+    assert not flooded.ok and flooded.status == 429
+    assert flooded.error == "Too Many Requests: retry after 1"
+    assert [m.text for m in tg.messages(1)] == ["first"]  # the flooded one was not applied
+
+
+async def test_global_flood_limit_returns_retry_after_parameter() -> None:
+    async with FakeTelegram(global_limit_per_second=2) as tg:
+        for chat in (1, 2, 3):
+            tg.user(chat)
+        async with httpx.AsyncClient(base_url=f"{tg.base_url}{tg.token}") as http:
+            statuses = [
+                (await http.post("/sendMessage", data={"chat_id": str(c), "text": "x"}))
+                for c in (1, 2, 3)
+            ]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert statuses[2].json() == {
+        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    }
+
+
+@ignore_ptb_deprecation
+async def test_inject_flood(tg: FakeTelegram, bot: Bot) -> None:
+    tg.inject_flood(1, retry_after=7, method="editMessageText")
+    tg.inject_flood(1, retry_after=3)
+    with pytest.raises(RetryAfter, match=r"0:00:03|3 seconds"):
+        await bot.send_message(USER_ID, "one")
+    sent = await bot.send_message(USER_ID, "two")
+    with pytest.raises(RetryAfter):
+        await bot.edit_message_text("three", USER_ID, sent.message_id)
+    await bot.edit_message_text("three", USER_ID, sent.message_id)
+    assert [c.ok for c in tg.calls_of("sendMessage")] == [False, True]
+    assert tg.calls_of("editMessageText")[0].error == "Too Many Requests: retry after 7"
+    assert [m.text for m in tg.messages(USER_ID)] == ["three"]
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+async def test_unknown_method_is_400_not_404(tg: FakeTelegram, http: httpx.AsyncClient) -> None:
+    response = await http.post(f"/bot{tg.token}/sendTelepathy", data={"chat_id": "1"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False, "error_code": 400, "description": "Bad Request: method not found"
+    }
+    assert tg.calls[-1].method == "sendTelepathy" and not tg.calls[-1].ok
+
+
+async def test_wrong_token_is_401(tg: FakeTelegram, http: httpx.AsyncClient) -> None:
+    response = await http.post("/bot999:WRONG/getMe")
+    assert response.status_code == 401
+    assert response.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    with pytest.raises(InvalidToken):
+        async with Bot("999:WRONG", base_url=tg.base_url):
+            pass
+
+
+async def test_bot_settings_and_lookup_methods(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    await bot.set_my_commands([("start", "Open the shop"), ("orders", "My orders")])
+    assert tg.commands == [
+        {"command": "start", "description": "Open the shop"},
+        {"command": "orders", "description": "My orders"},
+    ]
+    assert [c.command for c in await bot.get_my_commands()] == ["start", "orders"]
+    with pytest.raises(BadRequest, match=r"(?i)bot_command_invalid"):
+        await bot.set_my_commands([("Start", "uppercase is invalid")])
+    me = await bot.get_me()
+    assert me.username == "storefront_test_bot" and me.is_bot
+    chat = await bot.get_chat(USER_ID)
+    assert chat.first_name == "Ann" and chat.type == "private"
+    assert await bot.send_chat_action(USER_ID, "typing")
+    assert await bot.set_my_description("A shop") and await bot.set_my_short_description("Shop")
+
+
+async def test_get_updates_offset_limit_and_allowed_updates(
+    tg: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    url = f"/bot{tg.token}/getUpdates"
+    ids = [await tg.push_update({"message": {"n": n}}) for n in range(3)]
+    reaction = await tg.push_update({"message_reaction": {"n": 9}})
+
+    first_two = (await http.post(url, data={"limit": "2"})).json()["result"]
+    assert [u["update_id"] for u in first_two] == ids[:2]
+    rest = (await http.post(url, data={"offset": str(ids[1] + 1)})).json()["result"]
+    assert [u["update_id"] for u in rest] == [ids[2]]  # message_reaction is not default
+    assert [u["update_id"] for u in tg.pending_updates] == [ids[2], reaction]
+    only_reactions = (
+        await http.post(url, data={"allowed_updates": '["message_reaction"]'})
+    ).json()["result"]
+    assert [u["update_id"] for u in only_reactions] == [reaction]
+    assert tg.calls[-1].params["allowed_updates"] == ["message_reaction"]
+
+
+async def test_webhook_blocks_polling_and_drop_pending_updates(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    await tg.push_update({"message": {"text": "old"}})
+    assert await bot.set_webhook("https://example.com/hook")
+    assert (await bot.get_webhook_info()).url == "https://example.com/hook"
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates()
+    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert tg.pending_updates == []
+    assert await bot.get_updates() == ()
+
+
+async def test_long_poll_wakes_on_update_and_on_stop(tg: FakeTelegram) -> None:
+    async with httpx.AsyncClient(base_url=f"{tg.base_url}{tg.token}") as http:
+        poll = asyncio.create_task(http.post("/getUpdates", data={"timeout": "30"}))
+        await tg.wait_call("getUpdates")
+        update_id = await tg.push_update({"message": {"text": "hi"}})
+        response = await asyncio.wait_for(poll, 2)
+        assert [u["update_id"] for u in response.json()["result"]] == [update_id]
+
+        poll = asyncio.create_task(
+            http.post("/getUpdates", data={"timeout": "30", "offset": str(update_id + 1)})
+        )
+        await tg.wait_call("getUpdates")
+        await tg.stop()
+        response = await asyncio.wait_for(poll, 2)
+        assert response.json() == {"ok": True, "result": []}
+
+
+async def test_a_second_poller_terminates_the_first_with_409(tg: FakeTelegram) -> None:
+    async with httpx.AsyncClient(base_url=f"{tg.base_url}{tg.token}") as http:
+        first = asyncio.create_task(http.post("/getUpdates", data={"timeout": "30"}))
+        await tg.wait_call("getUpdates")
+        second = await http.post("/getUpdates", data={"timeout": "0"})
+        assert second.status_code == 200
+        response = await asyncio.wait_for(first, 2)
+    assert response.status_code == 409
+    assert "terminated by other getUpdates request" in response.json()["description"]

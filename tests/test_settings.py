@@ -1,0 +1,121 @@
+"""Settings: defaults, parsing, and one clear line (exit 2) for every bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_TELEGRAM_BASE_URL, ConfigError, Settings, load_settings
+
+TOKEN = "123456:ABCdef-ghiJKL"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No variable from the developer's shell or .env file may leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith(("TELEGRAM_", "PANEL_", "DATABASE_", "ADMIN_", "ALLOWED_", "PRICE_", "POLL_", "LOG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_mean_sandbox_mode() -> None:
+    settings = load_settings(telegram_bot_token=TOKEN)
+    assert settings.telegram_base_url == DEFAULT_TELEGRAM_BASE_URL
+    assert settings.sandbox and settings.panel_api_key is None
+    assert settings.panel_timeout_seconds == 20
+    assert settings.database_path == Path("data/bot.db")
+    assert settings.admin_ids == frozenset() and settings.allowed_user_ids == frozenset()
+    assert settings.price_markup_percent == Decimal(0)
+    assert settings.poll_interval_seconds == 60
+    assert settings.log_level == "INFO"
+
+
+def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_BASE_URL", "http://127.0.0.1:8081/bot")
+    monkeypatch.setenv("PANEL_API_URL", "https://panel.example/api/v2")
+    monkeypatch.setenv("PANEL_API_KEY", "secret-key")
+    monkeypatch.setenv("ADMIN_IDS", "1, 22,333")
+    monkeypatch.setenv("ALLOWED_USER_IDS", "44")
+    monkeypatch.setenv("PRICE_MARKUP_PERCENT", "12.5")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////srv/bot/bot.db")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert not settings.sandbox
+    assert settings.admin_ids == frozenset({1, 22, 333}) and settings.allowed_user_ids == frozenset({44})
+    assert settings.price_markup_percent == Decimal("12.5")
+    assert settings.database_path == Path("/srv/bot/bot.db")
+    assert settings.log_level == "DEBUG"
+    assert settings.secrets() == [TOKEN, "secret-key"]
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nPOLL_INTERVAL_SECONDS=30\nPANEL_API_URL=\n")
+    settings = load_settings()
+    assert settings.poll_interval_seconds == 30 and settings.sandbox
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "TELEGRAM_BOT_TOKEN is not set"),
+        ({"telegram_bot_token": "nonsense"}, "TELEGRAM_BOT_TOKEN does not look like a bot token"),
+        ({"telegram_base_url": "ftp://x"}, "TELEGRAM_BASE_URL must be an http(s) URL"),
+        ({"panel_api_url": "https://p.example/api/v2"}, "PANEL_API_KEY is required when PANEL_API_URL is set"),
+        ({"panel_timeout_seconds": "soon"}, "PANEL_TIMEOUT_SECONDS input should be a valid number"),
+        ({"panel_timeout_seconds": "0"}, "PANEL_TIMEOUT_SECONDS input should be greater than 0"),
+        ({"admin_ids": "1,bob"}, "ADMIN_IDS must be numeric Telegram user ids separated by commas, not 'bob'"),
+        ({"price_markup_percent": "-5"}, "PRICE_MARKUP_PERCENT input should be greater than or equal to 0"),
+        ({"poll_interval_seconds": "1"}, "POLL_INTERVAL_SECONDS input should be greater than or equal to 5"),
+        ({"database_url": "postgres://x"}, "DATABASE_URL must look like sqlite:///data/bot.db"),
+        ({"log_level": "LOUD"}, "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    ],
+)
+def test_bad_settings_name_the_variable(overrides: dict[str, str], expected: str) -> None:
+    values = {"telegram_bot_token": TOKEN, **overrides} if overrides else {}
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None, **values)
+    message = str(error.value)
+    assert expected in message
+    assert "\n" not in message and "(see .env.example)" in message
+
+
+def test_secrets_stay_out_of_reprs_and_errors() -> None:
+    settings = load_settings(_env_file=None, telegram_bot_token=TOKEN, panel_api_url="https://p.example/api/v2",
+                             panel_api_key="very-secret-panel-key")
+    assert "very-secret-panel-key" not in repr(settings) and TOKEN not in repr(settings)
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None, telegram_bot_token=TOKEN, panel_api_url="https://p.example/api/v2",
+                      panel_api_key="very-secret-panel-key", panel_timeout_seconds="x")
+    assert "very-secret-panel-key" not in str(error.value)
+    with pytest.raises(ConfigError) as bad_token:
+        load_settings(_env_file=None, telegram_bot_token="12345:")
+    assert "12345:" not in str(bad_token.value)
+
+
+def run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PANEL_"))}
+    return subprocess.run([sys.executable, "-m", "bot"], env={**clean, **env}, cwd=cwd, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "Configuration error: TELEGRAM_BOT_TOKEN is not set."),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "PANEL_API_URL": "https://p.example", "PANEL_API_KEY": "k",
+          "PANEL_TIMEOUT_SECONDS": "abc"}, "Configuration error: PANEL_TIMEOUT_SECONDS"),
+    ],
+)
+def test_python_m_bot_exits_2_with_one_line(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+    result = run_bot({"PYTHONPATH": str(ROOT), **env}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(expected)
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
