@@ -10,18 +10,24 @@ import logging
 import secrets
 
 from telegram import BotCommand, Update
+from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot import texts
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
 from bot.settings import Settings
+from bot.shop.alerts import AdminAlerts
+from bot.shop.catalogue import cached_catalogue, refresh_catalogue
+from bot.shop.ordering import recover_interrupted
 from bot.state import AppState, app_state, pop_app_state, set_app_state
-from handlers import start
-from storage.database import open_database
+from handlers import access, admin, menu, ordering
+from storage.database import Database, open_database
+from storage.kv import get_value, set_value
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CURRENCY = "USD"
 SANDBOX_WARNING = (
     "SANDBOX MODE: PANEL_API_URL is not set, so the bot uses its built-in simulated panel at %s. "
     "Orders are simulated and nothing is bought. Set PANEL_API_URL and PANEL_API_KEY to sell for real."
@@ -29,16 +35,22 @@ SANDBOX_WARNING = (
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        await _startup(application, settings)
+
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .post_init(lambda app: _startup(app, settings))
+        .post_init(post_init)
         .post_shutdown(_shutdown)
         .build()
     )
-    start.register(application)
+    access.register(application)
+    ordering.register(application, settings.conversation_timeout_seconds)
+    menu.register(application)
+    admin.register(application)
     application.add_error_handler(_on_error)
     return application
 
@@ -56,21 +68,51 @@ async def _startup(application: Application, settings: Settings) -> None:  # typ
         api_url, api_key = settings.panel_api_url, settings.panel_api_key.get_secret_value()
     panel = PanelClient(api_url, api_key, timeout=settings.panel_timeout_seconds,
                         max_concurrency=settings.panel_max_concurrency)
-    set_app_state(application, AppState(settings=settings, db=db, panel=panel, sandbox_server=sandbox_server))
+
+    async def send_alert(chat_id: int, text: str) -> object:
+        return await application.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+
+    alerts = AdminAlerts(settings.admin_ids, send_alert)
+    catalogue = await cached_catalogue(db)
+    state = AppState(settings=settings, db=db, panel=panel, alerts=alerts, catalogue=catalogue,
+                     currency=await _wallet_currency(db, panel), sandbox_server=sandbox_server)
+    set_app_state(application, state)
+    if not len(catalogue):  # nothing cached yet: customers need a catalogue now
+        await _refresh(state)
+    await recover_interrupted(db, alerts)
     await application.bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
     assert application.job_queue is not None
-    application.job_queue.run_once(_check_panel, when=0, name="panel-check")
+    every = settings.catalogue_refresh_minutes * 60
+    application.job_queue.run_repeating(_refresh_job, interval=every, first=0 if len(catalogue) else every,
+                                        name="catalogue-refresh", job_kwargs={"max_instances": 1, "coalesce": True})
 
 
-async def _check_panel(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Say at start-up whether the panel answers, without holding the bot back if it does not."""
-    panel = app_state(context).panel
+async def _wallet_currency(db: Database, panel: PanelClient) -> str:
+    """Wallets are kept in the panel's currency, learned once from `balance` and remembered."""
+    known = await get_value(db, "currency")
+    if known:
+        return known
     try:
         balance = await panel.balance()
     except PanelError as exc:
-        log.warning("the panel at %s does not answer as expected: %s", panel.api_url, exc.message)
-    else:
-        log.info("panel at %s answers: balance %s %s", panel.api_url, balance.amount, balance.currency or "")
+        log.warning("the panel does not answer (%s); wallets use %s until it does", exc.message, DEFAULT_CURRENCY)
+        return DEFAULT_CURRENCY
+    log.info("panel answers: balance %s %s", balance.amount, balance.currency or "")
+    currency = balance.currency or DEFAULT_CURRENCY
+    await set_value(db, "currency", currency)
+    return currency
+
+
+async def _refresh(state: AppState) -> None:
+    try:
+        state.catalogue = await refresh_catalogue(state.db, state.panel)
+    except PanelError as exc:
+        log.warning("could not refresh the catalogue (%s); keeping %d cached services", exc.message,
+                    len(state.catalogue))
+
+
+async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _refresh(app_state(context))
 
 
 async def _shutdown(application: Application) -> None:  # type: ignore[type-arg]
@@ -88,6 +130,8 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
             await context.bot.send_message(update.effective_chat.id, texts.ERROR_GENERIC)
         except Exception:  # the chat may be gone or flooded; the log already has the story
             log.warning("could not tell the user about the error", exc_info=True)

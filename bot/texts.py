@@ -1,7 +1,7 @@
 """Every text the bot shows a user, in one place, ready for gettext.
 
 Handlers never write user-facing literals; they format these. Texts are HTML (parse_mode HTML):
-anything that comes from a user or a panel must be passed through `html.escape` first.
+anything that comes from a user or a panel is escaped by the renderer before it is put in.
 """
 
 from __future__ import annotations
@@ -12,36 +12,225 @@ def _(text: str) -> str:
     return text
 
 
+# --------------------------------------------------------------------------- main menu, help
+
 GREETING = _(
     "👋 Hello, {name}!\n\n"
     "This bot sells social-media services: followers, likes, views, comments and more. "
-    "Choose a service, send the link, confirm the price, and the order starts; "
-    "you will get a message at every step of its progress.\n\n"
-    "Send /help to see how it works."
+    "Choose a service, send the link, confirm the price, and the order starts.\n\n"
+    "Your balance: <b>{balance}</b>"
 )
 SANDBOX_BANNER = _(
     "🧪 <b>Sandbox mode</b>: this bot is connected to a simulated panel. "
     "Orders are simulated, nothing is bought and no money is spent."
 )
+SANDBOX_ORDER_NOTE = _("🧪 Sandbox: simulated order, nothing was bought.")
 HELP = _(
     "<b>How ordering works</b>\n"
-    "1. Pick a category and a service; its card shows the price per 1000, the allowed quantity "
-    "and whether refill and cancel are offered.\n"
-    "2. Send the link (an http(s) address) and the details the service asks for.\n"
-    "3. Check the summary and press <b>Confirm</b>: the price is taken from your wallet and the "
-    "order goes to the provider.\n"
-    "4. The bot tells you when the order starts, completes, or is refunded.\n\n"
+    "1. Press <b>New order</b> (or send /order), pick a category and a service. You can also type "
+    "a word to search services by name.\n"
+    "2. The service card shows the price per 1000, the allowed quantity and whether refill, cancel "
+    "and drip-feed are offered.\n"
+    "3. Send the link (an address starting with http:// or https://) and the details the service "
+    "asks for.\n"
+    "4. Check the summary and press <b>Confirm</b>: the price is taken from your wallet and the order "
+    "goes to the provider. If the provider refuses it, the money comes back at once.\n\n"
     "<b>Commands</b>\n"
     "/start: main menu\n"
+    "/order: new order\n"
+    "/orders: my orders\n"
+    "/balance: my wallet\n"
+    "/cancel: leave the current order\n"
     "/help: this help"
+)
+BUTTON_NEW_ORDER = _("🛒 New order")
+BUTTON_MY_ORDERS = _("📦 My orders")
+BUTTON_BALANCE = _("💰 Balance")
+BUTTON_HELP = _("❓ Help")
+BUTTON_MAIN_MENU = _("🏠 Main menu")
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", _("Main menu")),
+    ("order", _("New order")),
+    ("orders", _("My orders")),
+    ("balance", _("My wallet")),
+    ("help", _("How ordering works")),
+    ("cancel", _("Leave the current order")),
+)
+
+# --------------------------------------------------------------------------- access, errors
+
+PRIVATE_BOT = _(
+    "🔒 This bot is private.\n\nTo get access, send your Telegram id to the operator: <code>{user_id}</code>"
 )
 ERROR_GENERIC = _(
     "😕 Something went wrong on our side. Nothing was charged for this step; please try again "
     "in a minute. If it keeps happening, contact the operator."
 )
+MENU_EXPIRED = _("This menu has expired. Send /order to start again.")
+NOT_YOURS = _("This is not yours.")
 
-# The command list Telegram shows in the menu (command, description).
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", _("Main menu")),
-    ("help", _("How ordering works")),
+# --------------------------------------------------------------------------- wallet
+
+BALANCE = _("💰 Your balance: <b>{balance}</b>\n\nTo top up, contact the operator and send them your id: "
+            "<code>{user_id}</code>")
+CREDIT_USAGE = _("Usage: <code>/credit USER_ID AMOUNT</code>, e.g. <code>/credit 123456789 10.50</code>")
+DEBIT_USAGE = _("Usage: <code>/debit USER_ID AMOUNT</code>, e.g. <code>/debit 123456789 10.50</code>")
+BAD_USER_ID = _("{value} is not a Telegram user id: send the number, e.g. 123456789.")
+BAD_AMOUNT = _("{value} is not an amount: send a positive number with at most 6 decimals, e.g. 10.50.")
+UNKNOWN_USER = _("User {user_id} has never started this bot, so they have no wallet yet.")
+DEBIT_TOO_MUCH = _("User {user_id} has only {balance}; a debit cannot take the wallet below zero.")
+CREDITED_ADMIN = _("✅ Credited {amount} to user {user_id}. New balance: <b>{balance}</b>")
+DEBITED_ADMIN = _("✅ Debited {amount} from user {user_id}. New balance: <b>{balance}</b>")
+CREDITED_CUSTOMER = _("💰 Your wallet was credited with {amount}. Balance: <b>{balance}</b>")
+DEBITED_CUSTOMER = _("💰 {amount} was taken from your wallet by the operator. Balance: <b>{balance}</b>")
+CUSTOMER_UNREACHABLE = _("(The customer could not be told: they have not started the bot or blocked it.)")
+
+# --------------------------------------------------------------------------- catalogue
+
+CHOOSE_CATEGORY = _("🛒 <b>Choose a category</b> ({count} services)\n\nOr type a word to search services by name.")
+CHOOSE_SERVICE = _("<b>{category}</b>\n\nChoose a service (price per 1000). Or type a word to search.")
+SEARCH_RESULTS = _("🔎 Results for <b>{query}</b>: {count}\n\nChoose a service, or type another search.")
+SEARCH_NOTHING = _("🔎 Nothing matches <b>{query}</b>. Try another word, or choose a category.")
+CATALOGUE_EMPTY = _("The catalogue is empty right now. Please try again later.")
+PAGE = _("Page {number} of {count}")
+BUTTON_PREV = _("‹ Prev")
+BUTTON_NEXT = _("Next ›")
+BUTTON_BACK = _("‹ Back")
+BUTTON_CATEGORIES = _("‹ Categories")
+BUTTON_CANCEL = _("✖ Cancel")
+BUTTON_ORDER_THIS = _("✅ Order this")
+BUTTON_SKIP = _("Skip ›")
+SERVICE_BUTTON = _("{name} · {price}")
+PACKAGE_BUTTON = _("{name} · {price}/pkg")
+SERVICE_CARD = _(
+    "<b>{name}</b>\n"
+    "<i>{category}</i>\n\n"
+    "{description}"
+    "💵 Price: <b>{price}</b> {per}\n"
+    "📏 Quantity: {min} – {max}\n"
+    "♻️ Refill: {refill} · ✖ Cancel: {cancel} · 💧 Drip-feed: {dripfeed}\n"
+    "🆔 Service {service_id} ({type})"
 )
+PER_1000 = _("per 1000")
+PER_PACKAGE = _("per package")
+YES = _("yes")
+NO = _("no")
+
+# --------------------------------------------------------------------------- order fields
+
+ASK: dict[str, str] = {
+    "link": _("🔗 Send the link (it must start with http:// or https://)."),
+    "link_telegram": _("🔗 Send the link: https://t.me/… , t.me/… or @channelname."),
+    "quantity": _("🔢 Send the quantity: a whole number from {min} to {max}."),
+    "comments": _("💬 Send the comments, one per line ({min} to {max} lines; each line is one comment)."),
+    "comments_any": _("💬 Send the comments, one per line."),
+    "usernames": _("👥 Send the usernames, one per line."),
+    "usernames_counted": _("👥 Send the usernames, one per line ({min} to {max} lines; each line is one mention)."),
+    "hashtags": _("#️⃣ Send the hashtags, one per line."),
+    "keywords": _("🔍 Send the keywords, one per line."),
+    "groups": _("👥 Send the groups to invite from, one per line."),
+    "hashtag": _("#️⃣ Send one hashtag (e.g. #travel)."),
+    "username": _("👤 Send the username (or profile link)."),
+    "username_comment_owner": _("👤 Send the username of the comment's owner."),
+    "username_followers": _("👤 Send the username or profile link whose followers should be mentioned."),
+    "username_subscription": _("👤 Send the username of the account to follow."),
+    "media": _("🖼 Send the link of the post whose likers should be mentioned (http:// or https://)."),
+    "answer_number": _("🗳 Send the number of the poll answer to vote for (1 for the first answer)."),
+    "min": _("🔢 Send the minimum quantity per post: a whole number from {min} to {max}."),
+    "max": _("🔢 Send the maximum quantity per post: a whole number from {low} to {max}."),
+    "posts": _("📰 How many new posts should it cover? Send a whole number from 1 to {limit}."),
+    "old_posts": _("📰 How many existing posts should it also cover? Send a number from 0 to {limit}, or skip."),
+    "delay": _("⏱ Choose the delay before each post is served (minutes)."),
+    "expiry": _("📅 Send the end date as DD/MM/YYYY (e.g. 31/12/2027), or skip for no end date."),
+    "runs": _("💧 Drip-feed: in how many runs should it be delivered? Send a number from 2 to {limit}, or skip "
+              "to deliver at once."),
+    "interval": _("⏱ Minutes between runs: a whole number from 1 to {limit}."),
+}
+INVALID: dict[str, str] = {
+    "link": _("⚠️ That is not a link. Send an address that starts with http:// or https://, "
+              "e.g. https://instagram.com/yourname."),
+    "link_telegram": _("⚠️ That is not a Telegram link. Send https://t.me/name, t.me/name or @name."),
+    "whole_number": _("⚠️ {value} is not a whole number. Send a number from {min} to {max}."),
+    "range": _("⚠️ {value} is out of range: send a number from {min} to {max}."),
+    "lines_count": _("⚠️ You sent {count} lines; this service takes from {min} to {max}, one per line."),
+    "lines_empty": _("⚠️ The list is empty: send at least one line."),
+    "lines_too_many": _("⚠️ That is {count} lines; at most {max} are accepted."),
+    "line_too_long": _("⚠️ Line {number} is longer than {max} characters."),
+    "word": _("⚠️ Send a single word without spaces (at most {max} characters)."),
+    "date": _("⚠️ {value} is not a date. Send it as DD/MM/YYYY, e.g. 31/12/2027."),
+    "date_past": _("⚠️ The end date must be after today."),
+    "choice": _("⚠️ Please choose one of the buttons."),
+    "not_optional": _("⚠️ This field is required."),
+}
+
+# --------------------------------------------------------------------------- summary, confirm
+
+SUMMARY = _(
+    "🧾 <b>Check your order</b>\n\n"
+    "<b>{service}</b>\n"
+    "{details}\n"
+    "💵 Price: <b>{price}</b>\n"
+    "💰 Your balance: {balance}"
+)
+SUMMARY_SHORT = _("\n\n⚠️ Your balance is not enough for this order. Ask the operator to top up your wallet "
+                  "(your id: <code>{user_id}</code>).")
+FIELD_NAMES: dict[str, str] = {
+    "link": _("Link"), "quantity": _("Quantity"), "comments": _("Comments"), "usernames": _("Usernames"),
+    "hashtags": _("Hashtags"), "keywords": _("Keywords"), "groups": _("Groups"), "hashtag": _("Hashtag"),
+    "username": _("Username"), "media": _("Media"), "answer_number": _("Answer"), "min": _("Min per post"),
+    "max": _("Max per post"), "posts": _("New posts"), "old_posts": _("Old posts"), "delay": _("Delay (min)"),
+    "expiry": _("Ends"), "runs": _("Runs"), "interval": _("Interval (min)"),
+}
+LINES = _("{count} lines")
+BUTTON_CONFIRM = _("✅ Confirm {price}")
+ORDER_CANCELLED = _("✖ Order cancelled. Nothing was charged.")
+ORDER_TIMED_OUT = _("⌛ The order was left unfinished for too long and was cancelled. Nothing was charged. "
+                    "Send /order to start again.")
+NOTHING_TO_CANCEL = _("There is no order in progress.")
+NOT_ENOUGH_MONEY = _("⚠️ Not enough money: the order costs {price}, your balance is {balance}. "
+                     "Ask the operator to top up your wallet (your id: <code>{user_id}</code>).")
+PLACING = _("⏳ Placing your order…")
+ORDER_PLACED = _(
+    "✅ <b>Order placed</b>\n\n"
+    "Order #{order_id} at the provider: <code>{panel_order_id}</code>\n"
+    "<b>{service}</b>\n"
+    "Charged: <b>{price}</b> · Balance: {balance}\n\n"
+    "You will get a message when it starts and when it completes."
+)
+ORDER_REJECTED = _("❌ The provider refused the order: {reason}\n\nThe {price} was returned to your wallet.")
+ORDER_UNAVAILABLE = _("❌ This service is temporarily unavailable. The {price} was returned to your wallet; please "
+                      "try again later.")
+ORDER_BUSY = _("❌ The provider is busy right now. The {price} was returned to your wallet; please try again in a "
+               "minute.")
+ORDER_UNKNOWN = _("⏳ The provider did not answer in time, so we cannot tell yet whether order #{order_id} was "
+                  "placed. The {price} stays reserved while the operator checks it; you will be told the result. "
+                  "Please do not order the same thing again meanwhile.")
+ALREADY_CONFIRMED = _("This order was already confirmed.")
+
+# --------------------------------------------------------------------------- my orders
+
+MY_ORDERS = _("📦 <b>Your orders</b> ({count})")
+MY_ORDERS_EMPTY = _("You have no orders yet. Press New order to place one.")
+ORDER_LINE = _("{mark} #{order_id} · {service} · {price} · {status}")
+ORDER_STATES: dict[str, str] = {
+    "placing": _("being placed"), "placed": _("placed"), "unverified": _("being checked"),
+    "rejected": _("refused, refunded"),
+}
+
+# --------------------------------------------------------------------------- admin alerts
+
+ALERT_UNVERIFIED = _(
+    "⚠️ <b>Order outcome unknown</b>: check the panel by hand.\n"
+    "Order #{order_id} of user <code>{user_id}</code>\n"
+    "Service {service_id}: {service}\n"
+    "Link: {link}\nQuantity: {quantity}\n"
+    "Reason: {reason}\n"
+    "The customer's {price} stays held. It was not re-sent."
+)
+ALERT_PANEL_FUNDS = _("⚠️ <b>The panel balance is too low</b>: orders are being refused with \"{reason}\" and "
+                      "customers refunded. Top up the panel account.")
+ALERT_PANEL_AUTH = _("⚠️ <b>The panel refuses the API key</b> (\"{reason}\"). Check PANEL_API_KEY; orders are being "
+                     "refunded.")
+ALERT_RESTART_PLACING = _("⚠️ Order #{order_id} was being placed when the bot stopped; its outcome is unknown. "
+                          "Check the panel by hand.")

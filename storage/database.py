@@ -1,15 +1,20 @@
 """Opening the database and bringing its schema up to date.
 
 Migrations are the numbered `.sql` files in storage/migrations/ (001_users.sql, 002_…); each is
-applied once, in order, inside a transaction, and recorded in `schema_migrations`.
+applied once, in order, inside a transaction, and recorded in `schema_migrations`. Their names
+are checked against a strict pattern, so putting one into the script is safe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -28,16 +33,50 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def open_database(path: Path) -> aiosqlite.Connection:
+class Database:
+    """One aiosqlite connection shared by the whole bot.
+
+    Every write goes through `transaction()`: an asyncio lock keeps two coroutines from
+    interleaving statements inside one SQLite transaction on the shared connection.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def open_database(path: Path) -> Database:
     """Open (creating the folder and file if needed) and migrate the database at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(path, isolation_level=None)  # we open transactions ourselves
-    db.row_factory = aiosqlite.Row
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA foreign_keys=ON")
-    await db.execute("PRAGMA busy_timeout=5000")
-    await migrate(db)
-    return db
+    conn = await aiosqlite.connect(path, isolation_level=None)  # we open transactions ourselves
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+    await migrate(conn)
+    return Database(conn)
 
 
 async def migrate(db: aiosqlite.Connection) -> list[int]:
@@ -53,20 +92,15 @@ async def migrate(db: aiosqlite.Connection) -> list[int]:
     for version, name, sql in migrations():
         if version in done:
             continue
-        await db.execute("BEGIN IMMEDIATE")
+        # One script, one transaction: the migration and its record land together or not at all.
+        record = f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
+        script = f"BEGIN IMMEDIATE;\n{sql}\n;{record};\nCOMMIT;"
         try:
-            for statement in _statements(sql):
-                await db.execute(statement)
-            await db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
-            await db.execute("COMMIT")
+            await db.executescript(script)
         except BaseException:
-            await db.execute("ROLLBACK")
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
             raise
         log.info("database migrated to %s", name)
         applied.append(version)
     return applied
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (migrations hold no semicolons inside literals)."""
-    return [part.strip() for part in sql.split(";") if part.strip()]

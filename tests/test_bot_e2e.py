@@ -40,12 +40,14 @@ async def test_start_greets_in_sandbox_mode_and_records_the_user(
     ann = telegram.user(1001, first_name="<Ann & Co>")
     async with running_bot(settings) as app:
         commands = await telegram.wait_call("setMyCommands")
-        assert [c["command"] for c in commands.params["commands"]] == ["start", "help"]
+        assert [c["command"] for c in commands.params["commands"]] == [
+            "start", "order", "orders", "balance", "help", "cancel"]
         await ann.send("/start")
         reply = await ann.next_message()
         assert reply.text.startswith("🧪 Sandbox mode")
         assert "Hello, <Ann & Co>!" in reply.text  # escaped in HTML, shown as typed
         assert reply.parse_mode == "HTML"
+        assert reply.button_texts() == [["🛒 New order", "📦 My orders"], ["💰 Balance", "❓ Help"]]
         user = await get_user(app_state(app).db, 1001)
         assert user is not None and user.first_name == "<Ann & Co>"
         # The in-process sandbox panel answers over HTTP like a real one.
@@ -60,7 +62,7 @@ async def test_help_explains_ordering(telegram: FakeTelegram, settings: Settings
         await bob.send("/help")
         reply = await bob.next_message()
         assert reply.text.startswith("How ordering works")
-        assert "/start" in reply.text and "Confirm" in reply.text
+        assert "/order" in reply.text and "Confirm" in reply.text
 
 
 async def test_a_failing_handler_answers_in_plain_words(telegram: FakeTelegram, settings: Settings) -> None:

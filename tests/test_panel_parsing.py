@@ -1,7 +1,7 @@
 """The pure parsing layer against every answer real panels send.
 
 Cases come from the example answers of the five published API pages in shared/seeds/ (copied
-verbatim, only their common indentation removed; the test id names the seed) and from every
+verbatim apart from indentation; the test id names the seed) and from every
 variant listed in shared/panel-api-notes.md ("notes" in the id). Each raw answer goes through
 `decode_body(raw.encode(), 200)` and the matching `parse_*` function, and the normalised values
 are checked with their types: Decimal money, str ids, enums, None where the panel does not say.
@@ -796,6 +796,8 @@ def test_parse_added_without_an_order_id_is_a_bad_response(raw: str) -> None:
                  id="seed004-status-lowercase-with-order-field"),
     pytest.param('{"charge":"1.2600","start_count":"0","status":"processing","remains":"0"}', "12",
                  status("12", O.PROCESSING, "processing", "1.2600", 0, 0, None), id="notes-no-currency"),
+    pytest.param('{"charge":"1.2600","start_count":"0","status":"processing","remains":"0","currency":""}', "12",
+                 status("12", O.PROCESSING, "processing", "1.2600", 0, 0, None), id="notes-empty-currency-is-None"),
     pytest.param('{"charge": 0.1, "start_count": 12, "status": "In progress", "remains": 88,'
                  ' "currency": "USD"}', "7", status("7", O.IN_PROGRESS, "In progress", "0.1", 12, 88, "USD"),
                  id="notes-numbers-as-numbers-exact-decimal"),

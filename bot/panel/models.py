@@ -68,7 +68,7 @@ def _status_key(raw: str) -> str:
     """"tasks.status.completed" → "completed"; "In_progress" → "in progress"."""
     text = raw.strip()
     if "." in text:
-        pass
+        text = text.rsplit(".", 1)[-1]
     return normalise_word(text)
 
 

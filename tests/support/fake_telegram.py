@@ -807,6 +807,14 @@ class FakeTelegram:
 
         return await self._wait(find, timeout, lambda: f"a {method} call")
 
+    async def wait_for(
+        self, probe: Callable[[], _T | None], timeout: float = 5.0,  # noqa: ASYNC109 - test API
+        what: str = "a condition",
+    ) -> _T:
+        """Wait until ``probe()`` returns something other than None (re-checked on every call the
+        server receives); AssertionError with a summary of recent calls on timeout."""
+        return await self._wait(probe, timeout, lambda: what)
+
     async def push_update(self, update: dict[str, Any]) -> int:
         """Queue a raw update (update_id assigned) and wake a waiting getUpdates."""
         stored = copy.deepcopy(update)

@@ -258,10 +258,10 @@ class SandboxPanel:
                 raise PanelReject(f"Incorrect {name.replace('_', ' ')}")
         if spec.one_of and not any(all(values[n] for n in group) for group in spec.one_of):
             raise PanelReject("Incorrect answer number")
-        quantity, units = self._quantity(service, values, form)
-        price = service.rate if service.type is ServiceType.PACKAGE or (
-            service.type is ServiceType.CUSTOM_COMMENTS_PACKAGE) else service.rate * units / 1000
         expires_on = self._check_subscription(values) if service.type is ServiceType.SUBSCRIPTIONS else None
+        quantity, units = self._quantity(service, values, form)
+        flat = service.type in (ServiceType.PACKAGE, ServiceType.CUSTOM_COMMENTS_PACKAGE)
+        price = service.rate if flat else service.rate * units / 1000
         busy = any(o.service is service and o.target == target and not o.state_at(self.clock.now())[0].is_final
                    for o in self.orders.values())
         if busy:
@@ -282,8 +282,9 @@ class SandboxPanel:
         """(quantity, billed units) after the panel's bounds checks."""
         if service.type is ServiceType.PACKAGE:
             return 1, 1
-        if service.type is ServiceType.SUBSCRIPTIONS:
-            return int(values["max"]), int(values["max"])
+        if service.type is ServiceType.SUBSCRIPTIONS:  # charged as max per post × posts
+            posts = int(values["posts"]) if values.get("posts", "").isdigit() else 1
+            return int(values["max"]), int(values["max"]) * max(posts, 1)
         if "quantity" in values:
             try:
                 quantity = int(values["quantity"])
@@ -310,6 +311,7 @@ class SandboxPanel:
     def _check_subscription(self, values: dict[str, str]) -> date | None:
         try:
             low, high, delay = int(values["min"]), int(values["max"]), int(values["delay"])
+            int(values.get("posts") or 1), int(values.get("old_posts") or 0)
         except ValueError:
             raise PanelReject("Incorrect request") from None
         if not 0 < low <= high:

@@ -1,0 +1,93 @@
+"""The catalogue customers browse: categories in the panel's order, search, pages."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from bot.panel import Service, ServiceType
+from bot.panel.orders import ORDER_FIELDS
+
+T = TypeVar("T")
+
+
+def category_key(name: str) -> str:
+    """A short stable id for callback data: survives refreshes, never a list index."""
+    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    name: str
+    services: tuple[Service, ...]
+
+
+class Catalogue:
+    """What customers can order: services of a type the bot knows, first entry wins on a
+    duplicated id (seen in a real panel's example), categories in the panel's order."""
+
+    def __init__(self, services: Iterable[Service]) -> None:
+        self._services: dict[str, Service] = {}
+        grouped: dict[str, list[Service]] = {}
+        for service in services:
+            if service.type not in ORDER_FIELDS or service.service_id in self._services:
+                continue
+            self._services[service.service_id] = service
+            grouped.setdefault(service.category or "Other", []).append(service)
+        self.categories = tuple(Category(category_key(name), name, tuple(items)) for name, items in grouped.items())
+        self._by_key = {c.key: c for c in self.categories}
+
+    def __len__(self) -> int:
+        return len(self._services)
+
+    def category(self, key: str) -> Category | None:
+        return self._by_key.get(key)
+
+    def service(self, service_id: str) -> Service | None:
+        return self._services.get(service_id)
+
+    def search(self, query: str) -> list[Service]:
+        """Services whose name (or category) contains every word of the query, any case."""
+        words = query.casefold().split()
+        if not words:
+            return []
+        return [s for s in self._services.values()
+                if all(w in f"{s.name} {s.category}".casefold() for w in words)]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    number: int  # 0-based
+    count: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.number + 1 < self.count
+
+
+def paginate(items: Sequence[T], page: int, per_page: int) -> Page[T]:
+    """The page asked for, clamped to the pages that exist (an old button may ask for more)."""
+    count = max(1, -(-len(items) // per_page))
+    number = min(max(page, 0), count - 1)
+    return Page(tuple(items[number * per_page:(number + 1) * per_page]), number, count)
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def is_telegram_service(service: Service) -> bool:
+    return "telegram" in f"{service.name} {service.category}".casefold()
+
+
+def is_package(service_type: ServiceType) -> bool:
+    return service_type in (ServiceType.PACKAGE, ServiceType.CUSTOM_COMMENTS_PACKAGE)

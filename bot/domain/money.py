@@ -1,0 +1,49 @@
+"""Exact money: Decimal in the code, integer micro-units (10^-6) in the database.
+
+Customer prices are rounded UP to the micro-unit, so a rate like 0.01 per 1000 still costs
+something for a single unit and the shop never sells below its computed price.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+MICROS = 1_000_000
+QUANTUM = Decimal(1) / MICROS
+
+
+def round_up(amount: Decimal) -> Decimal:
+    return amount.quantize(QUANTUM, rounding=ROUND_CEILING)
+
+
+def to_micros(amount: Decimal) -> int:
+    """Exact conversion; an amount finer than a micro-unit is a programming error."""
+    micros = amount * MICROS
+    if micros != micros.to_integral_value():
+        raise ValueError(f"{amount} is finer than a micro-unit; round it first")
+    return int(micros)
+
+
+def from_micros(micros: int) -> Decimal:
+    return (Decimal(micros) / MICROS).quantize(QUANTUM)
+
+
+def format_money(amount: Decimal, currency: str = "") -> str:
+    """1.5 → "1.50", 0.000012 → "0.000012", 1000 → "1,000.00" (+ currency)."""
+    text = f"{amount.normalize():,f}"
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0").ljust(2, "0")
+    shown = f"{whole}.{fraction}"
+    return f"{shown} {currency}".strip()
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """A positive amount typed by a person ("12", "12.5", "12,50"), at most 6 decimals."""
+    cleaned = text.strip().replace(" ", "").replace(",", ".")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount <= 0 or amount != round_up(amount) or amount > Decimal(10) ** 9:
+        return None
+    return amount

@@ -1,0 +1,159 @@
+"""Placing an order: charge the wallet and record the order first, then call the panel once.
+
+    charge_and_record (one transaction)  →  panel.add (once, never retried)  →  outcome
+        placed ............ order id stored
+        refused ........... full refund, the panel's reason in plain words
+        out of funds ...... refund, "temporarily unavailable", admins alerted (≤ 1 an hour)
+        outcome unknown ... money stays held, order kept as unverified, admins alerted
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot import texts
+from bot.domain.money import format_money, from_micros, to_micros
+from bot.domain.order_form import OrderDraft
+from bot.domain.pricing import order_cost, order_price
+from bot.panel import (
+    OrderOutcomeUnknown,
+    PanelAuthError,
+    PanelClient,
+    PanelError,
+    PanelFundsError,
+    PanelRateLimited,
+    PanelRejected,
+    PanelTransportError,
+)
+from bot.shop.alerts import AdminAlerts
+from storage.database import Database
+from storage.ledger import balance_micros
+from storage.orders import (
+    AlreadyConfirmed,
+    NewOrder,
+    NotEnoughMoney,
+    OrderRecord,
+    charge_and_record,
+    mark_placed,
+    mark_unverified,
+    orders_in_state,
+    reject_and_refund,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Quote:
+    cost: Decimal  # at the panel's rate
+    price: Decimal  # what the customer pays
+
+
+def quote(draft: OrderDraft, markup_percent: Decimal) -> Quote:
+    values = draft.values
+    cost = order_cost(draft.service, quantity=draft.quantity, runs=values.get("runs"), posts=values.get("posts"))
+    return Quote(order_price(cost, Decimal(0)), order_price(cost, markup_percent))
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: OrderRecord
+    panel_order_id: str
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class Refused:
+    order: OrderRecord
+    message: str  # ready to show: names the reason and the refund
+
+
+@dataclass(frozen=True)
+class OutcomeUnknown:
+    order: OrderRecord
+
+
+@dataclass(frozen=True)
+class ShortOfMoney:
+    price: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    order: OrderRecord
+
+
+Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
+
+
+async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
+                      markup_percent: Decimal, currency: str) -> Outcome:
+    price = quote(draft, markup_percent)
+    request = draft.to_request()
+    form = request.to_form()
+    charged = await charge_and_record(db, NewOrder(
+        user_id=user_id, draft_key=draft.key, service_id=draft.service.service_id, service_name=draft.service.name,
+        service_type=draft.service.type.value, link=form.get("link") or form.get("username"),
+        quantity=draft.quantity, request=form, price_micros=to_micros(price.price),
+        cost_micros=to_micros(price.cost), currency=currency,
+    ))
+    if isinstance(charged, AlreadyConfirmed):
+        return Duplicate(charged.order)
+    if isinstance(charged, NotEnoughMoney):
+        return ShortOfMoney(price.price, from_micros(charged.balance_micros))
+    order = charged.order
+    shown_price = format_money(price.price, currency)
+    try:
+        added = await panel.add(request)
+    except OrderOutcomeUnknown as exc:
+        return await _unknown(db, alerts, order, exc.message, shown_price)
+    except PanelFundsError as exc:
+        await alerts.alert(texts.ALERT_PANEL_FUNDS.format(reason=html.escape(exc.panel_message or exc.message)),
+                           throttle_key="panel-funds")
+        return await _refuse(db, order, exc, texts.ORDER_UNAVAILABLE.format(price=shown_price))
+    except PanelAuthError as exc:
+        await alerts.alert(texts.ALERT_PANEL_AUTH.format(reason=html.escape(exc.panel_message or exc.message)),
+                           throttle_key="panel-auth")
+        return await _refuse(db, order, exc, texts.ORDER_UNAVAILABLE.format(price=shown_price))
+    except (PanelRateLimited, PanelTransportError) as exc:  # certainly not placed (see PanelClient.add)
+        return await _refuse(db, order, exc, texts.ORDER_BUSY.format(price=shown_price))
+    except PanelRejected as exc:
+        reason = html.escape(exc.panel_message or exc.message)
+        return await _refuse(db, order, exc, texts.ORDER_REJECTED.format(reason=reason, price=shown_price))
+    except (PanelError, Exception) as exc:  # anything unexpected after the charge: a person decides
+        log.exception("unexpected error while placing order %s", order.order_id)
+        return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
+    await mark_placed(db, order.order_id, added.order_id)
+    balance = from_micros(await balance_micros(db, user_id))
+    return Placed(order, added.order_id, balance)
+
+
+async def _refuse(db: Database, order: OrderRecord, exc: PanelError, message: str) -> Refused:
+    await reject_and_refund(db, order.order_id, exc.panel_message or exc.message)
+    log.info("order %s refused by the panel (%s), refunded", order.order_id, type(exc).__name__)
+    return Refused(order, message)
+
+
+async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: str) -> OutcomeUnknown:
+    await mark_unverified(db, order.order_id, reason)
+    log.warning("order %s outcome unknown: %s", order.order_id, reason)
+    await alerts.alert(texts.ALERT_UNVERIFIED.format(
+        order_id=order.order_id, user_id=order.user_id, service_id=html.escape(order.service_id),
+        service=html.escape(order.service_name), link=html.escape(order.link or "-"),
+        quantity=order.quantity if order.quantity is not None else "-", reason=html.escape(reason), price=price,
+    ))
+    return OutcomeUnknown(order)
+
+
+async def recover_interrupted(db: Database, alerts: AdminAlerts) -> list[int]:
+    """Orders left 'placing' by a stop between the charge and the panel's answer: the `add`
+    may have gone out, so they become unverified (money held) and admins are told."""
+    stuck = await orders_in_state(db, "placing")
+    for order in stuck:
+        await mark_unverified(db, order.order_id, "the bot stopped while placing it")
+        await alerts.alert(texts.ALERT_RESTART_PLACING.format(order_id=order.order_id))
+    return [order.order_id for order in stuck]

@@ -1,0 +1,53 @@
+"""Small rendering helpers shared by the handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+log = logging.getLogger(__name__)
+
+Button = tuple[str, str]  # (text, callback data)
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data) for text, data in row]
+                                 for row in rows if row])
+
+
+async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()) -> Message | None:
+    """Edit the message whose button was pressed, or send a new one for a typed message."""
+    markup = keyboard(rows) if rows else None
+    query = update.callback_query
+    if query is not None and query.message is not None and isinstance(query.message, Message):
+        try:
+            edited = await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                                   disable_web_page_preview=True)
+            return edited if isinstance(edited, Message) else None
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+            return query.message  # the same page pressed twice: nothing to change
+    return await reply(update, text, rows)
+
+
+async def reply(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()) -> Message | None:
+    """Send a new message to the chat of the update."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows) if rows else None,
+                                   disable_web_page_preview=True)
+
+
+async def answer(update: Update, text: str | None = None) -> None:
+    """Every callback query is answered, once (Telegram shows a spinner until then)."""
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer(text)
+        except BadRequest:  # too old to answer: the user has moved on
+            log.debug("callback query could not be answered", exc_info=True)

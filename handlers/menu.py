@@ -1,0 +1,97 @@
+"""The main menu: /start, /help, /balance, My orders."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot import texts
+from bot.domain.catalogue import paginate, shorten
+from bot.domain.money import format_money, from_micros
+from bot.shop.wallet import balance
+from bot.state import app_state
+from handlers.common import Button, answer, show
+from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
+
+ORDERS_PER_PAGE = 8
+STATE_MARKS = {"placing": "⏳", "placed": "🟢", "unverified": "❔", "rejected": "❌"}
+
+
+def main_menu() -> list[list[Button]]:
+    return [[(texts.BUTTON_NEW_ORDER, "m:new"), (texts.BUTTON_MY_ORDERS, "m:orders:0")],
+            [(texts.BUTTON_BALANCE, "m:bal"), (texts.BUTTON_HELP, "m:help")]]
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    state = app_state(context)
+    wallet = format_money(await balance(state.db, user.id), state.currency)
+    text = texts.GREETING.format(name=html.escape(user.first_name), balance=wallet)
+    if state.sandbox:
+        text = f"{texts.SANDBOX_BANNER}\n\n{text}"
+    await answer(update)
+    await show(update, text, main_menu())
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await answer(update)
+    await show(update, texts.HELP, [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+
+
+async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    state = app_state(context)
+    wallet = format_money(await balance(state.db, user.id), state.currency)
+    await answer(update)
+    await show(update, texts.BALANCE.format(balance=wallet, user_id=user.id), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+
+
+async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The customer's own orders, newest first; the page comes from the button, the owner from
+    the update itself, never from callback data."""
+    user = update.effective_user
+    if user is None:
+        return
+    state = app_state(context)
+    page_number = 0
+    if update.callback_query is not None and update.callback_query.data:
+        page_number = int(update.callback_query.data.rsplit(":", 1)[1])
+    total = await count_orders_of_user(state.db, user.id)
+    page = paginate(range(total), page_number, ORDERS_PER_PAGE)
+    orders = await orders_of_user(state.db, user.id, limit=ORDERS_PER_PAGE, offset=page.number * ORDERS_PER_PAGE)
+    await answer(update)
+    if not orders:
+        await show(update, texts.MY_ORDERS_EMPTY, main_menu())
+        return
+    lines = [texts.MY_ORDERS.format(count=total), ""]
+    lines += [_order_line(order) for order in orders]
+    lines += ["", texts.PAGE.format(number=page.number + 1, count=page.count)]
+    nav = [(texts.BUTTON_PREV, f"m:orders:{page.number - 1}")] if page.has_prev else []
+    nav += [(texts.BUTTON_NEXT, f"m:orders:{page.number + 1}")] if page.has_next else []
+    await show(update, "\n".join(lines), [nav, [(texts.BUTTON_MAIN_MENU, "m:home")]])
+
+
+def _order_line(order: OrderRecord) -> str:
+    return texts.ORDER_LINE.format(
+        mark=STATE_MARKS.get(order.state, "•"), order_id=order.order_id,
+        service=html.escape(shorten(order.service_name, 40)),
+        price=format_money(from_micros(order.price_micros), order.currency),
+        status=html.escape(order.panel_raw_status or texts.ORDER_STATES.get(order.state, order.state)),
+    )
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("balance", balance_command))
+    application.add_handler(CommandHandler("orders", my_orders))
+    application.add_handler(CallbackQueryHandler(start, pattern=r"^m:home$"))
+    application.add_handler(CallbackQueryHandler(help_command, pattern=r"^m:help$"))
+    application.add_handler(CallbackQueryHandler(balance_command, pattern=r"^m:bal$"))
+    application.add_handler(CallbackQueryHandler(my_orders, pattern=r"^m:orders:\d{1,6}$"))

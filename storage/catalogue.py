@@ -1,0 +1,42 @@
+"""The cached panel catalogue: replaced whole on every refresh, read at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service_id: str
+    name: str
+    type: str
+    category: str
+    rate: str  # Decimal as text
+    min_quantity: int
+    max_quantity: int
+    refill: bool
+    cancel: bool
+    dripfeed: bool
+    description: str
+
+
+async def replace_services(db: Database, rows: list[ServiceRow]) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM services")
+        await conn.executemany(
+            "INSERT INTO services (service_id, position, name, type, category, rate, min_quantity, max_quantity,"
+            " refill, cancel, dripfeed, description, fetched_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            [(r.service_id, i, r.name, r.type, r.category, r.rate, r.min_quantity, r.max_quantity, int(r.refill),
+              int(r.cancel), int(r.dripfeed), r.description) for i, r in enumerate(rows)],
+        )
+
+
+async def load_services(db: Database) -> list[ServiceRow]:
+    rows = await db.fetchall(
+        "SELECT service_id, name, type, category, rate, min_quantity, max_quantity, refill, cancel, dripfeed,"
+        " description FROM services ORDER BY position")
+    return [ServiceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8]), bool(r[9]), r[10])
+            for r in rows]

@@ -1,0 +1,53 @@
+"""The wallet ledger. A balance is the sum of a user's entries; nothing else stores it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    entry_id: int
+    user_id: int
+    amount_micros: int
+    currency: str
+    reason: str
+    order_id: int | None
+    admin_id: int | None
+    note: str
+    created_at: str
+
+
+async def balance_micros(conn: aiosqlite.Connection | Database, user_id: int) -> int:
+    """The sum of the user's entries (integers, so SQL's SUM is exact)."""
+    sql = "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger WHERE user_id = ?"
+    if isinstance(conn, Database):
+        row = await conn.fetchone(sql, (user_id,))
+    else:
+        async with conn.execute(sql, (user_id,)) as cursor:
+            row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def add_entry(conn: aiosqlite.Connection, user_id: int, amount_micros: int, currency: str, reason: str, *,
+                    order_id: int | None = None, admin_id: int | None = None, note: str = "") -> bool:
+    """Append an entry inside the caller's transaction. Returns False when the entry already
+    exists (an order's charge or refund is written once, whoever asks twice)."""
+    cursor = await conn.execute(
+        "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, admin_id, note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, reason) DO NOTHING",
+        (user_id, amount_micros, currency, reason, order_id, admin_id, note),
+    )
+    return cursor.rowcount == 1
+
+
+async def entries(db: Database, user_id: int, limit: int = 20) -> list[LedgerEntry]:
+    rows = await db.fetchall(
+        "SELECT entry_id, user_id, amount_micros, currency, reason, order_id, admin_id, note, created_at"
+        " FROM ledger WHERE user_id = ? ORDER BY entry_id DESC LIMIT ?", (user_id, limit),
+    )
+    return [LedgerEntry(*row) for row in rows]

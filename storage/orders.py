@@ -1,0 +1,172 @@
+"""The orders repository: every order confirmed, what we sent, and what we learned."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from storage.database import Database
+from storage.ledger import add_entry, balance_micros
+
+_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
+            " price_micros, cost_micros, currency, state, panel_order_id, panel_status, panel_raw_status,"
+            " start_count, remains, error, created_at, updated_at")
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    order_id: int
+    user_id: int
+    draft_key: str
+    service_id: str
+    service_name: str
+    service_type: str
+    link: str | None
+    quantity: int | None
+    request_json: str
+    price_micros: int
+    cost_micros: int
+    currency: str
+    state: str  # placing / placed / unverified / rejected
+    panel_order_id: str | None
+    panel_status: str | None
+    panel_raw_status: str | None
+    start_count: int | None
+    remains: int | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def request(self) -> dict[str, str]:
+        return json.loads(self.request_json)
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    user_id: int
+    draft_key: str
+    service_id: str
+    service_name: str
+    service_type: str
+    link: str | None
+    quantity: int | None
+    request: dict[str, str]
+    price_micros: int
+    cost_micros: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Charged:
+    order: OrderRecord
+
+
+@dataclass(frozen=True)
+class AlreadyConfirmed:
+    order: OrderRecord
+
+
+@dataclass(frozen=True)
+class NotEnoughMoney:
+    balance_micros: int
+
+
+async def _event(conn: aiosqlite.Connection, order_id: int, kind: str, detail: str = "") -> None:
+    await conn.execute("INSERT INTO order_events (order_id, kind, detail) VALUES (?, ?, ?)",
+                       (order_id, kind, detail))
+
+
+async def _get(conn: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> OrderRecord | None:
+    async with conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE {where}", params) as cursor:
+        row = await cursor.fetchone()
+    return OrderRecord(*row) if row else None
+
+
+async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyConfirmed | NotEnoughMoney:
+    """Check the wallet, debit it and record the order, all in one transaction, before the
+    panel is called. A draft confirmed again returns the order it already made."""
+    async with db.transaction() as conn:
+        existing = await _get(conn, "draft_key = ?", (new.draft_key,))
+        if existing is not None:
+            return AlreadyConfirmed(existing)
+        balance = await balance_micros(conn, new.user_id)
+        if balance < new.price_micros:
+            return NotEnoughMoney(balance)
+        cursor = await conn.execute(
+            "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, link, quantity,"
+            " request_json, price_micros, cost_micros, currency, state) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing')",
+            (new.user_id, new.draft_key, new.service_id, new.service_name, new.service_type, new.link,
+             new.quantity, json.dumps(new.request, ensure_ascii=False), new.price_micros, new.cost_micros,
+             new.currency),
+        )
+        order_id = cursor.lastrowid
+        assert order_id is not None
+        if new.price_micros:
+            await add_entry(conn, new.user_id, -new.price_micros, new.currency, "order", order_id=order_id)
+        await _event(conn, order_id, "charged", str(new.price_micros))
+        order = await _get(conn, "order_id = ?", (order_id,))
+    assert order is not None
+    return Charged(order)
+
+
+async def mark_placed(db: Database, order_id: int, panel_order_id: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {_NOW}"
+                           " WHERE order_id = ?", (panel_order_id, order_id))
+        await _event(conn, order_id, "placed", panel_order_id)
+
+
+async def mark_unverified(db: Database, order_id: int, error: str) -> None:
+    """The panel may or may not have the order: keep the money held until a person checks."""
+    async with db.transaction() as conn:
+        await conn.execute(f"UPDATE orders SET state = 'unverified', error = ?, updated_at = {_NOW}"
+                           " WHERE order_id = ? AND state IN ('placing', 'unverified')", (error, order_id))
+        await _event(conn, order_id, "unverified", error)
+
+
+async def reject_and_refund(db: Database, order_id: int, error: str) -> bool:
+    """The panel refused the order: refund the full charge (once) and record why.
+    Returns True when this call wrote the refund."""
+    async with db.transaction() as conn:
+        order = await _get(conn, "order_id = ?", (order_id,))
+        if order is None or order.state not in ("placing", "unverified"):
+            return False
+        await conn.execute(f"UPDATE orders SET state = 'rejected', error = ?, updated_at = {_NOW}"
+                           " WHERE order_id = ?", (error, order_id))
+        refunded = False
+        if order.price_micros:
+            refunded = await add_entry(conn, order.user_id, order.price_micros, order.currency, "refund",
+                                       order_id=order_id, note=error[:200])
+        await _event(conn, order_id, "rejected", error)
+    return refunded
+
+
+async def get_order(db: Database, order_id: int) -> OrderRecord | None:
+    return await _get(db.conn, "order_id = ?", (order_id,))
+
+
+async def orders_of_user(db: Database, user_id: int, *, limit: int, offset: int = 0) -> list[OrderRecord]:
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM orders WHERE user_id = ?"
+                             " ORDER BY order_id DESC LIMIT ? OFFSET ?", (user_id, limit, offset))
+    return [OrderRecord(*row) for row in rows]
+
+
+async def count_orders_of_user(db: Database, user_id: int) -> int:
+    row = await db.fetchone("SELECT COUNT(*) FROM orders WHERE user_id = ?", (user_id,))
+    return int(row[0]) if row else 0
+
+
+async def orders_in_state(db: Database, state: str) -> list[OrderRecord]:
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM orders WHERE state = ? ORDER BY order_id", (state,))
+    return [OrderRecord(*row) for row in rows]
+
+
+async def events(db: Database, order_id: int) -> list[tuple[str, str]]:
+    rows = await db.fetchall("SELECT kind, detail FROM order_events WHERE order_id = ? ORDER BY event_id",
+                             (order_id,))
+    return [(row[0], row[1]) for row in rows]

@@ -1,0 +1,429 @@
+"""Ordering end to end: simulated customers type and tap; the real bot talks to the fake Bot API
+and to the sandbox panel over loopback HTTP, with a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot import texts
+from bot.domain.catalogue import category_key
+from bot.panel import ServiceType
+from bot.panel.sandbox import FaultKind
+from bot.panel.sandbox.catalogue import DemoService
+from storage.orders import get_order, orders_in_state
+from tests.support.shop import ADMIN_ID, Customer, Shop, money, open_shop
+
+T = ServiceType
+SKIP = "SKIP"
+
+# What a customer types (or taps) for one order of every type in the demo catalogue.
+ANSWERS: dict[ServiceType, tuple[str, list[str]]] = {
+    T.DEFAULT: ("101", ["https://instagram.com/acme", "1 000", SKIP]),
+    T.PACKAGE: ("104", ["https://instagram.com/p/pkg"]),
+    T.CUSTOM_COMMENTS: ("201", ["https://instagram.com/p/c1", "Great!\nLove it 😍\n<b>wow</b> & co\nnice\n🔥 fire"]),
+    T.CUSTOM_COMMENTS_PACKAGE: ("202", ["https://instagram.com/p/c2", "one\ntwo"]),
+    T.KEYWORDS: ("203", ["https://shop.example/p", "100", "red shoes\nsneakers"]),
+    T.MENTIONS: ("301", ["https://instagram.com/p/m1", "100", "alice\nbob"]),
+    T.MENTIONS_WITH_HASHTAGS: ("302", ["https://instagram.com/p/m2", "100", "alice", "#sale\n#shoes"]),
+    T.MENTIONS_CUSTOM_LIST: ("303", ["https://instagram.com/p/m3", "\n".join(f"user{i}" for i in range(12))]),
+    T.MENTIONS_HASHTAG: ("304", ["https://instagram.com/p/m4", "100", "#travel"]),
+    T.MENTIONS_USER_FOLLOWERS: ("305", ["https://instagram.com/p/m5", "100", "https://instagram.com/natgeo"]),
+    T.MENTIONS_MEDIA_LIKERS: ("306", ["https://instagram.com/p/m6", "100", "https://instagram.com/p/xyz"]),
+    T.POLL: ("401", ["t.me/channel/12", "100", "2"]),
+    T.COMMENT_LIKES: ("501", ["https://youtube.com/watch?v=1&lc=2", "50", "commenter"]),
+    T.COMMENT_REPLIES: ("502", ["https://youtube.com/watch?v=1&lc=3", "a\nb\nc\nd\ne", SKIP]),
+    T.INVITES_FROM_GROUPS: ("403", ["@mygroup", "100", "https://t.me/g1\nhttps://t.me/g2"]),
+    T.SUBSCRIPTIONS: ("601", ["acme", "100", "200", "PICK:30", "5", SKIP, "31/12/2031"]),
+}
+# What the panel must receive besides service and action.
+EXPECTED_FORMS: dict[ServiceType, dict[str, str]] = {
+    T.DEFAULT: {"link": "https://instagram.com/acme", "quantity": "1000"},
+    T.PACKAGE: {"link": "https://instagram.com/p/pkg"},
+    T.CUSTOM_COMMENTS: {"link": "https://instagram.com/p/c1",
+                        "comments": "Great!\nLove it 😍\n<b>wow</b> & co\nnice\n🔥 fire"},
+    T.CUSTOM_COMMENTS_PACKAGE: {"link": "https://instagram.com/p/c2", "comments": "one\ntwo"},
+    T.KEYWORDS: {"link": "https://shop.example/p", "quantity": "100", "keywords": "red shoes\nsneakers"},
+    T.MENTIONS: {"link": "https://instagram.com/p/m1", "quantity": "100", "usernames": "alice\nbob"},
+    T.MENTIONS_WITH_HASHTAGS: {"link": "https://instagram.com/p/m2", "quantity": "100", "usernames": "alice",
+                               "hashtags": "#sale\n#shoes"},
+    T.MENTIONS_CUSTOM_LIST: {"link": "https://instagram.com/p/m3",
+                             "usernames": "\n".join(f"user{i}" for i in range(12))},
+    T.MENTIONS_HASHTAG: {"link": "https://instagram.com/p/m4", "quantity": "100", "hashtag": "#travel"},
+    T.MENTIONS_USER_FOLLOWERS: {"link": "https://instagram.com/p/m5", "quantity": "100",
+                                "username": "https://instagram.com/natgeo"},
+    T.MENTIONS_MEDIA_LIKERS: {"link": "https://instagram.com/p/m6", "quantity": "100",
+                              "media": "https://instagram.com/p/xyz"},
+    T.POLL: {"link": "https://t.me/channel/12", "quantity": "100", "answer_number": "2"},
+    T.COMMENT_LIKES: {"link": "https://youtube.com/watch?v=1&lc=2", "quantity": "50", "username": "commenter"},
+    T.COMMENT_REPLIES: {"link": "https://youtube.com/watch?v=1&lc=3", "comments": "a\nb\nc\nd\ne"},
+    T.INVITES_FROM_GROUPS: {"link": "https://t.me/mygroup", "quantity": "100", "groups": "https://t.me/g1\nhttps://t.me/g2"},
+    T.SUBSCRIPTIONS: {"username": "acme", "min": "100", "max": "200", "delay": "30", "posts": "5",
+                      "expiry": "31/12/2031"},
+}
+
+
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
+    async with open_shop(tmp_path) as running:
+        yield running
+
+
+async def funded(shop: Shop, user_id: int, amount: str = "100", name: str = "Ann") -> Customer:
+    """A customer who has started the bot and whose wallet an admin credited."""
+    customer = shop.customer(user_id, name)
+    await customer.say("/start")
+    admin = shop.customer(ADMIN_ID, "Admin")
+    confirmation = await admin.say(f"/credit {user_id} {amount}")
+    assert "Credited" in confirmation.text, confirmation.text
+    assert "credited" in (await customer.user.next_message()).text
+    return customer
+
+
+async def order_until_summary(customer: Customer, service_id: str, answers: list[str]) -> object:
+    """Open the service, press Order this, give every answer; returns the summary message."""
+    card = await customer.open_service(service_id)
+    message, _ = await customer.tap(card, ":go")
+    for answer in answers:
+        if answer == SKIP:
+            await customer.tap(message, "Skip")
+        elif answer.startswith("PICK:"):
+            await customer.tap(message, f":pick:{answer[5:]}")
+        else:
+            message = await customer.say(answer)
+    return message
+
+
+async def confirm(customer: Customer, summary: object) -> str:
+    message, _ = await customer.tap(summary, ":ok")  # type: ignore[arg-type]
+    final = await customer.wait_text(message, lambda text: not text.startswith("⏳ Placing"))
+    return final.text
+
+
+# --------------------------------------------------------------------------- every type
+
+@pytest.mark.parametrize("service_type", list(ANSWERS), ids=lambda t: t.name.lower())
+async def test_every_order_type_from_start_to_panel_order(shop: Shop, service_type: ServiceType) -> None:
+    service_id, answers = ANSWERS[service_type]
+    customer = await funded(shop, 2001)
+    summary = await order_until_summary(customer, service_id, answers)
+    assert summary.text.startswith("🧾 Check your order")  # type: ignore[attr-defined]
+    price = money(summary.text.split("Price:")[1])  # type: ignore[attr-defined]
+    text = await confirm(customer, summary)
+    assert text.startswith("✅ Order placed"), text
+    adds = shop.adds()
+    assert len(adds) == 1
+    assert adds[0] == {"action": "add", "service": service_id, **EXPECTED_FORMS[service_type]}
+    panel_order_id = next(iter(shop.panel.orders))
+    assert panel_order_id in text and f"Charged: {price}" in text.replace(" USD", "")
+    # Without markup the customer pays exactly what the panel charges the operator.
+    assert shop.panel.orders[panel_order_id].price == price
+    assert await shop.balance(2001) == Decimal(100) - price
+
+
+# --------------------------------------------------------------------------- bad input
+
+async def test_bad_input_at_every_step_is_explained_and_the_step_repeats(shop: Shop) -> None:
+    customer = await funded(shop, 2002)
+    card = await customer.open_service("101")  # min 50, max 10000, drip-feed
+    prompt, _ = await customer.tap(card, ":go")
+    assert "http:// or https://" in prompt.text
+    for bad in ("instagram.com/acme", "@acme", "ftp://x.com/a", "https://", "hello world"):
+        answer = await customer.say(bad)
+        assert answer.text.startswith("⚠️ That is not a link"), answer.text
+    quantity_prompt = await customer.say("https://instagram.com/acme")
+    assert "from 50 to 10000" in quantity_prompt.text
+    assert (await customer.say("ten")).text == "⚠️ “ten” is not a whole number. Send a number from 50 to 10000."
+    assert (await customer.say("49")).text == "⚠️ 49 is out of range: send a number from 50 to 10000."
+    assert (await customer.say("10001")).text == "⚠️ 10001 is out of range: send a number from 50 to 10000."
+    assert (await customer.say("1.5")).text.startswith("⚠️ “1.5” is not a whole number")
+    runs_prompt = await customer.say("500")
+    assert "runs" in runs_prompt.text
+    assert (await customer.say("1")).text == "⚠️ 1 is out of range: send a number from 2 to 100."
+    interval_prompt = await customer.say("3")
+    assert "Minutes between runs" in interval_prompt.text
+    assert (await customer.say("0")).text == "⚠️ 0 is out of range: send a number from 1 to 1440."
+    summary = await customer.say("15")
+    assert "Runs: 3" in summary.text and "Interval (min): 15" in summary.text
+    assert money(summary.text.split("Price:")[1]) == Decimal("1.35")  # 0.90 × 500 / 1000 × 3 runs
+    assert shop.adds() == []
+
+
+async def test_counted_lists_dates_and_words_are_checked(shop: Shop) -> None:
+    customer = await funded(shop, 2003)
+    card = await customer.open_service("201")  # custom comments, 5..500 lines
+    await customer.tap(card, ":go")
+    await customer.say("https://instagram.com/p/x")
+    assert (await customer.say("one\ntwo\n\n  \nthree")).text == (
+        "⚠️ You sent 3 lines; this service takes from 5 to 500, one per line.")
+    assert (await customer.say("a\nb\nc\nd\ne")).text.startswith("🧾 Check your order")
+
+    await customer.say("/cancel")
+    card = await customer.open_service("601")  # subscriptions
+    await customer.tap(card, ":go")
+    assert (await customer.say("two words")).text.startswith("⚠️ Send a single word without spaces")
+    await customer.say("acme")
+    await customer.say("100")
+    assert (await customer.say("99")).text == "⚠️ 99 is out of range: send a number from 100 to 5000."
+    delay = await customer.say("150")
+    assert [b["text"] for b in delay.buttons()[0]] == ["0", "5", "10", "15"]
+    assert (await customer.say("7")).text == "⚠️ Please choose one of the buttons."
+    await customer.tap(delay, ":pick:60")
+    old_posts = await customer.say("3")
+    await customer.tap(old_posts, "Skip")
+    assert (await customer.say("2020-01-01")).text == "⚠️ The end date must be after today."
+    assert (await customer.say("31/02/2031")).text.startswith("⚠️ “31/02/2031” is not a date")
+    summary = await customer.say("2031-01-31")
+    assert "Ends: 31/01/2031" in summary.text and "Delay (min): 60" in summary.text
+
+
+# --------------------------------------------------------------------------- money safety
+
+async def test_triple_tap_on_confirm_places_exactly_one_order(shop: Shop) -> None:
+    customer = await funded(shop, 2004)
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/triple", "1000"])
+    data = next(b["callback_data"] for row in summary.buttons() for b in row if b["callback_data"].endswith(":ok"))
+    queries = [await customer.user.press(summary, data) for _ in range(3)]  # before the bot reacts
+    answers = [str((await customer.user.wait_answer(q)).params.get("text") or "") for q in queries]
+    final = await customer.wait_text(summary, lambda text: text.startswith("✅"))
+    assert "Order placed" in final.text
+    assert answers[1:] == [texts.ALREADY_CONFIRMED, texts.ALREADY_CONFIRMED]
+    assert len(shop.adds()) == 1
+    assert await shop.balance(2004) == Decimal(100) - Decimal("0.12")
+
+
+async def test_empty_wallet_is_told_and_nothing_is_sent(shop: Shop) -> None:
+    customer = shop.customer(2005)
+    await customer.say("/start")
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/poor", "1000"])
+    assert "Your balance is not enough" in summary.text and "2005" in summary.text
+    text = await confirm(customer, summary)
+    assert text.startswith("⚠️ Not enough money: the order costs 0.12 USD, your balance is 0.00 USD")
+    assert shop.adds() == []
+    assert await orders_in_state(shop.state.db, "placing") == []
+
+
+async def test_markup_is_applied_to_menus_summary_and_charge(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, price_markup_percent="12.5") as shop:
+        customer = await funded(shop, 2006)
+        menu = await customer.say("/order")
+        await customer.tap(menu, f":cat:{category_key('📸 Instagram Followers')}:0")
+        labels = [b["text"] for row in menu.buttons() for b in row]
+        assert any(label.endswith("· 1.0125") for label in labels), labels  # 0.90 × 1.125 per 1000
+        summary = await order_until_summary(customer, "101", ["https://instagram.com/m", "777", SKIP])
+        # 0.90 × 777 / 1000 = 0.6993; × 1.125 = 0.7867125, rounded up to the micro-unit
+        assert "Price: 0.786713 USD" in summary.text
+        text = await confirm(customer, summary)
+        assert "Charged: 0.786713 USD" in text
+        assert await shop.balance(2006) == Decimal("99.213287")
+        order = (await orders_in_state(shop.state.db, "placed"))[0]
+        assert (order.price_micros, order.cost_micros) == (786713, 699300)
+
+
+# --------------------------------------------------------------------------- panel trouble
+
+async def test_panel_rejection_refunds_and_explains(shop: Shop) -> None:
+    customer = await funded(shop, 2007)
+    first = await order_until_summary(customer, "102", ["https://instagram.com/same", "1000"])
+    assert (await confirm(customer, first)).startswith("✅")
+    again = await order_until_summary(customer, "102", ["https://instagram.com/same", "1000"])
+    text = await confirm(customer, again)
+    assert text == ("❌ The provider refused the order: You have active order with this link. Please wait until "
+                    "order being completed.\n\nThe 0.12 USD was returned to your wallet.")
+    assert await shop.balance(2007) == Decimal(100) - Decimal("0.12")
+    rejected = await orders_in_state(shop.state.db, "rejected")
+    assert len(rejected) == 1 and "active order" in (rejected[0].error or "")
+
+
+async def test_panel_out_of_funds_refunds_and_alerts_admins_once(shop: Shop) -> None:
+    shop.panel.funds = Decimal("0.01")
+    customer = await funded(shop, 2008)
+    for link in ("https://instagram.com/f1", "https://instagram.com/f2"):
+        summary = await order_until_summary(customer, "102", [link, "1000"])
+        text = await confirm(customer, summary)
+        assert text.startswith("❌ This service is temporarily unavailable. The 0.12 USD was returned")
+    assert await shop.balance(2008) == Decimal(100)
+    alerts = [m for m in shop.telegram.messages(ADMIN_ID) if "panel balance is too low" in m.text]
+    assert len(alerts) == 1 and "Not enough funds on balance" in alerts[0].text
+
+
+@pytest.mark.parametrize("fault", [FaultKind.HTML_502, FaultKind.TIMEOUT, FaultKind.DROP])
+async def test_unknown_outcome_holds_money_alerts_admins_and_never_resends(shop: Shop, fault: FaultKind) -> None:
+    customer = await funded(shop, 2009)
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/lost", "1000"])
+    shop.server.inject(fault, action="add", after_processing=True)
+    text = await confirm(customer, summary)
+    assert text.startswith("⏳ The provider did not answer in time")
+    assert len(shop.adds()) == 1 and len(shop.panel.orders) == 1  # it did exist; only a person can tell
+    assert await shop.balance(2009) == Decimal(100) - Decimal("0.12")  # held, not refunded
+    unverified = await orders_in_state(shop.state.db, "unverified")
+    assert len(unverified) == 1
+    alert = await shop.telegram.wait_for(
+        lambda: next((m for m in shop.telegram.messages(ADMIN_ID) if "outcome unknown" in m.text), None))
+    assert f"Order #{unverified[0].order_id} of user 2009" in alert.text and "instagram.com/lost" in alert.text
+    assert shop.settings.panel_api_key is not None
+    assert shop.settings.panel_api_key.get_secret_value() not in alert.text + text
+
+
+# --------------------------------------------------------------------------- other users, access
+
+async def test_a_forged_callback_with_another_users_session_does_nothing(shop: Shop) -> None:
+    ann = await funded(shop, 2010, name="Ann")
+    summary = await order_until_summary(ann, "102", ["https://instagram.com/ann", "1000"])
+    ok_data = next(b["callback_data"] for row in summary.buttons() for b in row if b["callback_data"].endswith(":ok"))
+    eve = await funded(shop, 2011, name="Eve")
+    eve_menu = await eve.say("/order")
+    await shop.telegram.push_update({"callback_query": {
+        "id": "forged-1", "from": eve.user.as_dict(), "chat_instance": "1", "data": ok_data,
+        "message": {"message_id": eve_menu.message_id, "date": 0, "chat": eve.user.chat_dict(),
+                    "text": eve_menu.text},
+    }})
+    forged = await shop.telegram.wait_call("answerCallbackQuery",
+                                           lambda c: c.params.get("callback_query_id") == "forged-1")
+    assert forged.params.get("text") == texts.MENU_EXPIRED
+    assert shop.adds() == []
+    assert await shop.balance(2010) == Decimal(100) and await shop.balance(2011) == Decimal(100)
+    # Ann's own confirm still works, once.
+    assert (await confirm(ann, summary)).startswith("✅")
+
+
+async def test_orders_list_shows_only_the_users_own_orders(shop: Shop) -> None:
+    ann = await funded(shop, 2012, name="Ann")
+    summary = await order_until_summary(ann, "102", ["https://instagram.com/a1", "1000"])
+    assert (await confirm(ann, summary)).startswith("✅")
+    bob = shop.customer(2013, "Bob")
+    await bob.say("/start")
+    listing = await bob.say("/orders")
+    assert listing.text == texts.MY_ORDERS_EMPTY
+    mine = await ann.say("/orders")
+    assert "📦 Your orders (1)" in mine.text and "#1" in mine.text
+
+
+async def test_allowlist_keeps_strangers_out(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, allowed_user_ids="3001") as shop:
+        stranger = shop.customer(3002, "Mallory")
+        refusal = await stranger.say("/order")
+        assert refusal.text.startswith("🔒 This bot is private.") and "3002" in refusal.text
+        await shop.telegram.push_update({"callback_query": {
+            "id": "stranger-1", "from": stranger.user.as_dict(), "chat_instance": "1", "data": "m:new",
+            "message": {"message_id": refusal.message_id, "date": 0, "chat": stranger.user.chat_dict(),
+                        "text": refusal.text},
+        }})
+        await shop.telegram.wait_call("answerCallbackQuery",
+                                      lambda c: c.params.get("callback_query_id") == "stranger-1")
+        friend = shop.customer(3001, "Friend")
+        assert (await friend.say("/start")).text.startswith("👋 Hello, Friend!")
+        admin = shop.customer(ADMIN_ID, "Admin")
+        assert (await admin.say("/balance")).text.startswith("💰 Your balance")
+
+
+# --------------------------------------------------------------------------- leaving, expiry
+
+async def test_cancel_from_any_step_and_old_buttons_expire(shop: Shop) -> None:
+    customer = await funded(shop, 2014)
+    card = await customer.open_service("101")
+    await customer.tap(card, ":go")
+    cancelled = await customer.say("/cancel")
+    assert cancelled.text == texts.ORDER_CANCELLED
+    assert await customer.tap_answer(card, "Cancel") == texts.MENU_EXPIRED
+    assert (await customer.say("/cancel")).text == texts.NOTHING_TO_CANCEL
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/c", "1000"])
+    left, _ = await customer.tap(summary, ":x")
+    assert left.text == texts.ORDER_CANCELLED
+    assert shop.adds() == [] and await shop.balance(2014) == Decimal(100)
+
+
+async def test_an_unanswered_conversation_times_out(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, conversation_timeout_seconds=1) as shop:
+        customer = shop.customer(2015)
+        await customer.say("/order")
+        timed_out = await customer.user.next_message(timeout=10)
+        assert timed_out.text.startswith("⌛ The order was left unfinished")
+
+
+# --------------------------------------------------------------------------- a big catalogue
+
+def big_catalogue() -> tuple[DemoService, ...]:
+    services = []
+    for c in range(100):
+        for s in range(50):
+            number = c * 50 + s + 1
+            services.append(DemoService(number, f"Svc {number} <Real> & *HQ* _fast_ [R30] 🚀", T.DEFAULT,
+                                        f"Cat {c:03d} 📸 <&>", Decimal("0.5"), 10, 1000,
+                                        description="x" * 5000 if number == 4321 else "-"))
+    services.append(DemoService(99999, "Unique Zebra Likes", T.DEFAULT, "Cat 099 📸 <&>", Decimal(1), 10, 100))
+    return tuple(services)
+
+
+async def test_5000_services_by_pages_and_by_search(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, catalogue=big_catalogue()) as shop:
+        customer = shop.customer(2016)
+        menu = await customer.say("/order")
+        assert "5001 services" in menu.text and "Page 1 of 13" in menu.text
+        for _ in range(12):
+            await customer.tap(menu, "Next ›")
+        assert "Page 13 of 13" in menu.text and "Next ›" not in str(menu.button_texts())
+        await customer.tap(menu, "Cat 099")
+        assert "Page 1 of 7" in menu.text  # 51 services, 8 a page
+        card, _ = await customer.tap(menu, "Svc 4951 ")
+        assert card.text.startswith("Svc 4951 <Real> & *HQ* _fast_ [R30] 🚀")
+        await customer.tap(card, "‹ Back")
+        assert "Page 1 of 7" in card.text
+        results = await customer.say("zebra likes")
+        assert "Results for zebra likes: 1" in results.text
+        long_card, _ = await customer.tap(results, ":svc:99999")
+        assert "Unique Zebra Likes" in long_card.text
+        long_results = await customer.say("Svc 4321")
+        card, _ = await customer.tap(long_results, ":svc:4321")
+        assert len(card.text) < 4096 and card.text.count("x") > 1000
+        nothing = await customer.say("no such thing")
+        assert nothing.text.startswith("🔎 Nothing matches")
+
+
+# --------------------------------------------------------------------------- admin wallet commands
+
+async def test_credit_and_debit(shop: Shop) -> None:
+    customer = shop.customer(2017)
+    admin = shop.customer(ADMIN_ID, "Admin")
+    assert (await admin.say("/credit 2017 5")).text == (
+        "User 2017 has never started this bot, so they have no wallet yet.")
+    await customer.say("/start")
+    assert (await admin.say("/credit 2017 12.50")).text == "✅ Credited 12.50 USD to user 2017. New balance: 12.50 USD"
+    assert (await customer.user.next_message()).text == "💰 Your wallet was credited with 12.50 USD. Balance: 12.50 USD"
+    assert (await admin.say("/debit 2017 20")).text == (
+        "User 2017 has only 12.50 USD; a debit cannot take the wallet below zero.")
+    assert (await admin.say("/debit 2017 2.5")).text == "✅ Debited 2.50 USD from user 2017. New balance: 10.00 USD"
+    assert "taken from your wallet" in (await customer.user.next_message()).text
+    assert (await admin.say("/credit 2017 -3")).text.startswith("-3 is not an amount")
+    assert (await admin.say("/credit bob 1")).text.startswith("bob is not a Telegram user id")
+    assert (await admin.say("/credit 2017")).text.startswith("Usage: /credit USER_ID AMOUNT")
+    # For a customer the admin commands do not exist: no answer, no credit. Updates are handled
+    # in order, so the next message the customer gets answers /balance.
+    await customer.user.send("/credit 2017 1000")
+    assert (await customer.say("/balance")).text.startswith("💰 Your balance: 10.00 USD")
+
+
+async def test_interrupted_placement_becomes_unverified_after_restart(tmp_path: Path) -> None:
+    from bot.domain.order_form import OrderDraft
+    from bot.shop.ordering import quote
+    from storage.orders import NewOrder, charge_and_record
+
+    async with open_shop(tmp_path) as shop:
+        await funded(shop, 2018)
+        draft = OrderDraft.start("draft-x", shop.state.catalogue.service("102"))  # type: ignore[arg-type]
+        draft.answer("https://instagram.com/r")
+        draft.answer(1000)
+        price = quote(draft, Decimal(0)).price
+        charged = await charge_and_record(shop.state.db, NewOrder(2018, "draft-x", "102", "n", "Default", None, 1000,
+                                                                  {}, int(price * 10**6), 0, "USD"))
+        order_id = charged.order.order_id  # type: ignore[union-attr]
+    async with open_shop(tmp_path) as shop:
+        order = await get_order(shop.state.db, order_id)
+        assert order is not None and order.state == "unverified"
+        assert await shop.balance(2018) == Decimal(100) - price
+        alert = await shop.telegram.wait_for(
+            lambda: next((m for m in shop.telegram.messages(ADMIN_ID) if "was being placed" in m.text), None))
+        assert f"#{order_id}" in alert.text
