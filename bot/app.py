@@ -51,6 +51,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     ordering.register(application, settings.conversation_timeout_seconds)
     menu.register(application)
     admin.register(application)
+    menu.register_last(application)
     application.add_error_handler(_on_error)
     return application
 

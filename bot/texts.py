@@ -67,6 +67,7 @@ ERROR_GENERIC = _(
     "😕 Something went wrong on our side. Nothing was charged for this step; please try again "
     "in a minute. If it keeps happening, contact the operator."
 )
+UNKNOWN_INPUT = _("I did not understand that. Use the menu below, or send /help.")
 MENU_EXPIRED = _("This menu has expired. Send /order to start again.")
 NOT_YOURS = _("This is not yours.")
 

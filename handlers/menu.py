@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import texts
 from bot.domain.catalogue import paginate, shorten
@@ -86,6 +86,11 @@ def _order_line(order: OrderRecord) -> str:
     )
 
 
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Text or a command no handler took: point to the menu instead of staying silent."""
+    await show(update, texts.UNKNOWN_INPUT, main_menu())
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
@@ -95,3 +100,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(help_command, pattern=r"^m:help$"))
     application.add_handler(CallbackQueryHandler(balance_command, pattern=r"^m:bal$"))
     application.add_handler(CallbackQueryHandler(my_orders, pattern=r"^m:orders:\d{1,6}$"))
+
+
+def register_last(application: Application) -> None:  # type: ignore[type-arg]
+    """Catch-all for private chats; registered after every other handler."""
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.COMMAND), unknown))

@@ -193,7 +193,7 @@ def _card(state: AppState, service: Service) -> str:
 
     description = shorten(service.description, 1500) if service.description.strip("- ") else ""
     return texts.SERVICE_CARD.format(
-        name=html.escape(service.name), category=html.escape(service.category),
+        name=html.escape(shorten(service.name, 300)), category=html.escape(shorten(service.category, 200)),
         description=f"{html.escape(description)}\n\n" if description else "",
         price=format_money(price_per_1000(service, state.settings.price_markup_percent), state.currency),
         per=texts.PER_PACKAGE if is_package(service.type) else texts.PER_1000,

@@ -18,6 +18,7 @@ from bot.state import app_state
 from storage.users import get_user
 from tests.support.bot_runner import running_bot
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.shop import Shop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,3 +98,35 @@ async def test_python_m_bot_starts_against_the_embedded_sandbox(telegram: FakeTe
     assert "SANDBOX MODE" in stderr
     assert telegram.token not in stderr
     assert (tmp_path / "data" / "bot.db").exists()  # the default DATABASE_URL, relative to the cwd
+
+
+async def test_sandbox_mode_orders_say_nothing_was_bought(telegram: FakeTelegram, tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, telegram_bot_token=telegram.token, telegram_base_url=telegram.base_url,
+                             database_url=f"sqlite:///{tmp_path}/bot.db", admin_ids="900")
+    telegram.user(900, first_name="Admin")
+    async with running_bot(settings) as app:
+        sandbox = app_state(app).sandbox_server
+        assert sandbox is not None
+        shop = Shop(telegram, sandbox.panel, sandbox, app, settings)
+        customer, admin = shop.customer(1005, "Eve"), shop.customer(900, "Admin")
+        await customer.say("/start")
+        await admin.say("/credit 1005 10")
+        await customer.user.next_message()
+        card = await customer.open_service("102")
+        await customer.tap(card, ":go")
+        await customer.say("https://instagram.com/sandbox")
+        summary = await customer.say("1000")
+        await customer.tap(summary, ":ok")
+        placed = await customer.wait_text(summary, lambda text: text.startswith("✅"))
+        assert placed.text.endswith(texts.SANDBOX_ORDER_NOTE)
+        assert len([r for r in sandbox.requests if r.action == "add"]) == 1
+
+
+async def test_text_outside_a_conversation_points_to_the_menu(telegram: FakeTelegram, settings: Settings) -> None:
+    ann = telegram.user(1006, first_name="Ann")
+    async with running_bot(settings):
+        for text in ("hello?", "/nonsense"):
+            await ann.send(text)
+            reply = await ann.next_message()
+            assert reply.text == texts.UNKNOWN_INPUT
+            assert reply.button(texts.BUTTON_NEW_ORDER)["callback_data"] == "m:new"

@@ -11,6 +11,8 @@ from bot.panel import Service, ServiceType
 from bot.panel.orders import ORDER_FIELDS
 
 T = TypeVar("T")
+# Callback data is at most 64 bytes and carries the service id; longer ids cannot be offered.
+MAX_SERVICE_ID_LENGTH = 40
 
 
 def category_key(name: str) -> str:
@@ -26,14 +28,16 @@ class Category:
 
 
 class Catalogue:
-    """What customers can order: services of a type the bot knows, first entry wins on a
-    duplicated id (seen in a real panel's example), categories in the panel's order."""
+    """What customers can order: services of a type the bot knows (and with an id short enough
+    for callback data), first entry wins on a duplicated id (seen in a real panel's example),
+    categories in the panel's order."""
 
     def __init__(self, services: Iterable[Service]) -> None:
         self._services: dict[str, Service] = {}
         grouped: dict[str, list[Service]] = {}
         for service in services:
-            if service.type not in ORDER_FIELDS or service.service_id in self._services:
+            if (service.type not in ORDER_FIELDS or service.service_id in self._services
+                    or len(service.service_id.encode()) > MAX_SERVICE_ID_LENGTH):
                 continue
             self._services[service.service_id] = service
             grouped.setdefault(service.category or "Other", []).append(service)

@@ -1,0 +1,141 @@
+"""Pure rules: money, prices, catalogue paging and search, order fields and their checks."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from bot.domain.catalogue import Catalogue, category_key, paginate, shorten
+from bot.domain.money import format_money, from_micros, parse_amount, round_up, to_micros
+from bot.domain.order_form import InvalidAnswer, OrderDraft, parse_future_date, parse_lines, parse_link, steps_for
+from bot.domain.pricing import order_cost, order_price, price_per_1000
+from bot.panel import Service, ServiceType
+
+T = ServiceType
+
+
+def service(service_id: str = "1", type_: str = "Default", rate: str = "0.90", min_: int = 50, max_: int = 10000,
+            *, dripfeed: bool = False, category: str = "Cat", name: str = "Followers") -> Service:
+    return Service.model_validate({"service": service_id, "name": name, "type": type_, "category": category,
+                                   "rate": rate, "min": min_, "max": max_, "dripfeed": dripfeed})
+
+
+# --------------------------------------------------------------------------- money
+
+def test_money_is_exact_and_rounds_up_to_the_micro_unit() -> None:
+    assert round_up(Decimal("0.0000001")) == Decimal("0.000001")
+    assert round_up(Decimal("0.7867125")) == Decimal("0.786713")
+    assert to_micros(Decimal("12.5")) == 12_500_000 and from_micros(12_500_000) == Decimal("12.5")
+    with pytest.raises(ValueError, match="finer than a micro-unit"):
+        to_micros(Decimal("0.0000001"))
+    assert format_money(Decimal("1234.5"), "USD") == "1,234.50 USD"
+    assert format_money(Decimal("0.000012")) == "0.000012"
+    assert format_money(Decimal(0), "EUR") == "0.00 EUR"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("10", Decimal(10)), ("10.5", Decimal("10.5")), ("10,50", Decimal("10.50")), (" 1 000 ", Decimal(1000)),
+    ("0", None), ("-3", None), ("abc", None), ("NaN", None), ("1e3", Decimal(1000)), ("0.0000001", None),
+])
+def test_parse_amount(text: str, expected: Decimal | None) -> None:
+    assert parse_amount(text) == expected
+
+
+# --------------------------------------------------------------------------- prices
+
+@pytest.mark.parametrize(("type_", "quantity", "runs", "posts", "expected"), [
+    ("Default", 1000, None, None, Decimal("0.90")),
+    ("Default", 500, 3, None, Decimal("1.35")),
+    ("Package", 1, None, None, Decimal("0.90")),
+    ("Custom Comments Package", 7, None, None, Decimal("0.90")),
+    ("Custom Comments", 7, None, None, Decimal("0.0063")),
+    ("Subscriptions", 200, None, 5, Decimal("0.90")),
+])
+def test_order_cost(type_: str, quantity: int, runs: int | None, posts: int | None, expected: Decimal) -> None:
+    assert order_cost(service(type_=type_), quantity=quantity, runs=runs, posts=posts) == expected
+
+
+def test_markup_and_price_per_1000() -> None:
+    assert order_price(Decimal("0.6993"), Decimal("12.5")) == Decimal("0.786713")
+    assert order_price(Decimal("0.00001"), Decimal(0)) == Decimal("0.00001")
+    assert price_per_1000(service(rate="0.01"), Decimal("33.3333")) == Decimal("0.013334")
+
+
+# --------------------------------------------------------------------------- catalogue
+
+def test_catalogue_groups_dedupes_and_skips_what_cannot_be_ordered() -> None:
+    catalogue = Catalogue([
+        service("1", category="B"), service("2", category="A"), service("1", category="A", name="dup"),
+        service("3", type_="Weird New Type", category="A"), service("x" * 41, category="A"),
+        service("4", category="B", name="Real Likes <HQ>"),
+    ])
+    assert [c.name for c in catalogue.categories] == ["B", "A"]
+    assert len(catalogue) == 3 and catalogue.service("1").name == "Followers"  # type: ignore[union-attr]
+    assert catalogue.category(category_key("A")).services[0].service_id == "2"  # type: ignore[union-attr]
+    assert [s.service_id for s in catalogue.search("likes REAL")] == ["4"]
+    assert catalogue.search("   ") == []
+
+
+def test_paginate_clamps_to_existing_pages() -> None:
+    page = paginate(list(range(20)), 5, 8)
+    assert (page.items, page.number, page.count, page.has_prev, page.has_next) == ((16, 17, 18, 19), 2, 3, True, False)
+    assert paginate([], 0, 8).count == 1
+    assert shorten("a  b " * 30, 10) == "a b a b a…"
+
+
+# --------------------------------------------------------------------------- fields
+
+def test_steps_follow_the_type() -> None:
+    assert [s.field for s in steps_for(service())] == ["link", "quantity"]
+    assert [(s.field, s.optional) for s in steps_for(service(dripfeed=True))] == [
+        ("link", False), ("quantity", False), ("runs", True), ("interval", False)]
+    assert [s.field for s in steps_for(service(type_="Poll"))] == ["link", "quantity", "answer_number"]
+    assert [(s.field, s.optional) for s in steps_for(service(type_="Subscriptions"))] == [
+        ("username", False), ("min", False), ("max", False), ("delay", False), ("posts", False),
+        ("old_posts", True), ("expiry", True)]
+
+
+def test_skipping_runs_skips_the_interval() -> None:
+    draft = OrderDraft.start("k", service(dripfeed=True))
+    draft.answer("https://x.io/a")
+    draft.answer(100)
+    draft.skip()
+    assert draft.step is None and draft.to_request().to_form() == {"service": "1", "link": "https://x.io/a",
+                                                                   "quantity": "100"}
+    with pytest.raises(InvalidAnswer):
+        OrderDraft.start("k", service()).skip()
+
+
+@pytest.mark.parametrize(("text", "telegram", "expected"), [
+    ("https://instagram.com/acme", False, "https://instagram.com/acme"),
+    ("http://x.io/a?b=1&c=2", False, "http://x.io/a?b=1&c=2"),
+    ("@my_channel", True, "https://t.me/my_channel"),
+    ("t.me/my_channel/5", True, "https://t.me/my_channel/5"),
+    ("https://t.me/+AbCdEf", True, "https://t.me/+AbCdEf"),
+])
+def test_links_accepted(text: str, telegram: bool, expected: str) -> None:
+    assert parse_link(text, telegram=telegram) == expected
+
+
+@pytest.mark.parametrize(("text", "telegram"), [
+    ("@acme", False), ("instagram.com/acme", False), ("javascript:alert(1)", False), ("https://localhost", False),
+    ("https://x.io/a b", False), ("ftp://x.io", False), ("@ab", True), ("", True),
+])
+def test_links_refused_with_an_explanation(text: str, telegram: bool) -> None:
+    with pytest.raises(InvalidAnswer, match=r"http:// or https://|t\.me"):
+        parse_link(text, telegram=telegram)
+
+
+def test_lines_and_dates() -> None:
+    assert parse_lines(" a \r\n\r\nb\n", None) == ("a", "b")
+    with pytest.raises(InvalidAnswer, match="You sent 2 lines; this service takes from 3 to 5"):
+        parse_lines("a\nb", (3, 5))
+    with pytest.raises(InvalidAnswer, match="empty"):
+        parse_lines(" \n ", None)
+    today = date(2026, 11, 22)
+    assert parse_future_date("23/11/2026", today) == date(2026, 11, 23)
+    assert parse_future_date("2027-01-31", today) == date(2027, 1, 31)
+    with pytest.raises(InvalidAnswer, match="after today"):
+        parse_future_date("22.11.2026", today)
