@@ -6,11 +6,13 @@ runs around `run_polling()`; tests that drive the Application by hand call them 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot import texts
@@ -21,6 +23,7 @@ from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import cached_catalogue, refresh_catalogue
 from bot.shop.ordering import recover_interrupted
 from bot.state import AppState, app_state, pop_app_state, set_app_state
+from bot.update_processor import PerUserUpdateProcessor
 from handlers import access, admin, menu, ordering
 from storage.database import Database, open_database
 from storage.kv import get_value, set_value
@@ -43,6 +46,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(_shutdown)
         .build()
@@ -52,6 +56,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     menu.register(application)
     admin.register(application)
     menu.register_last(application)
+    ordering.register_last(application)
     application.add_error_handler(_on_error)
     return application
 
@@ -129,13 +134,15 @@ async def _shutdown(application: Application) -> None:  # type: ignore[type-arg]
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the error (secrets are redacted by the log filter) and tell the user in plain words."""
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        try:
-            if update.callback_query is not None:
-                await update.callback_query.answer()
-            await context.bot.send_message(update.effective_chat.id, texts.ERROR_GENERIC)
-        except Exception:  # the chat may be gone or flooded; the log already has the story
-            log.warning("could not tell the user about the error", exc_info=True)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):  # may have been answered before the error
+            await update.callback_query.answer()
+    try:
+        await context.bot.send_message(update.effective_chat.id, texts.ERROR_GENERIC)
+    except TelegramError:  # the chat may be gone or flooded; the log already has the story
+        log.warning("could not tell the user about the error", exc_info=True)
 
 
 __all__ = ["build_application"]

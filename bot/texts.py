@@ -64,12 +64,12 @@ PRIVATE_BOT = _(
     "🔒 This bot is private.\n\nTo get access, send your Telegram id to the operator: <code>{user_id}</code>"
 )
 ERROR_GENERIC = _(
-    "😕 Something went wrong on our side. Nothing was charged for this step; please try again "
-    "in a minute. If it keeps happening, contact the operator."
+    "😕 Something went wrong on our side. Please try again in a minute. If you were confirming an "
+    "order, check /orders first so as not to order twice. If it keeps happening, contact the operator."
 )
+TEXT_EXPECTED = _("Please answer with a text message, or press Cancel.")
 UNKNOWN_INPUT = _("I did not understand that. Use the menu below, or send /help.")
 MENU_EXPIRED = _("This menu has expired. Send /order to start again.")
-NOT_YOURS = _("This is not yours.")
 
 # --------------------------------------------------------------------------- wallet
 
@@ -197,7 +197,7 @@ ORDER_PLACED = _(
     "Order #{order_id} at the provider: <code>{panel_order_id}</code>\n"
     "<b>{service}</b>\n"
     "Charged: <b>{price}</b> · Balance: {balance}\n\n"
-    "You will get a message when it starts and when it completes."
+    "Follow it with /orders."
 )
 ORDER_REJECTED = _("❌ The provider refused the order: {reason}\n\nThe {price} was returned to your wallet.")
 ORDER_UNAVAILABLE = _("❌ This service is temporarily unavailable. The {price} was returned to your wallet; please "
@@ -227,11 +227,22 @@ ALERT_UNVERIFIED = _(
     "Service {service_id}: {service}\n"
     "Link: {link}\nQuantity: {quantity}\n"
     "Reason: {reason}\n"
-    "The customer's {price} stays held. It was not re-sent."
+    "The customer's {price} stays held. It was not re-sent.\n"
+    "When you know: <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or <code>/resolve {order_id} failed</code>"
 )
 ALERT_PANEL_FUNDS = _("⚠️ <b>The panel balance is too low</b>: orders are being refused with \"{reason}\" and "
                       "customers refunded. Top up the panel account.")
 ALERT_PANEL_AUTH = _("⚠️ <b>The panel refuses the API key</b> (\"{reason}\"). Check PANEL_API_KEY; orders are being "
                      "refunded.")
+RESOLVE_USAGE = _("Usage: <code>/resolve ORDER_ID placed PANEL_ORDER_ID</code> when the panel has the order, or "
+                  "<code>/resolve ORDER_ID failed</code> to refund the customer.")
+RESOLVE_NOT_UNVERIFIED = _("Order #{order_id} is not waiting for a check (it is {state}).")
+RESOLVED_PLACED_ADMIN = _("✅ Order #{order_id} marked as placed (panel order {panel_order_id}).")
+RESOLVED_FAILED_ADMIN = _("✅ Order #{order_id} marked as failed; {price} refunded to user {user_id}.")
+RESOLVED_PLACED_CUSTOMER = _("✅ Order #{order_id} ({service}) is confirmed: provider order <code>{panel_order_id}"
+                             "</code>.")
+RESOLVED_FAILED_CUSTOMER = _("❌ Order #{order_id} ({service}) could not be placed. The {price} was returned to "
+                             "your wallet.")
 ALERT_RESTART_PLACING = _("⚠️ Order #{order_id} was being placed when the bot stopped; its outcome is unknown. "
-                          "Check the panel by hand.")
+                          "Check the panel by hand, then <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or "
+                          "<code>/resolve {order_id} failed</code>.")

@@ -11,10 +11,13 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
-from bot.domain.money import format_money, parse_amount
+from bot.domain.catalogue import shorten
+from bot.domain.money import format_money, from_micros, parse_amount
+from bot.shop.ordering import resolve_failed, resolve_placed
 from bot.shop.wallet import Overdraft, UnknownUser, adjust
 from bot.state import app_state
 from handlers.common import reply
+from storage.orders import get_order
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,46 @@ async def _tell(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: str) -> 
     return True
 
 
+
+
+
+
+async def resolve(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/resolve ORDER_ID placed PANEL_ORDER_ID | /resolve ORDER_ID failed: settle an order whose
+    outcome was unknown, after checking the panel by hand."""
+    state, admin = app_state(context), update.effective_user
+    if admin is None or not state.is_admin(admin.id):
+        return
+    args = context.args or []
+    valid = (len(args) == 3 and args[1] == "placed") or (len(args) == 2 and args[1] == "failed")
+    if not valid or not args[0].isascii() or not args[0].isdigit():
+        await reply(update, texts.RESOLVE_USAGE)
+        return
+    order_id = int(args[0])
+    if args[1] == "placed":
+        order = await resolve_placed(state.db, order_id, args[2][:100])
+    else:
+        order = await resolve_failed(state.db, order_id)
+    if order is None:
+        current = await get_order(state.db, order_id)
+        await reply(update, texts.RESOLVE_NOT_UNVERIFIED.format(
+            order_id=order_id, state=html.escape(current.state if current else "unknown")))
+        return
+    price = format_money(from_micros(order.price_micros), order.currency)
+    service = html.escape(shorten(order.service_name, 200))
+    if order.state == "placed":
+        panel_order_id = html.escape(order.panel_order_id or "")
+        await reply(update, texts.RESOLVED_PLACED_ADMIN.format(order_id=order_id, panel_order_id=panel_order_id))
+        await _tell(context, order.user_id, texts.RESOLVED_PLACED_CUSTOMER.format(
+            order_id=order_id, service=service, panel_order_id=panel_order_id))
+    else:
+        await reply(update, texts.RESOLVED_FAILED_ADMIN.format(order_id=order_id, price=price, user_id=order.user_id))
+        await _tell(context, order.user_id, texts.RESOLVED_FAILED_CUSTOMER.format(
+            order_id=order_id, service=service, price=price))
+    log.info("admin %s resolved order %s as %s", admin.id, order_id, order.state)
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("credit", credit))
     application.add_handler(CommandHandler("debit", debit))
-
-
+    application.add_handler(CommandHandler("resolve", resolve))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -19,11 +20,17 @@ def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
                                  for row in rows if row])
 
 
-async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()) -> Message | None:
-    """Edit the message whose button was pressed, or send a new one for a typed message."""
+async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = (), *,
+               answered: bool = False) -> Message | None:
+    """Edit the message whose button was pressed (answering the query at the same time, unless
+    `answered`), or send a new message for a typed one."""
     markup = keyboard(rows) if rows else None
     query = update.callback_query
-    if query is not None and query.message is not None and isinstance(query.message, Message):
+    if query is None or not isinstance(query.message, Message):
+        await answer(update)
+        return await reply(update, text, rows)
+
+    async def edit() -> Message | None:
         try:
             edited = await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                                    disable_web_page_preview=True)
@@ -32,7 +39,15 @@ async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = ())
             if "not modified" not in str(exc).lower():
                 raise
             return query.message  # the same page pressed twice: nothing to change
-    return await reply(update, text, rows)
+
+    try:
+        if answered:
+            return await edit()
+        _, message = await asyncio.gather(answer(update), edit())  # two round trips at once
+        return message
+    except BadRequest as exc:  # the message is gone or too old to edit: say it in a new one
+        log.info("could not edit message (%s); sending a new one", exc)
+        return await reply(update, text, rows)
 
 
 async def reply(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()) -> Message | None:

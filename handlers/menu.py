@@ -12,7 +12,7 @@ from bot.domain.catalogue import paginate, shorten
 from bot.domain.money import format_money, from_micros
 from bot.shop.wallet import balance
 from bot.state import app_state
-from handlers.common import Button, answer, show
+from handlers.common import Button, show
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
 
 ORDERS_PER_PAGE = 8
@@ -33,12 +33,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = texts.GREETING.format(name=html.escape(user.first_name), balance=wallet)
     if state.sandbox:
         text = f"{texts.SANDBOX_BANNER}\n\n{text}"
-    await answer(update)
     await show(update, text, main_menu())
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await answer(update)
     await show(update, texts.HELP, [[(texts.BUTTON_MAIN_MENU, "m:home")]])
 
 
@@ -48,7 +46,6 @@ async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     state = app_state(context)
     wallet = format_money(await balance(state.db, user.id), state.currency)
-    await answer(update)
     await show(update, texts.BALANCE.format(balance=wallet, user_id=user.id), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
 
 
@@ -65,7 +62,6 @@ async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     total = await count_orders_of_user(state.db, user.id)
     page = paginate(range(total), page_number, ORDERS_PER_PAGE)
     orders = await orders_of_user(state.db, user.id, limit=ORDERS_PER_PAGE, offset=page.number * ORDERS_PER_PAGE)
-    await answer(update)
     if not orders:
         await show(update, texts.MY_ORDERS_EMPTY, main_menu())
         return
@@ -104,4 +100,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
 
 def register_last(application: Application) -> None:  # type: ignore[type-arg]
     """Catch-all for private chats; registered after every other handler."""
-    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.COMMAND), unknown))
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, unknown))

@@ -7,6 +7,7 @@ carries ids only. The charge, the order record and the single `add` are in bot.s
 
 from __future__ import annotations
 
+import asyncio
 import html
 import secrets
 import warnings
@@ -49,6 +50,7 @@ from handlers.common import Button, answer, reply, show
 
 BROWSE, FIELD, CONFIRM = range(3)
 PER_PAGE = 8
+PLACING_NOTICE_AFTER = 1.0  # seconds
 SESSION = "order"
 CONFIRMED = "confirmed_nonces"
 
@@ -85,7 +87,6 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert context.user_data is not None
     session = Session()
     context.user_data[SESSION] = session
-    await answer(update)
     state = app_state(context)
     if not state.catalogue.categories:
         await show(update, texts.CATALOGUE_EMPTY, menu.main_menu())
@@ -100,7 +101,6 @@ async def browse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | No
     if verb is None or session is None:
         return await stale(update, context)
     action, args = verb[0], verb[1:]
-    await answer(update)
     if action == "cats" and args:
         await _show_categories(update, state, session, _int(args[0]))
     elif action == "cat" and len(args) == 2:
@@ -249,7 +249,6 @@ async def field_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     if verb[0] == "x":
         return await cancel(update, context)
     if verb[0] == "skip" and verb[1:] == [str(draft.position)] and step.optional:
-        await answer(update)
         draft.skip()
         return await _ask(update, state, session)
     if verb[0] == "pick" and step.kind is Kind.CHOICE and len(verb) == 2:
@@ -257,7 +256,6 @@ async def field_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
             value = parse_answer(step, verb[1], draft.service, draft.values)
         except InvalidAnswer:
             return await _expired(update)
-        await answer(update)
         draft.answer(value)
         return await _ask(update, state, session)
     return await _expired(update)
@@ -289,7 +287,7 @@ async def _summary(update: Update, state: AppState, session: Session) -> int:
     assert draft is not None and update.effective_user is not None
     price = quote(draft, state.settings.price_markup_percent).price
     wallet = await balance(state.db, update.effective_user.id)
-    text = texts.SUMMARY.format(service=html.escape(draft.service.name), details=_details(draft),
+    text = texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
                                 price=format_money(price, state.currency),
                                 balance=format_money(wallet, state.currency))
     if wallet < price:
@@ -311,14 +309,19 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return await _expired(update)
     user = update.effective_user
     assert user is not None and context.user_data is not None
-    await answer(update)
-    await show(update, texts.PLACING)
     context.user_data.pop(SESSION, None)
     context.user_data.setdefault(CONFIRMED, []).append(session.nonce)
     del context.user_data[CONFIRMED][:-20]
-    outcome = await place_order(state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
-                                markup_percent=state.settings.price_markup_percent, currency=state.currency)
-    await show(update, _outcome_text(state, outcome, user.id), menu.main_menu())
+    placing = asyncio.ensure_future(place_order(
+        state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
+        markup_percent=state.settings.price_markup_percent, currency=state.currency))
+    await answer(update, texts.PLACING)
+    # A quick panel gets one edit with the result; a slow one shows "placing" meanwhile.
+    done, _ = await asyncio.wait({placing}, timeout=PLACING_NOTICE_AFTER)
+    if not done:
+        await show(update, texts.PLACING, answered=True)
+    outcome = await placing
+    await show(update, _outcome_text(state, outcome, user.id), menu.main_menu(), answered=True)
     return ConversationHandler.END
 
 
@@ -326,14 +329,17 @@ def _outcome_text(state: AppState, outcome: object, user_id: int) -> str:
     money = state.currency
     if isinstance(outcome, Placed):
         text = texts.ORDER_PLACED.format(
-            order_id=outcome.order.order_id, panel_order_id=html.escape(outcome.panel_order_id),
-            service=html.escape(outcome.order.service_name),
+            order_id=outcome.order.order_id, panel_order_id=html.escape(shorten(outcome.panel_order_id, 60)),
+            service=html.escape(shorten(outcome.order.service_name, 200)),
             price=format_money(from_micros(outcome.order.price_micros), money),
             balance=format_money(outcome.balance, money),
         )
         return f"{text}\n\n{texts.SANDBOX_ORDER_NOTE}" if state.sandbox else text
     if isinstance(outcome, Refused):
-        return outcome.message
+        price = format_money(from_micros(outcome.order.price_micros), money)
+        if outcome.why == "rejected":
+            return texts.ORDER_REJECTED.format(reason=html.escape(outcome.reason), price=price)
+        return (texts.ORDER_BUSY if outcome.why == "busy" else texts.ORDER_UNAVAILABLE).format(price=price)
     if isinstance(outcome, OutcomeUnknown):
         return texts.ORDER_UNKNOWN.format(order_id=outcome.order.order_id,
                                           price=format_money(from_micros(outcome.order.price_micros), money))
@@ -342,6 +348,11 @@ def _outcome_text(state: AppState, outcome: object, user_id: int) -> str:
                                              balance=format_money(outcome.balance, money), user_id=user_id)
     assert isinstance(outcome, Duplicate)
     return texts.ALREADY_CONFIRMED
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo, sticker or the like in the middle of an order: ask for text, stay put."""
+    await reply(update, texts.TEXT_EXPECTED)
 
 
 async def confirm_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -356,7 +367,6 @@ async def confirm_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert context.user_data is not None
     had_session = context.user_data.pop(SESSION, None) is not None
-    await answer(update)
     await show(update, texts.ORDER_CANCELLED if had_session else texts.NOTHING_TO_CANCEL, menu.main_menu())
     return ConversationHandler.END
 
@@ -394,11 +404,12 @@ def _leave(callback: Any) -> Any:
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 0
 
 
 def build(timeout_seconds: float) -> ConversationHandler:  # type: ignore[type-arg]
-    text = filters.TEXT & ~filters.COMMAND
+    # Only new messages count as answers: editing an earlier message must not answer this step.
+    text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():
         # per_message=False is right here (text steps); PTB warns about it for every such handler.
         warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
@@ -416,6 +427,7 @@ def _conversation(text: filters.BaseFilter, timeout_seconds: float) -> Conversat
         },
         fallbacks=[
             CommandHandler("cancel", cancel),
+            MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.COMMAND, not_text),
             CommandHandler("start", _leave(menu.start)),
             CommandHandler("help", _leave(menu.help_command)),
             CommandHandler("balance", _leave(menu.balance_command)),
@@ -436,4 +448,9 @@ def register(application: Application, timeout_seconds: float) -> None:  # type:
     # Outside a conversation: /cancel has nothing to cancel; old order buttons have expired.
     application.add_handler(CommandHandler("cancel", cancel))
     application.add_handler(CallbackQueryHandler(stale, pattern=r"^o:"))
+
+
+def register_last(application: Application) -> None:  # type: ignore[type-arg]
+    """Any button no other handler took (old, forged or unknown): answered, never ignored."""
+    application.add_handler(CallbackQueryHandler(stale))
 

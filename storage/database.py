@@ -36,8 +36,9 @@ def migrations() -> list[tuple[int, str, str]]:
 class Database:
     """One aiosqlite connection shared by the whole bot.
 
-    Every write goes through `transaction()`: an asyncio lock keeps two coroutines from
-    interleaving statements inside one SQLite transaction on the shared connection.
+    Every write goes through `transaction()`, every other read through `fetchone`/`fetchall`:
+    one asyncio lock keeps coroutines from interleaving statements on the shared connection.
+    Inside a transaction, use the connection it yields (the lock is not re-entrant).
     """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
@@ -50,17 +51,20 @@ class Database:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                await self.conn.execute("COMMIT")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cursor:
+        """A read outside any transaction: it waits for a running one, so it never sees another
+        coroutine's half-done writes on the shared connection."""
+        async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cursor:
+        async with self._lock, self.conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def close(self) -> None:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import aiosqlite
 
 from storage.database import Database
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    entry_id: int
-    user_id: int
-    amount_micros: int
-    currency: str
-    reason: str
-    order_id: int | None
-    admin_id: int | None
-    note: str
-    created_at: str
 
 
 async def balance_micros(conn: aiosqlite.Connection | Database, user_id: int) -> int:
@@ -43,11 +28,3 @@ async def add_entry(conn: aiosqlite.Connection, user_id: int, amount_micros: int
         (user_id, amount_micros, currency, reason, order_id, admin_id, note),
     )
     return cursor.rowcount == 1
-
-
-async def entries(db: Database, user_id: int, limit: int = 20) -> list[LedgerEntry]:
-    rows = await db.fetchall(
-        "SELECT entry_id, user_id, amount_micros, currency, reason, order_id, admin_id, note, created_at"
-        " FROM ledger WHERE user_id = ? ORDER BY entry_id DESC LIMIT ?", (user_id, limit),
-    )
-    return [LedgerEntry(*row) for row in rows]

@@ -64,6 +64,7 @@ class NewOrder:
 @dataclass(frozen=True)
 class Charged:
     order: OrderRecord
+    balance_after_micros: int
 
 
 @dataclass(frozen=True)
@@ -111,22 +112,27 @@ async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyCon
         await _event(conn, order_id, "charged", str(new.price_micros))
         order = await _get(conn, "order_id = ?", (order_id,))
     assert order is not None
-    return Charged(order)
+    return Charged(order, balance - new.price_micros)
 
 
-async def mark_placed(db: Database, order_id: int, panel_order_id: str) -> None:
+async def mark_placed(db: Database, order_id: int, panel_order_id: str) -> bool:
+    """The panel has the order (its answer, or an admin who checked an unverified one)."""
     async with db.transaction() as conn:
-        await conn.execute(f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {_NOW}"
-                           " WHERE order_id = ?", (panel_order_id, order_id))
-        await _event(conn, order_id, "placed", panel_order_id)
+        cursor = await conn.execute(
+            f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {_NOW}"
+            " WHERE order_id = ? AND state IN ('placing', 'unverified')", (panel_order_id, order_id))
+        if cursor.rowcount == 1:
+            await _event(conn, order_id, "placed", panel_order_id)
+    return cursor.rowcount == 1
 
 
 async def mark_unverified(db: Database, order_id: int, error: str) -> None:
     """The panel may or may not have the order: keep the money held until a person checks."""
     async with db.transaction() as conn:
-        await conn.execute(f"UPDATE orders SET state = 'unverified', error = ?, updated_at = {_NOW}"
-                           " WHERE order_id = ? AND state IN ('placing', 'unverified')", (error, order_id))
-        await _event(conn, order_id, "unverified", error)
+        cursor = await conn.execute(f"UPDATE orders SET state = 'unverified', error = ?, updated_at = {_NOW}"
+                                    " WHERE order_id = ? AND state = 'placing'", (error, order_id))
+        if cursor.rowcount == 1:
+            await _event(conn, order_id, "unverified", error)
 
 
 async def reject_and_refund(db: Database, order_id: int, error: str) -> bool:
@@ -147,7 +153,8 @@ async def reject_and_refund(db: Database, order_id: int, error: str) -> bool:
 
 
 async def get_order(db: Database, order_id: int) -> OrderRecord | None:
-    return await _get(db.conn, "order_id = ?", (order_id,))
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (order_id,))
+    return OrderRecord(*row) if row else None
 
 
 async def orders_of_user(db: Database, user_id: int, *, limit: int, offset: int = 0) -> list[OrderRecord]:
@@ -164,9 +171,3 @@ async def count_orders_of_user(db: Database, user_id: int) -> int:
 async def orders_in_state(db: Database, state: str) -> list[OrderRecord]:
     rows = await db.fetchall(f"SELECT {_COLUMNS} FROM orders WHERE state = ? ORDER BY order_id", (state,))
     return [OrderRecord(*row) for row in rows]
-
-
-async def events(db: Database, order_id: int) -> list[tuple[str, str]]:
-    rows = await db.fetchall("SELECT kind, detail FROM order_events WHERE order_id = ? ORDER BY event_id",
-                             (order_id,))
-    return [(row[0], row[1]) for row in rows]

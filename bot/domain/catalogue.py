@@ -28,16 +28,14 @@ class Category:
 
 
 class Catalogue:
-    """What customers can order: services of a type the bot knows (and with an id short enough
-    for callback data), first entry wins on a duplicated id (seen in a real panel's example),
-    categories in the panel's order."""
+    """What customers can order (see `orderable`); the first entry wins on a duplicated id (seen
+    in a real panel's example); categories in the panel's order."""
 
     def __init__(self, services: Iterable[Service]) -> None:
         self._services: dict[str, Service] = {}
         grouped: dict[str, list[Service]] = {}
         for service in services:
-            if (service.type not in ORDER_FIELDS or service.service_id in self._services
-                    or len(service.service_id.encode()) > MAX_SERVICE_ID_LENGTH):
+            if service.service_id in self._services or not orderable(service):
                 continue
             self._services[service.service_id] = service
             grouped.setdefault(service.category or "Other", []).append(service)
@@ -60,6 +58,13 @@ class Catalogue:
             return []
         return [s for s in self._services.values()
                 if all(w in f"{s.name} {s.category}".casefold() for w in words)]
+
+
+def orderable(service: Service) -> bool:
+    """A type we can order, sane numbers, and an id that fits callback data (":" separates its
+    parts)."""
+    return (service.type in ORDER_FIELDS and service.rate >= 0 and 0 <= service.min <= service.max
+            and len(service.service_id.encode()) <= MAX_SERVICE_ID_LENGTH and ":" not in service.service_id)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from bot.panel.errors import (
     PanelRateLimited,
     PanelRejected,
     PanelTransportError,
+    PanelUnreachable,
 )
 from bot.panel.models import (
     AddedOrder,
@@ -45,6 +46,7 @@ __all__ = [
     "PanelRateLimited",
     "PanelRejected",
     "PanelTransportError",
+    "PanelUnreachable",
     "RefillRequested",
     "RefillStatus",
     "RefillStatusInfo",

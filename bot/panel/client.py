@@ -28,6 +28,7 @@ from bot.panel.errors import (
     PanelRateLimited,
     PanelRejected,
     PanelTransportError,
+    PanelUnreachable,
 )
 from bot.panel.models import (
     AddedOrder,
@@ -66,10 +67,6 @@ DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0 Safari/537.36 smm-storefront-bot/0.1"
 )
-
-
-class _NotSent(PanelTransportError):
-    """The connection failed before the request left: safe to report as not placed."""
 
 
 class PanelClient:
@@ -120,14 +117,15 @@ class PanelClient:
 
     # ------------------------------------------------------------------ transport
 
-    async def _post_once(self, action: str, params: dict[str, str]) -> Any:
+    async def _post_once(self, action: str, params: dict[str, str]) -> tuple[int, Any]:
+        """One request: (HTTP status, decoded JSON), or the PanelError for what went wrong."""
         form = {"key": self._key.get_secret_value(), "action": action, **params}
         async with self._gate:
             started = time.perf_counter()
             try:
                 response = await self._http.post(self.api_url, data=form)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise _NotSent(f"could not connect to the panel ({type(exc).__name__})") from None
+                raise PanelUnreachable(f"could not connect to the panel ({type(exc).__name__})") from None
             except httpx.TimeoutException:
                 raise PanelTransportError(f"the panel did not answer within {self._timeout:g}s") from None
             except httpx.TransportError as exc:
@@ -141,18 +139,24 @@ class PanelClient:
         if status == 429:
             raise PanelRateLimited("the panel is rate limiting us (HTTP 429)",
                                    retry_after=_retry_after(response.headers.get("retry-after")))
-        payload = decode_body(response.content, status)
+        try:
+            payload = decode_body(response.content, status)
+        except PanelBadResponse:
+            if status in (401, 403):  # refused at the door (key, or a firewall): nothing was done
+                raise PanelAuthError(f"the panel refused the request (HTTP {status}): check the key, and "
+                                     "whether the panel blocks this server") from None
+            raise
         if status >= 400 and error_message(payload) is None:
             if status in (401, 403):
                 raise PanelAuthError(f"the panel refused the request (HTTP {status})")
             raise PanelBadResponse(f"the panel answered HTTP {status}", http_status=status)
-        return payload
+        return status, payload
 
     async def _read(self, action: str, params: dict[str, str] | None = None) -> Any:
         """A read: retried with back-off on transport errors, rate limits and 5xx pages."""
         for attempt in range(1, self._read_attempts + 1):
             try:
-                payload = await self._post_once(action, params or {})
+                _, payload = await self._post_once(action, params or {})
                 message = error_message(payload)
                 if message is not None and isinstance(classify_error(message), PanelRateLimited):
                     raise classify_error(message)  # "Rate limit exceeded" with HTTP 200
@@ -171,7 +175,7 @@ class PanelClient:
 
     async def _write(self, action: str, params: dict[str, str]) -> Any:
         """A write: sent once, never retried."""
-        return await self._post_once(action, params)
+        return (await self._post_once(action, params))[1]
 
     # ------------------------------------------------------------------ reads
 
@@ -211,18 +215,27 @@ class PanelClient:
     async def add(self, order: OrderRequest) -> AddedOrder:
         """Place an order. Sent exactly once.
 
-        Raises OrderOutcomeUnknown when the request may have reached the panel but no readable
+        Raises OrderOutcomeUnknown when the request may have reached the panel but no clear
         answer came back; the other PanelErrors mean the order was certainly not placed.
+        Refill and cancel are sent once too; for them a PanelTransportError other than
+        PanelUnreachable means the panel may have acted.
         """
         form = order.to_form()
         try:
-            payload = await self._write("add", form)
-        except _NotSent:
+            status, payload = await self._post_once("add", form)
+        except PanelUnreachable:
             raise
         except (PanelTransportError, PanelBadResponse) as exc:
             raise OrderOutcomeUnknown(
                 f"no readable answer to the new order ({exc.message}): it may exist on the panel",
             ) from None
+        # A gateway error page with a JSON body, a bare string, or an error next to an order id
+        # do not say "no": only a clear error answer is a rejection.
+        if status >= 500:
+            raise OrderOutcomeUnknown(f"the panel answered HTTP {status}: the order may exist on the panel")
+        if not isinstance(payload, dict) or (payload.get("order") not in (None, "")
+                                             and error_message(payload) is not None):
+            raise OrderOutcomeUnknown("the panel's answer to the new order is ambiguous: it may exist on the panel")
         try:
             return parse_added(payload)
         except PanelBadResponse as exc:

@@ -6,7 +6,8 @@ PanelError
 ├── PanelRejected         the panel refused this request (message shown to the customer)
 │   └── PanelNotFound     the order / refill id is unknown to the panel
 ├── PanelRateLimited      too many requests: wait and try again later
-├── PanelTransportError   timeout, refused or dropped connection: the panel was not reached
+├── PanelTransportError   timeout or dropped connection: a write may or may not have arrived
+│   └── PanelUnreachable  the connection failed before the request left: nothing arrived
 ├── PanelBadResponse      the answer could not be read (HTML page, empty body, broken JSON)
 └── OrderOutcomeUnknown   `add` was sent but no readable answer came back: the order may exist
 
@@ -51,7 +52,12 @@ class PanelRateLimited(PanelError):
 
 
 class PanelTransportError(PanelError):
-    """The request did not get an answer: timeout, refused or dropped connection."""
+    """The request got no answer (timeout, dropped connection). For a write this means the
+    panel may have acted on it: only PanelUnreachable says for sure that it did not."""
+
+
+class PanelUnreachable(PanelTransportError):
+    """The connection failed before the request was sent (refused, DNS, connect timeout)."""
 
 
 class PanelBadResponse(PanelError):

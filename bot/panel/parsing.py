@@ -94,9 +94,14 @@ def humanise(message: str) -> str:
     return text
 
 
+MAX_MESSAGE = 300  # a panel's message is shown to people: never a page of text
+
+
 def classify_error(message: str, *, http_status: int | None = None) -> PanelError:
     """The PanelError subclass a panel's error text (or HTTP status) stands for."""
     shown = humanise(message) or f"HTTP {http_status}"
+    if len(shown) > MAX_MESSAGE:
+        shown = shown[: MAX_MESSAGE - 1].rstrip() + "…"
     key = re.sub(r"[\s._\-]+", " ", message.lower()).strip()
     if http_status == 429 or _RATE.search(key):
         return PanelRateLimited(f"the panel is rate limiting us: {shown}", panel_message=shown)
@@ -233,14 +238,25 @@ def _by_id(payload: Mapping[str, Any] | list[Any], ids: list[str], id_field: str
     """Index a batch answer by id: an object keyed by id, or a list of items naming their id."""
     found: dict[str, Any] = {}
     if isinstance(payload, Mapping):
-        found = {to_id(key): item for key, item in payload.items()}
+        for key, item in payload.items():
+            if (one_id := _readable_id(key)) is not None:
+                found[one_id] = item
         if len(ids) == 1 and ids[0] not in found and not _SINGLE_ITEM_FIELDS.isdisjoint(payload):
             found = {ids[0]: payload}  # one id asked, answered in the single-order shape
     else:
         for item in payload:
-            if isinstance(item, Mapping) and item.get(id_field) not in (None, ""):
-                found[to_id(item[id_field])] = item
+            if isinstance(item, Mapping) and (one_id := _readable_id(item.get(id_field))) is not None:
+                found[one_id] = item
     return found
+
+
+def _readable_id(value: Any) -> str | None:
+    """An id from a batch answer; junk (empty, true, null) names no order, so it is skipped and
+    the ids we asked for get "not mentioned" instead of the whole batch failing."""
+    try:
+        return to_id(value)
+    except ValueError:
+        return None
 
 
 def _parse_batch(payload: Any, ids: list[str], id_field: str,

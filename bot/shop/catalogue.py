@@ -34,7 +34,10 @@ async def refresh_catalogue(db: Database, panel: PanelClient) -> Catalogue:
     """Fetch the panel's services, replace the cache, and return the new catalogue.
     Raises PanelError when the panel cannot be read (the old cache stays)."""
     services = await panel.services()
-    await replace_services(db, [_row(s) for s in services])
+    unique: dict[str, Service] = {}
+    for service in services:
+        unique.setdefault(service.service_id, service)  # a duplicated id: the first entry wins
+    await replace_services(db, [_row(s) for s in unique.values()])
     catalogue = Catalogue(services)
     log.info("catalogue refreshed: %d services (%d orderable) in %d categories",
              len(services), len(catalogue), len(catalogue.categories))

@@ -26,17 +26,17 @@ from bot.panel import (
     PanelFundsError,
     PanelRateLimited,
     PanelRejected,
-    PanelTransportError,
+    PanelUnreachable,
 )
 from bot.shop.alerts import AdminAlerts
 from storage.database import Database
-from storage.ledger import balance_micros
 from storage.orders import (
     AlreadyConfirmed,
     NewOrder,
     NotEnoughMoney,
     OrderRecord,
     charge_and_record,
+    get_order,
     mark_placed,
     mark_unverified,
     orders_in_state,
@@ -67,8 +67,12 @@ class Placed:
 
 @dataclass(frozen=True)
 class Refused:
+    """Refunded. `why`: "rejected" (the panel's reason in `reason`), "unavailable" (the panel's
+    key or funds: the operator's problem, not the customer's) or "busy" (try again soon)."""
+
     order: OrderRecord
-    message: str  # ready to show: names the reason and the refund
+    why: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,28 +118,27 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     except PanelFundsError as exc:
         await alerts.alert(texts.ALERT_PANEL_FUNDS.format(reason=html.escape(exc.panel_message or exc.message)),
                            throttle_key="panel-funds")
-        return await _refuse(db, order, exc, texts.ORDER_UNAVAILABLE.format(price=shown_price))
+        return await _refuse(db, order, exc, "unavailable")
     except PanelAuthError as exc:
         await alerts.alert(texts.ALERT_PANEL_AUTH.format(reason=html.escape(exc.panel_message or exc.message)),
                            throttle_key="panel-auth")
-        return await _refuse(db, order, exc, texts.ORDER_UNAVAILABLE.format(price=shown_price))
-    except (PanelRateLimited, PanelTransportError) as exc:  # certainly not placed (see PanelClient.add)
-        return await _refuse(db, order, exc, texts.ORDER_BUSY.format(price=shown_price))
+        return await _refuse(db, order, exc, "unavailable")
+    except (PanelRateLimited, PanelUnreachable) as exc:  # certainly not placed
+        return await _refuse(db, order, exc, "busy")
     except PanelRejected as exc:
-        reason = html.escape(exc.panel_message or exc.message)
-        return await _refuse(db, order, exc, texts.ORDER_REJECTED.format(reason=reason, price=shown_price))
-    except (PanelError, Exception) as exc:  # anything unexpected after the charge: a person decides
+        return await _refuse(db, order, exc, "rejected")
+    except Exception as exc:  # anything else after the charge: the order may exist, a person decides
         log.exception("unexpected error while placing order %s", order.order_id)
         return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
     await mark_placed(db, order.order_id, added.order_id)
-    balance = from_micros(await balance_micros(db, user_id))
-    return Placed(order, added.order_id, balance)
+    return Placed(order, added.order_id, from_micros(charged.balance_after_micros))
 
 
-async def _refuse(db: Database, order: OrderRecord, exc: PanelError, message: str) -> Refused:
-    await reject_and_refund(db, order.order_id, exc.panel_message or exc.message)
+async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: str) -> Refused:
+    reason = exc.panel_message or exc.message
+    await reject_and_refund(db, order.order_id, reason)
     log.info("order %s refused by the panel (%s), refunded", order.order_id, type(exc).__name__)
-    return Refused(order, message)
+    return Refused(order, why, reason)
 
 
 async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: str) -> OutcomeUnknown:
@@ -147,6 +150,23 @@ async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason
         quantity=order.quantity if order.quantity is not None else "-", reason=html.escape(reason), price=price,
     ))
     return OutcomeUnknown(order)
+
+
+async def resolve_placed(db: Database, order_id: int, panel_order_id: str) -> OrderRecord | None:
+    """An admin found the unverified order on the panel: it is placed, the charge stands."""
+    order = await get_order(db, order_id)
+    if order is None or order.state != "unverified" or not await mark_placed(db, order_id, panel_order_id):
+        return None
+    return await get_order(db, order_id)
+
+
+async def resolve_failed(db: Database, order_id: int) -> OrderRecord | None:
+    """An admin found that the unverified order does not exist: refund it (once)."""
+    order = await get_order(db, order_id)
+    if order is None or order.state != "unverified":
+        return None
+    await reject_and_refund(db, order_id, "not found on the panel by an admin")
+    return await get_order(db, order_id)
 
 
 async def recover_interrupted(db: Database, alerts: AdminAlerts) -> list[int]:
