@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
@@ -87,15 +88,19 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(update, texts.UNKNOWN_INPUT, main_menu())
 
 
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+# The main menu's commands and buttons; the ordering conversation leaves itself through them too.
+COMMANDS: dict[str, Callback] = {"start": start, "help": help_command, "balance": balance_command,
+                                 "orders": my_orders}
+BUTTONS: dict[str, Callback] = {r"^m:home$": start, r"^m:help$": help_command, r"^m:bal$": balance_command,
+                                r"^m:orders:\d{1,6}$": my_orders}
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("start", start))
-    application.add_handler(CommandHandler("help", help_command))
-    application.add_handler(CommandHandler("balance", balance_command))
-    application.add_handler(CommandHandler("orders", my_orders))
-    application.add_handler(CallbackQueryHandler(start, pattern=r"^m:home$"))
-    application.add_handler(CallbackQueryHandler(help_command, pattern=r"^m:help$"))
-    application.add_handler(CallbackQueryHandler(balance_command, pattern=r"^m:bal$"))
-    application.add_handler(CallbackQueryHandler(my_orders, pattern=r"^m:orders:\d{1,6}$"))
+    for name, callback in COMMANDS.items():
+        application.add_handler(CommandHandler(name, callback))
+    for pattern, callback in BUTTONS.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
 
 
 def register_last(application: Application) -> None:  # type: ignore[type-arg]

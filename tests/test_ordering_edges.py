@@ -197,3 +197,18 @@ async def test_alerts_are_throttled_per_key() -> None:
     assert await alerts.alert("unthrottled")
     assert sent == [(1, "low"), (2, "low"), (1, "low later"), (2, "low later"), (1, "unthrottled"),
                     (2, "unthrottled")]
+
+
+async def test_the_main_menu_leaves_an_order_in_progress(shop: Shop) -> None:
+    customer = await funded(shop, 2110)
+    card = await customer.open_service("102")
+    await customer.tap(card, ":go")
+    menu = await customer.say("/start")
+    assert menu.text.startswith("👋 Hello, Ann!")
+    assert await customer.tap_answer(card, "Cancel") == texts.MENU_EXPIRED  # the order's buttons are dead
+    assert (await customer.say("https://instagram.com/late")).text == texts.UNKNOWN_INPUT  # not an answer
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/x", "1000"])
+    home, _ = await customer.tap(menu, "Balance")  # a main-menu button of an older message
+    assert home.text.startswith("💰 Your balance: 100.00 USD")
+    assert await customer.tap_answer(summary, ":ok") == texts.MENU_EXPIRED
+    assert shop.adds() == []
