@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import time
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
@@ -16,15 +17,17 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot import texts
+from bot.notifier import Notifier
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import cached_catalogue, refresh_catalogue
 from bot.shop.ordering import recover_interrupted
+from bot.shop.tracking import poll_orders, poll_refills
 from bot.state import AppState, app_state, pop_app_state, set_app_state
 from bot.update_processor import PerUserUpdateProcessor
-from handlers import access, admin, menu, ordering
+from handlers import access, admin, menu, ordering, orders
 from storage.database import Database, open_database
 from storage.kv import get_value, set_value
 
@@ -48,6 +51,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
+        .post_stop(_stop)
         .post_shutdown(_shutdown)
         .build()
     )
@@ -55,6 +59,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     ordering.register(application, settings.conversation_timeout_seconds)
     menu.register(application)
     admin.register(application)
+    orders.register(application)
     menu.register_last(application)
     ordering.register_last(application)
     application.add_error_handler(_on_error)
@@ -82,6 +87,7 @@ async def _startup(application: Application, settings: Settings) -> None:  # typ
     catalogue = await cached_catalogue(db)
     state = AppState(settings=settings, db=db, panel=panel, alerts=alerts, catalogue=catalogue,
                      currency=await _wallet_currency(db, panel), sandbox_server=sandbox_server)
+    state.notifier = Notifier(application.bot, db, on_blocked=state.known_users.discard)
     set_app_state(application, state)
     if not len(catalogue):  # nothing cached yet: customers need a catalogue now
         await _refresh(state)
@@ -91,6 +97,11 @@ async def _startup(application: Application, settings: Settings) -> None:  # typ
     every = settings.catalogue_refresh_minutes * 60
     application.job_queue.run_repeating(_refresh_job, interval=every, first=0 if len(catalogue) else every,
                                         name="catalogue-refresh", job_kwargs={"max_instances": 1, "coalesce": True})
+    # Each order's own schedule is in the database; the job only looks for what is due.
+    tick = min(settings.poll_interval_seconds, 30.0)
+    application.job_queue.run_repeating(_poll_job, interval=tick, first=tick, name="poll",
+                                        job_kwargs={"max_instances": 1, "coalesce": True})
+    state.notifier.start()  # delivers what the outbox holds, also from before a restart
 
 
 async def _wallet_currency(db: Database, panel: PanelClient) -> str:
@@ -119,6 +130,25 @@ async def _refresh(state: AppState) -> None:
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await _refresh(app_state(context))
+
+
+async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    state = app_state(context)
+    interval = state.settings.poll_interval_seconds
+    now = time.time()
+    report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval)
+    refills = await poll_refills(state.db, state.panel, now=now, interval=interval)
+    if (report.changed or refills) and state.notifier is not None:
+        state.notifier.wake()
+    if report.due:
+        log.info("poll: %d due, %d changed, %d refunds, %d failed, %d unknown to the panel", report.due,
+                 report.changed, report.refunds, report.failed, report.missing)
+
+
+async def _stop(application: Application) -> None:  # type: ignore[type-arg]
+    state = application.bot_data.get("app_state")
+    if isinstance(state, AppState) and state.notifier is not None:
+        await state.notifier.stop()
 
 
 async def _shutdown(application: Application) -> None:  # type: ignore[type-arg]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from telegram.ext import Application, CallbackContext
 
 from bot.domain.catalogue import Catalogue
+from bot.notifier import Notifier
 from bot.panel import PanelClient
 from bot.panel.sandbox import SandboxServer
 from bot.settings import Settings
@@ -24,6 +25,7 @@ class AppState:
     alerts: AdminAlerts
     catalogue: Catalogue
     currency: str
+    notifier: Notifier | None = None
     sandbox_server: SandboxServer | None = None
     known_users: set[int] = field(default_factory=set)  # recorded in the database this run
 

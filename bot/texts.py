@@ -219,6 +219,57 @@ ORDER_STATES: dict[str, str] = {
     "rejected": _("refused, refunded"),
 }
 
+# --------------------------------------------------------------------------- tracking
+
+NOTICE_STARTED = _("🚀 Order #{order_id} ({service}) has started.{start}")
+NOTICE_START_COUNT = _(" Start count: {start_count}.")
+NOTICE_COMPLETED = _("✅ Order #{order_id} ({service}) is completed.")
+NOTICE_PARTIAL = _("⚠️ Order #{order_id} ({service}) was partially delivered: {remains} of {quantity} were not "
+                   "delivered. {refund} was returned to your wallet.")
+NOTICE_CANCELED = _("❌ Order #{order_id} ({service}) was canceled by the provider. {refund} was returned to your "
+                    "wallet.")
+NOTICE_STATUS = _("ℹ️ Order #{order_id} ({service}): {status}.")
+NOTICE_REFILL = _("♻️ Refill of order #{order_id} ({service}): {status}.")
+BUTTON_OPEN_ORDER = _("🔎 Open order #{order_id}")
+ORDER_CARD = _(
+    "📦 <b>Order #{order_id}</b>\n"
+    "<b>{service}</b>\n"
+    "🔗 {link}\n"
+    "🔢 Quantity: {quantity}\n"
+    "💵 Price: {price}\n"
+    "📍 Status: <b>{status}</b>\n"
+    "▶️ Start count: {start_count} · ⏳ Remains: {remains}\n"
+    "🆔 Provider order: {panel_order_id}\n"
+    "📅 Ordered: {created} · Updated: {updated}"
+    "{refills}"
+)
+ORDER_CARD_REFILL = _("\n♻️ Refill {number}: {status}")
+BUTTON_REFRESH = _("🔄 Refresh")
+BUTTON_REFILL = _("♻️ Refill")
+BUTTON_CANCEL_ORDER = _("✖ Cancel order")
+BUTTON_CANCEL_YES = _("Yes, cancel it")
+BUTTON_CANCEL_NO = _("No, keep it")
+BUTTON_MY_ORDERS_BACK = _("‹ My orders")
+CANCEL_ORDER_CONFIRM = _("Cancel order #{order_id} ({service})? If the provider accepts, the undelivered part is "
+                         "refunded to your wallet.")
+CANCEL_REQUESTED = _("✖ Cancel request for order #{order_id} received by the provider. The result and any refund "
+                     "will reach you in a message.")
+REFILL_REQUESTED = _("♻️ Refill of order #{order_id} requested. You will get a message when it changes.")
+REFILL_REQUESTED_UNTRACKED = _("♻️ Refill of order #{order_id} requested{message}. This provider does not report "
+                               "refill progress; the order itself is followed.")
+PANEL_REFUSED = _("❌ The provider said: {reason}")
+PANEL_BUSY = _("⏳ The provider is not answering right now. Please try again in a few minutes.")
+PANEL_UNSURE = _("⏳ The provider did not answer in time; the request may still have arrived. Please check the "
+                 "order again in a few minutes before repeating it.")
+NOT_YOUR_ORDER = _("This order is not in your list.")
+REFRESHED = _("Updated.")
+STATUS_NAMES: dict[str, str] = {
+    "pending": _("pending"), "in progress": _("in progress"), "processing": _("in progress"),
+    "completed": _("completed"), "partial": _("partially delivered"), "canceled": _("canceled"),
+    "refunded": _("refunded"), "failed": _("failed"), "active": _("active"), "paused": _("paused"),
+    "expired": _("expired"), "unknown": _("unknown"), "rejected": _("rejected"), "error": _("failed"),
+}
+
 # --------------------------------------------------------------------------- admin alerts
 
 ALERT_UNVERIFIED = _(
@@ -243,6 +294,8 @@ RESOLVED_PLACED_CUSTOMER = _("✅ Order #{order_id} ({service}) is confirmed: pr
                              "</code>.")
 RESOLVED_FAILED_CUSTOMER = _("❌ Order #{order_id} ({service}) could not be placed. The {price} was returned to "
                              "your wallet.")
+ALERT_MISSING = _("⚠️ The panel does not know order #{order_id} (panel id {panel_order_id}, user "
+                  "<code>{user_id}</code>): \"{reason}\". It is no longer polled; check it on the panel.")
 ALERT_RESTART_PLACING = _("⚠️ Order #{order_id} was being placed when the bot stopped; its outcome is unknown. "
                           "Check the panel by hand, then <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or "
                           "<code>/resolve {order_id} failed</code>.")

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot import texts
 from bot.domain.catalogue import paginate, shorten
 from bot.domain.money import format_money, from_micros
+from bot.shop.tracking import status_name
 from bot.shop.wallet import balance
 from bot.state import app_state
 from handlers.common import Button, show
@@ -71,7 +72,9 @@ async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines += ["", texts.PAGE.format(number=page.number + 1, count=page.count)]
     nav = [(texts.BUTTON_PREV, f"m:orders:{page.number - 1}")] if page.has_prev else []
     nav += [(texts.BUTTON_NEXT, f"m:orders:{page.number + 1}")] if page.has_next else []
-    await show(update, "\n".join(lines), [nav, [(texts.BUTTON_MAIN_MENU, "m:home")]])
+    open_rows: list[list[Button]] = [[(f"#{o.order_id} {STATE_MARKS.get(o.state, '•')} {shorten(o.service_name, 30)}",
+                                       f"ord:{o.order_id}")] for o in orders]
+    await show(update, "\n".join(lines), [*open_rows, nav, [(texts.BUTTON_MAIN_MENU, "m:home")]])
 
 
 def _order_line(order: OrderRecord) -> str:
@@ -79,7 +82,8 @@ def _order_line(order: OrderRecord) -> str:
         mark=STATE_MARKS.get(order.state, "•"), order_id=order.order_id,
         service=html.escape(shorten(order.service_name, 40)),
         price=format_money(from_micros(order.price_micros), order.currency),
-        status=html.escape(order.panel_raw_status or texts.ORDER_STATES.get(order.state, order.state)),
+        status=html.escape(status_name(order.panel_status) if order.state == "placed"
+                           else texts.ORDER_STATES.get(order.state, order.state)),
     )
 
 

@@ -314,7 +314,8 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     del context.user_data[CONFIRMED][:-20]
     placing = asyncio.ensure_future(place_order(
         state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
-        markup_percent=state.settings.price_markup_percent, currency=state.currency))
+        markup_percent=state.settings.price_markup_percent, currency=state.currency,
+        poll_interval=state.settings.poll_interval_seconds))
     await answer(update, texts.PLACING)
     # A quick panel gets one edit with the result; a slow one shows "placing" meanwhile.
     done, _ = await asyncio.wait({placing}, timeout=PLACING_NOTICE_AFTER)

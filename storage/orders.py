@@ -11,9 +11,9 @@ import aiosqlite
 from storage.database import Database
 from storage.ledger import add_entry, balance_micros
 
-_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
+ORDER_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
             " price_micros, cost_micros, currency, state, panel_order_id, panel_status, panel_raw_status,"
-            " start_count, remains, error, created_at, updated_at")
+            " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at")
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
@@ -40,6 +40,9 @@ class OrderRecord:
     error: str | None
     created_at: str
     updated_at: str
+    next_poll_at: float | None = None
+    poll_failures: int = 0
+    placed_at: float | None = None
 
     @property
     def request(self) -> dict[str, str]:
@@ -83,7 +86,7 @@ async def _event(conn: aiosqlite.Connection, order_id: int, kind: str, detail: s
 
 
 async def _get(conn: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> OrderRecord | None:
-    async with conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE {where}", params) as cursor:
+    async with conn.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where}", params) as cursor:
         row = await cursor.fetchone()
     return OrderRecord(*row) if row else None
 
@@ -115,12 +118,14 @@ async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyCon
     return Charged(order, balance - new.price_micros)
 
 
-async def mark_placed(db: Database, order_id: int, panel_order_id: str) -> bool:
-    """The panel has the order (its answer, or an admin who checked an unverified one)."""
+async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: float, first_poll_at: float) -> bool:
+    """The panel has the order (its answer, or an admin who checked an unverified one); it is
+    polled from `first_poll_at` on."""
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {_NOW}"
-            " WHERE order_id = ? AND state IN ('placing', 'unverified')", (panel_order_id, order_id))
+            f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {_NOW},"
+            " placed_at = ?, next_poll_at = ? WHERE order_id = ? AND state IN ('placing', 'unverified')",
+            (panel_order_id, now, first_poll_at, order_id))
         if cursor.rowcount == 1:
             await _event(conn, order_id, "placed", panel_order_id)
     return cursor.rowcount == 1
@@ -153,12 +158,12 @@ async def reject_and_refund(db: Database, order_id: int, error: str) -> bool:
 
 
 async def get_order(db: Database, order_id: int) -> OrderRecord | None:
-    row = await db.fetchone(f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (order_id,))
+    row = await db.fetchone(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?", (order_id,))
     return OrderRecord(*row) if row else None
 
 
 async def orders_of_user(db: Database, user_id: int, *, limit: int, offset: int = 0) -> list[OrderRecord]:
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM orders WHERE user_id = ?"
+    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ?"
                              " ORDER BY order_id DESC LIMIT ? OFFSET ?", (user_id, limit, offset))
     return [OrderRecord(*row) for row in rows]
 
@@ -169,5 +174,5 @@ async def count_orders_of_user(db: Database, user_id: int) -> int:
 
 
 async def orders_in_state(db: Database, state: str) -> list[OrderRecord]:
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM orders WHERE state = ? ORDER BY order_id", (state,))
+    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE state = ? ORDER BY order_id", (state,))
     return [OrderRecord(*row) for row in rows]

@@ -24,7 +24,7 @@ async def touch_user(db: Database, user_id: int, first_name: str, username: str 
         await conn.execute(
             "INSERT INTO users (user_id, first_name, username, language_code) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name,"
-            " username = excluded.username, language_code = excluded.language_code,"
+            " username = excluded.username, language_code = excluded.language_code, blocked_at = NULL,"
             " last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
             (user_id, first_name, username, language_code),
         )

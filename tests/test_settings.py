@@ -73,7 +73,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ({"panel_timeout_seconds": "0"}, "PANEL_TIMEOUT_SECONDS input should be greater than 0"),
         ({"admin_ids": "1,bob"}, "ADMIN_IDS must be numeric Telegram user ids separated by commas, not 'bob'"),
         ({"price_markup_percent": "-5"}, "PRICE_MARKUP_PERCENT input should be greater than or equal to 0"),
-        ({"poll_interval_seconds": "1"}, "POLL_INTERVAL_SECONDS input should be greater than or equal to 5"),
+        ({"poll_interval_seconds": "0.5"}, "POLL_INTERVAL_SECONDS input should be greater than or equal to 1"),
         ({"database_url": "postgres://x"}, "DATABASE_URL must look like sqlite:///data/bot.db"),
         ({"log_level": "LOUD"}, "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -95,7 +96,7 @@ Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
 
 
 async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
-                      markup_percent: Decimal, currency: str) -> Outcome:
+                      markup_percent: Decimal, currency: str, poll_interval: float = 60.0) -> Outcome:
     price = quote(draft, markup_percent)
     request = draft.to_request()
     form = request.to_form()
@@ -130,7 +131,8 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     except Exception as exc:  # anything else after the charge: the order may exist, a person decides
         log.exception("unexpected error while placing order %s", order.order_id)
         return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
-    await mark_placed(db, order.order_id, added.order_id)
+    now = time.time()
+    await mark_placed(db, order.order_id, added.order_id, now=now, first_poll_at=now + poll_interval)
     return Placed(order, added.order_id, from_micros(charged.balance_after_micros))
 
 
@@ -153,9 +155,12 @@ async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason
 
 
 async def resolve_placed(db: Database, order_id: int, panel_order_id: str) -> OrderRecord | None:
-    """An admin found the unverified order on the panel: it is placed, the charge stands."""
+    """An admin found the unverified order on the panel: it is placed, the charge stands, and
+    it is followed like any other order."""
     order = await get_order(db, order_id)
-    if order is None or order.state != "unverified" or not await mark_placed(db, order_id, panel_order_id):
+    now = time.time()
+    if order is None or order.state != "unverified" or not await mark_placed(
+            db, order_id, panel_order_id, now=now, first_poll_at=now):
         return None
     return await get_order(db, order_id)
 

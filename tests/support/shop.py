@@ -52,16 +52,24 @@ class Shop:
 async def open_shop(tmp_path: Path, *, catalogue: tuple[DemoService, ...] = DEMO_CATALOGUE,
                     dialect: Dialect = Dialect.V2, **overrides: Any) -> AsyncIterator[Shop]:
     panel = SandboxPanel(api_key=PANEL_KEY, dialect=dialect, clock=SandboxClock(speed=0), catalogue=catalogue)
-    async with FakeTelegram() as telegram, SandboxServer(panel, hang_seconds=5) as server:
-        values: dict[str, Any] = {
-            "telegram_bot_token": telegram.token, "telegram_base_url": telegram.base_url,
-            "panel_api_url": server.api_url, "panel_api_key": PANEL_KEY, "panel_timeout_seconds": 1,
-            "database_url": f"sqlite:///{tmp_path}/shop.db", "admin_ids": str(ADMIN_ID),
-        } | overrides
-        settings = load_settings(_env_file=None, **values)
-        telegram.user(ADMIN_ID, first_name="Admin")
-        async with running_bot(settings) as app:
-            yield Shop(telegram, panel, server, app, settings)
+    async with FakeTelegram() as telegram, SandboxServer(panel, hang_seconds=5) as server, \
+            run_shop(tmp_path, telegram, server, **overrides) as shop:
+        yield shop
+
+
+@asynccontextmanager
+async def run_shop(tmp_path: Path, telegram: FakeTelegram, server: SandboxServer, **overrides: Any
+                   ) -> AsyncIterator[Shop]:
+    """The bot alone, against a fake Telegram and a sandbox that outlive it (for restarts)."""
+    values: dict[str, Any] = {
+        "telegram_bot_token": telegram.token, "telegram_base_url": telegram.base_url,
+        "panel_api_url": server.api_url, "panel_api_key": PANEL_KEY, "panel_timeout_seconds": 1,
+        "database_url": f"sqlite:///{tmp_path}/shop.db", "admin_ids": str(ADMIN_ID),
+    } | overrides
+    settings = load_settings(_env_file=None, **values)
+    telegram.user(ADMIN_ID, first_name="Admin")
+    async with running_bot(settings) as app:
+        yield Shop(telegram, server.panel, server, app, settings)
 
 
 class Customer:

@@ -1,0 +1,118 @@
+"""Delivers the outbox: customers' notifications, through the rate limiter, at most one message a
+second per chat (Telegram's private-chat limit, which AIORateLimiter does not enforce).
+
+A message is marked sent only after Telegram accepted it; one that failed is retried later, with
+back-off; a customer who blocked the bot is marked and skipped. A crash between Telegram's "ok"
+and the mark can repeat that one message after a restart, never lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from storage.database import Database
+from storage.tracking import PendingNotice, drop, due_notices, mark_blocked, mark_sent, retry_later
+
+log = logging.getLogger(__name__)
+
+PER_CHAT_SECONDS = 1.0
+IN_FLIGHT = 30  # messages handed to the rate limiter at once
+BATCH = 500
+
+
+@dataclass
+class Notifier:
+    bot: Bot
+    db: Database
+    on_blocked: Callable[[int], None] = lambda user_id: None
+    clock: Callable[[], float] = time.time
+    delivered: int = 0
+    _last_sent: dict[int, float] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """New messages are waiting (the poller calls this after a cycle that wrote some)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_round()
+            except Exception:  # a database hiccup must not end delivery for good
+                log.exception("notifier round failed")
+                sent = 0
+            if not sent:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=PER_CHAT_SECONDS)
+                self._wake.clear()
+
+    async def deliver_round(self) -> int:
+        """Send what is due, one message per chat; returns how many were delivered."""
+        now = self.clock()
+        chosen: dict[int, PendingNotice] = {}
+        for notice in await due_notices(self.db, now, BATCH):
+            if notice.user_id not in chosen and now - self._last_sent.get(notice.user_id, 0) >= PER_CHAT_SECONDS:
+                chosen[notice.user_id] = notice
+        if not chosen:
+            return 0
+        gate = asyncio.Semaphore(IN_FLIGHT)
+        outcomes = await asyncio.gather(*(self._send(gate, notice) for notice in chosen.values()))
+        sent = [notice.notification_id for notice, ok in zip(chosen.values(), outcomes, strict=True) if ok]
+        if sent:
+            await mark_sent(self.db, sent)
+            self.delivered += len(sent)
+        return len(sent)
+
+    async def _send(self, gate: asyncio.Semaphore, notice: PendingNotice) -> bool:
+        markup = None
+        if notice.button_text and notice.button_data:
+            button = InlineKeyboardButton(notice.button_text, callback_data=notice.button_data)
+            markup = InlineKeyboardMarkup([[button]])
+        async with gate:
+            try:
+                await self.bot.send_message(notice.user_id, notice.text, parse_mode=ParseMode.HTML,
+                                            reply_markup=markup)
+            except Forbidden:
+                log.info("user %s blocked the bot; their notifications are skipped", notice.user_id)
+                await mark_blocked(self.db, notice.user_id)
+                self.on_blocked(notice.user_id)
+                return False
+            except RetryAfter as exc:  # still flooded after the rate limiter's own retries
+                await retry_later(self.db, notice.notification_id, self.clock() + _seconds(exc.retry_after), str(exc))
+                return False
+            except BadRequest as exc:  # Telegram will never take this one (chat gone, bad text)
+                log.warning("notification %s dropped: %s", notice.notification_id, exc)
+                await drop(self.db, notice.notification_id, str(exc))
+                return False
+            except TelegramError as exc:  # network trouble: try again with back-off
+                delay = min(600.0, 5.0 * 2 ** min(notice.attempts, 7))
+                await retry_later(self.db, notice.notification_id, self.clock() + delay, str(exc))
+                return False
+            finally:
+                self._last_sent[notice.user_id] = self.clock()
+        return True
+
+
+def _seconds(value: object) -> float:
+    total_seconds = getattr(value, "total_seconds", None)
+    return float(total_seconds()) if callable(total_seconds) else float(value)  # type: ignore[arg-type]

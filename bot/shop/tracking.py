@@ -1,0 +1,217 @@
+"""Following orders after they are placed: batched status polls, refunds, refills, cancels.
+
+Every change is stored together with the customer's notification (the outbox, sent by
+bot/notifier.py), so a restart neither loses nor repeats an announcement; refunds are keyed by
+order in the ledger, so they happen once whatever the number of polls.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+
+from bot import texts
+from bot.domain.catalogue import shorten
+from bot.domain.money import format_money, from_micros
+from bot.domain.tracking import next_poll_delay, refund_micros, retry_delay
+from bot.panel import (
+    OrderStatus,
+    OrderStatusInfo,
+    PanelClient,
+    PanelError,
+    PanelNotFound,
+    PanelRateLimited,
+    PanelRejected,
+    PanelTransportError,
+    PanelUnreachable,
+    RefillStatus,
+)
+from bot.shop.alerts import AdminAlerts
+from storage.database import Database
+from storage.orders import OrderRecord, get_order
+from storage.tracking import (
+    Notice,
+    StatusChange,
+    add_refill,
+    apply_changes,
+    apply_refill_changes,
+    due_orders,
+    due_refills,
+    poll_failed,
+    poll_now,
+    stop_polling,
+)
+
+log = logging.getLogger(__name__)
+RUNNING = frozenset({OrderStatus.IN_PROGRESS, OrderStatus.PROCESSING})
+
+
+@dataclass(frozen=True)
+class PollReport:
+    due: int = 0
+    changed: int = 0
+    refunds: int = 0
+    failed: int = 0
+    missing: int = 0
+
+
+def open_button(order_id: int) -> tuple[str, str]:
+    return texts.BUTTON_OPEN_ORDER.format(order_id=order_id), f"ord:{order_id}"
+
+
+def status_name(status: str | None) -> str:
+    return texts.STATUS_NAMES.get(status or "pending", status or "")
+
+
+def status_change(order: OrderRecord, info: OrderStatusInfo, *, now: float, interval: float) -> StatusChange:
+    """What one status answer means for one order: the new state, the next poll (none once
+    final), the refund and the customer's message."""
+    status = info.status
+    old = OrderStatus(order.panel_status) if order.panel_status else None
+    if status is OrderStatus.UNKNOWN:  # never guessed: keep what we knew, ask again later
+        log.warning("order %s: the panel says %r, which we do not know", order.order_id, info.raw_status)
+        return StatusChange(order.order_id, None, info.raw_status, info.start_count, info.remains,
+                            now + next_poll_delay(now - (order.placed_at or now), interval))
+    changed = status is not old and not (status in RUNNING and old in RUNNING)
+    refund = refund_micros(status, order.price_micros, order.quantity, info.remains) if changed else 0
+    notice = None
+    if changed and status is not OrderStatus.PENDING:
+        notice = Notice(order.user_id, _notice_text(order, status, info, refund), *open_button(order.order_id),
+                        order_id=order.order_id)
+    next_poll = None if status.is_final else now + next_poll_delay(now - (order.placed_at or now), interval)
+    return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll,
+                        refund, f"panel status {info.raw_status}", notice)
+
+
+def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, refund: int) -> str:
+    service = html.escape(shorten(order.service_name, 120))
+    refunded = format_money(from_micros(refund), order.currency)
+    if status in RUNNING:
+        start = texts.NOTICE_START_COUNT.format(start_count=info.start_count) if info.start_count is not None else ""
+        return texts.NOTICE_STARTED.format(order_id=order.order_id, service=service, start=start)
+    if status is OrderStatus.COMPLETED:
+        return texts.NOTICE_COMPLETED.format(order_id=order.order_id, service=service)
+    if status is OrderStatus.PARTIAL:
+        undelivered = min(max(info.remains or 0, 0), order.quantity or 0)
+        return texts.NOTICE_PARTIAL.format(order_id=order.order_id, service=service, remains=undelivered,
+                                           quantity=order.quantity, refund=refunded)
+    if refund:
+        return texts.NOTICE_CANCELED.format(order_id=order.order_id, service=service, refund=refunded)
+    return texts.NOTICE_STATUS.format(order_id=order.order_id, service=service, status=status_name(status.value))
+
+
+async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
+                      interval: float) -> PollReport:
+    """One cycle: every due order in ceil(due / 100) status requests."""
+    due = await due_orders(db, now)
+    if not due:
+        return PollReport()
+    results = await panel.statuses(order.panel_order_id for order in due if order.panel_order_id)
+    changes: list[StatusChange] = []
+    failed: dict[int, float] = {}
+    missing = 0
+    for order in due:
+        result = results.get(order.panel_order_id or "")
+        if isinstance(result, PanelNotFound):
+            missing += 1
+            await _report_missing(db, alerts, order, result)
+        elif isinstance(result, OrderStatusInfo):
+            changes.append(status_change(order, result, now=now, interval=interval))
+        else:  # the panel is down or answered garbage: ask again later, never crash the job
+            failed[order.order_id] = now + retry_delay(order.poll_failures + 1, interval)
+    refunds = await apply_changes(db, changes, now) if changes else 0
+    if failed:
+        await poll_failed(db, list(failed), failed)
+        log.warning("polling: no status for %d of %d orders; retrying later", len(failed), len(due))
+    return PollReport(len(due), sum(1 for c in changes if c.notice), refunds, len(failed), missing)
+
+
+async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord, error: PanelError) -> None:
+    await stop_polling(db, order.order_id, error.panel_message or error.message)
+    await alerts.alert(texts.ALERT_MISSING.format(
+        order_id=order.order_id, panel_order_id=html.escape(order.panel_order_id or ""), user_id=order.user_id,
+        reason=html.escape(error.panel_message or error.message)))
+
+
+async def refresh_order(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
+                        interval: float) -> OrderRecord:
+    """Ask the panel about one order now (the card's Refresh button). Panel errors propagate."""
+    if order.state != "placed" or not order.panel_order_id:
+        return order
+    info = await panel.status(order.panel_order_id)
+    await apply_changes(db, [status_change(order, info, now=now, interval=interval)], now)
+    return await get_order(db, order.order_id) or order
+
+
+# --------------------------------------------------------------------------- refill, cancel
+
+@dataclass(frozen=True)
+class Answer:
+    """What to tell the customer after a refill or cancel request."""
+
+    ok: bool
+    text: str
+
+
+def _refusal(exc: PanelError) -> Answer:
+    if isinstance(exc, PanelRejected):
+        return Answer(False, texts.PANEL_REFUSED.format(reason=html.escape(exc.panel_message or exc.message)))
+    if isinstance(exc, PanelUnreachable | PanelRateLimited) or not isinstance(exc, PanelTransportError):
+        return Answer(False, texts.PANEL_BUSY)
+    return Answer(False, texts.PANEL_UNSURE)  # it may have arrived: never re-sent automatically
+
+
+async def request_refill(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
+                         interval: float) -> Answer:
+    assert order.panel_order_id is not None
+    try:
+        refill = await panel.refill(order.panel_order_id)
+    except PanelError as exc:
+        return _refusal(exc)
+    await add_refill(db, order.order_id, refill.refill_id, now + interval)
+    if refill.trackable:
+        return Answer(True, texts.REFILL_REQUESTED.format(order_id=order.order_id))
+    message = f": {html.escape(shorten(refill.message, 200))}" if refill.message else ""
+    await poll_now(db, order.order_id, now + interval)
+    return Answer(True, texts.REFILL_REQUESTED_UNTRACKED.format(order_id=order.order_id, message=message))
+
+
+async def request_cancel(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
+                         interval: float) -> Answer:
+    assert order.panel_order_id is not None
+    result = (await panel.cancel([order.panel_order_id]))[order.panel_order_id]
+    if isinstance(result, PanelError):
+        return _refusal(result)
+    await poll_now(db, order.order_id, now + interval)  # the outcome and refund come with the next poll
+    return Answer(True, texts.CANCEL_REQUESTED.format(order_id=order.order_id))
+
+
+async def poll_refills(db: Database, panel: PanelClient, *, now: float, interval: float) -> int:
+    """Due refills with a panel id, in batches of 100; returns how many changed."""
+    due = await due_refills(db, now)
+    if not due:
+        return 0
+    results = await panel.refill_statuses(r.panel_refill_id for r in due if r.panel_refill_id)
+    changes: list[tuple[int, str, str, float | None, Notice | None]] = []
+    for refill in due:
+        result = results.get(refill.panel_refill_id or "")
+        if isinstance(result, PanelNotFound):
+            changes.append((refill.refill_id, RefillStatus.UNKNOWN.value, result.message, None, None))
+            continue
+        if isinstance(result, PanelError) or result is None:
+            changes.append((refill.refill_id, refill.status, refill.raw_status or "", now + retry_delay(1, interval),
+                            None))
+            continue
+        status = result.status
+        notice = None
+        if status.value != refill.status and status is not RefillStatus.UNKNOWN:
+            text = texts.NOTICE_REFILL.format(order_id=refill.order_id,
+                                              service=html.escape(shorten(refill.service_name, 120)),
+                                              status=status_name(status.value))
+            notice = Notice(refill.user_id, text, *open_button(refill.order_id), order_id=refill.order_id)
+        next_poll = None if status.is_final else now + interval
+        shown = status.value if status is not RefillStatus.UNKNOWN else refill.status
+        changes.append((refill.refill_id, shown, result.raw_status, next_poll, notice))
+    await apply_refill_changes(db, changes, now)
+    return sum(1 for change in changes if change[4] is not None)

@@ -1,0 +1,118 @@
+"""An order's card: details, Refresh, Refill, Cancel order (with confirmation), Back.
+
+Callback data carries the order id only (`ord:<id>[:<action>]`); every press loads the order and
+checks that it belongs to the user pressing, so a forged id shows nothing and does nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from bot import texts
+from bot.domain.catalogue import shorten
+from bot.domain.money import format_money, from_micros
+from bot.panel import OrderStatus, PanelError
+from bot.shop.tracking import refresh_order, request_cancel, request_refill, status_name
+from bot.state import AppState, app_state
+from handlers.common import Button, answer, reply, show
+from storage.orders import OrderRecord, get_order
+from storage.tracking import refills_of_order
+
+REFILLABLE = {OrderStatus.COMPLETED.value, OrderStatus.PARTIAL.value}
+
+
+async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    state = app_state(context)
+    parts = query.data.split(":")
+    order = await get_order(state.db, int(parts[1])) if parts[1].isascii() and parts[1].isdigit() else None
+    if order is None or order.user_id != user.id:
+        await answer(update, texts.NOT_YOUR_ORDER)
+        return
+    action = parts[2] if len(parts) > 2 else ""
+    now, interval = time.time(), state.settings.poll_interval_seconds
+    if action == "r" and order.state == "placed":
+        try:
+            order = await refresh_order(state.db, state.panel, order, now=now, interval=interval)
+        except PanelError:
+            await answer(update, texts.PANEL_BUSY[:200])
+            return
+        await answer(update, texts.REFRESHED)
+        if state.notifier is not None:
+            state.notifier.wake()
+        await show(update, await _card(state, order), _buttons(state, order), answered=True)
+    elif action == "f" and _can_refill(state, order):
+        result = await request_refill(state.db, state.panel, order, now=now, interval=interval)
+        await answer(update)
+        await reply(update, result.text)
+    elif action == "c" and _can_cancel(state, order):
+        await show(update, texts.CANCEL_ORDER_CONFIRM.format(order_id=order.order_id,
+                                                             service=html.escape(shorten(order.service_name, 200))),
+                   [[(texts.BUTTON_CANCEL_YES, f"ord:{order.order_id}:cy"),
+                     (texts.BUTTON_CANCEL_NO, f"ord:{order.order_id}")]])
+    elif action == "cy" and _can_cancel(state, order):
+        result = await request_cancel(state.db, state.panel, order, now=now, interval=interval)
+        await show(update, await _card(state, order), _buttons(state, order))
+        await reply(update, result.text)
+    elif action in ("", "r"):
+        await show(update, await _card(state, order), _buttons(state, order))
+    else:  # a button the order no longer offers (it changed since the card was drawn)
+        await answer(update, texts.MENU_EXPIRED)
+
+
+def _service_flags(state: AppState, order: OrderRecord) -> tuple[bool, bool]:
+    service = state.catalogue.service(order.service_id)
+    return (service.refill, service.cancel) if service is not None else (False, False)
+
+
+def _can_refill(state: AppState, order: OrderRecord) -> bool:
+    return order.state == "placed" and order.panel_status in REFILLABLE and _service_flags(state, order)[0]
+
+
+def _can_cancel(state: AppState, order: OrderRecord) -> bool:
+    final = order.panel_status is not None and OrderStatus(order.panel_status).is_final
+    return order.state == "placed" and not final and _service_flags(state, order)[1]
+
+
+def _buttons(state: AppState, order: OrderRecord) -> list[list[Button]]:
+    actions: list[Button] = []
+    if order.state == "placed":
+        actions.append((texts.BUTTON_REFRESH, f"ord:{order.order_id}:r"))
+    if _can_refill(state, order):
+        actions.append((texts.BUTTON_REFILL, f"ord:{order.order_id}:f"))
+    if _can_cancel(state, order):
+        actions.append((texts.BUTTON_CANCEL_ORDER, f"ord:{order.order_id}:c"))
+    return [actions, [(texts.BUTTON_MY_ORDERS_BACK, "m:orders:0")]]
+
+
+async def _card(state: AppState, order: OrderRecord) -> str:
+    refills = await refills_of_order(state.db, order.order_id)
+    status = status_name(order.panel_status) if order.state == "placed" else texts.ORDER_STATES[order.state]
+    return texts.ORDER_CARD.format(
+        order_id=order.order_id, service=html.escape(shorten(order.service_name, 200)),
+        link=html.escape(shorten(order.link or "-", 300)), quantity=order.quantity if order.quantity else "-",
+        price=format_money(from_micros(order.price_micros), order.currency), status=html.escape(status),
+        start_count=_number(order.start_count), remains=_number(order.remains),
+        panel_order_id=html.escape(order.panel_order_id or "-"), created=_when(order.created_at),
+        updated=_when(order.updated_at),
+        refills="".join(texts.ORDER_CARD_REFILL.format(number=i, status=html.escape(status_name(r.status)))
+                        for i, r in enumerate(refills[-5:], start=1)),
+    )
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _when(iso: str) -> str:
+    """2026-11-22T08:15:00.123Z → 2026-11-22 08:15 UTC."""
+    return f"{iso[:10]} {iso[11:16]} UTC"
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(CallbackQueryHandler(order_button, pattern=r"^ord:[^:]{1,12}(:[a-z]{1,2})?$"))
