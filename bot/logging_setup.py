@@ -43,3 +43,6 @@ def configure_logging(level: int, secrets: Iterable[str]) -> None:
     # httpx logs every request at INFO (Bot API URLs carry the token); keep only its warnings.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # A poll cycle longer than its interval is expected under load (the job coalesces); APScheduler
+    # would warn about every skipped tick.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)

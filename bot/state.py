@@ -49,5 +49,9 @@ def set_app_state(application: Application, state: AppState) -> None:  # type: i
     application.bot_data[_KEY] = state
 
 
+def find_app_state(application: Application) -> AppState | None:  # type: ignore[type-arg]
+    return application.bot_data.get(_KEY)
+
+
 def pop_app_state(application: Application) -> AppState | None:  # type: ignore[type-arg]
     return application.bot_data.pop(_KEY, None)

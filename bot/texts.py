@@ -287,6 +287,11 @@ ALERT_PANEL_AUTH = _("⚠️ <b>The panel refuses the API key</b> (\"{reason}\")
                      "refunded.")
 RESOLVE_USAGE = _("Usage: <code>/resolve ORDER_ID placed PANEL_ORDER_ID</code> when the panel has the order, or "
                   "<code>/resolve ORDER_ID failed</code> to refund the customer.")
+UNVERIFIED_NONE = _("No order is waiting for a check.")
+UNVERIFIED_LIST = _("❔ <b>Orders whose outcome is unknown</b> ({count}). Check each on the panel, then settle it:")
+UNVERIFIED_LINE = _("#{order_id} · user <code>{user_id}</code> · {service} · {link} · {quantity} · {price} · "
+                    "{created}\n   <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or "
+                    "<code>/resolve {order_id} failed</code>")
 RESOLVE_NOT_UNVERIFIED = _("Order #{order_id} is not waiting for a check (it is {state}).")
 RESOLVED_PLACED_ADMIN = _("✅ Order #{order_id} marked as placed (panel order {panel_order_id}).")
 RESOLVED_FAILED_ADMIN = _("✅ Order #{order_id} marked as failed; {price} refunded to user {user_id}.")

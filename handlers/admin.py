@@ -17,7 +17,7 @@ from bot.shop.ordering import resolve_failed, resolve_placed
 from bot.shop.wallet import Overdraft, UnknownUser, adjust
 from bot.state import app_state
 from handlers.common import reply
-from storage.orders import get_order
+from storage.orders import get_order, orders_in_state
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,26 @@ async def resolve(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.info("admin %s resolved order %s as %s", admin.id, order_id, order.state)
 
 
+async def unverified(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unverified: the orders whose `add` got no clear answer, oldest first (at most 20 shown)."""
+    state, admin = app_state(context), update.effective_user
+    if admin is None or not state.is_admin(admin.id):
+        return
+    waiting = await orders_in_state(state.db, "unverified")
+    if not waiting:
+        await reply(update, texts.UNVERIFIED_NONE)
+        return
+    lines = [texts.UNVERIFIED_LIST.format(count=len(waiting))]
+    lines += [texts.UNVERIFIED_LINE.format(
+        order_id=o.order_id, user_id=o.user_id, service=html.escape(shorten(o.service_name, 60)),
+        link=html.escape(shorten(o.link or "-", 80)), quantity=o.quantity or "-",
+        price=format_money(from_micros(o.price_micros), o.currency), created=o.created_at[:16].replace("T", " "),
+    ) for o in waiting[:20]]
+    await reply(update, "\n\n".join(lines))
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("credit", credit))
     application.add_handler(CommandHandler("debit", debit))
     application.add_handler(CommandHandler("resolve", resolve))
+    application.add_handler(CommandHandler("unverified", unverified))

@@ -71,8 +71,9 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, *, now: float, inte
     old = OrderStatus(order.panel_status) if order.panel_status else None
     if status is OrderStatus.UNKNOWN:  # never guessed: keep what we knew, ask again later
         log.warning("order %s: the panel says %r, which we do not know", order.order_id, info.raw_status)
-        return StatusChange(order.order_id, None, info.raw_status, info.start_count, info.remains,
-                            now + next_poll_delay(now - (order.placed_at or now), interval))
+        next_poll = now + next_poll_delay(now - (order.placed_at or now), interval)
+        return StatusChange(order.order_id, order.user_id, order.currency, order.panel_status, None, info.raw_status,
+                            info.start_count, info.remains, next_poll)
     changed = status is not old and not (status in RUNNING and old in RUNNING)
     refund = refund_micros(status, order.price_micros, order.quantity, info.remains) if changed else 0
     notice = None
@@ -80,8 +81,9 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, *, now: float, inte
         notice = Notice(order.user_id, _notice_text(order, status, info, refund), *open_button(order.order_id),
                         order_id=order.order_id)
     next_poll = None if status.is_final else now + next_poll_delay(now - (order.placed_at or now), interval)
-    return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll,
-                        refund, f"panel status {info.raw_status}", notice)
+    return StatusChange(order.order_id, order.user_id, order.currency, order.panel_status, status.value,
+                        info.raw_status, info.start_count, info.remains, next_poll, refund,
+                        f"panel status {info.raw_status}", notice)
 
 
 def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, refund: int) -> str:

@@ -487,6 +487,7 @@ class ApiCall:
     error: str | None = None
     status: int = 200
     result: Any = None
+    at: float = field(default_factory=time.perf_counter)  # when the server received it
 
     @property
     def chat_id(self) -> int | None:
