@@ -34,6 +34,8 @@ from storage.kv import get_value, set_value
 log = logging.getLogger(__name__)
 
 DEFAULT_CURRENCY = "USD"
+# Telegram allows about 30 a second; a little under it leaves room for timer jitter on the way.
+MESSAGES_PER_SECOND = 29.7
 SANDBOX_WARNING = (
     "SANDBOX MODE: PANEL_API_URL is not set, so the bot uses its built-in simulated panel at %s. "
     "Orders are simulated and nothing is bought. Set PANEL_API_URL and PANEL_API_KEY to sell for real."
@@ -41,10 +43,10 @@ SANDBOX_WARNING = (
 
 
 def _rate_limiter() -> AIORateLimiter:
-    """A smooth 29 messages a second overall. AIORateLimiter's default leaky bucket of 30 lets
+    """A smooth ~30 messages a second overall. AIORateLimiter's default leaky bucket of 30 lets
     up to 60 through in the first second of a burst, past Telegram's limit; a bucket of one
     spaces every message instead. A 429 that still happens is waited out and retried."""
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29, max_retries=3)
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / MESSAGES_PER_SECOND, max_retries=3)
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]

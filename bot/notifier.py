@@ -69,6 +69,7 @@ class Notifier:
     async def deliver_round(self) -> int:
         """Send what is due, one message per chat; returns how many were delivered."""
         now = self.clock()
+        self._last_sent = {user: at for user, at in self._last_sent.items() if now - at < PER_CHAT_SECONDS}
         chosen: dict[int, PendingNotice] = {}
         for notice in await due_notices(self.db, now, BATCH):
             if notice.user_id not in chosen and now - self._last_sent.get(notice.user_id, 0) >= PER_CHAT_SECONDS:
