@@ -14,12 +14,13 @@ import time
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot import texts
 from bot.notifier import Notifier
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
+from bot.rate_limit import SlidingWindowRateLimiter
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import cached_catalogue, refresh_catalogue
@@ -34,19 +35,10 @@ from storage.kv import get_value, set_value
 log = logging.getLogger(__name__)
 
 DEFAULT_CURRENCY = "USD"
-# Telegram allows about 30 a second; a little under it leaves room for timer jitter on the way.
-MESSAGES_PER_SECOND = 29.7
 SANDBOX_WARNING = (
     "SANDBOX MODE: PANEL_API_URL is not set, so the bot uses its built-in simulated panel at %s. "
     "Orders are simulated and nothing is bought. Set PANEL_API_URL and PANEL_API_KEY to sell for real."
 )
-
-
-def _rate_limiter() -> AIORateLimiter:
-    """A smooth ~30 messages a second overall. AIORateLimiter's default leaky bucket of 30 lets
-    up to 60 through in the first second of a burst, past Telegram's limit; a bucket of one
-    spaces every message instead. A 429 that still happens is waited out and retried."""
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / MESSAGES_PER_SECOND, max_retries=3)
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -57,7 +49,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
-        .rate_limiter(_rate_limiter())
+        .rate_limiter(SlidingWindowRateLimiter(max_retries=3))
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
         .post_stop(_stop)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -41,13 +40,13 @@ async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = (),
             return query.message  # the same page pressed twice: nothing to change
 
     try:
-        if answered:
-            return await edit()
-        _, message = await asyncio.gather(answer(update), edit())  # two round trips at once
-        return message
+        message = await edit()
     except BadRequest as exc:  # the message is gone or too old to edit: say it in a new one
         log.info("could not edit message (%s); sending a new one", exc)
-        return await reply(update, text, rows)
+        message = await reply(update, text, rows)
+    if not answered:  # after the content: what the customer waits for arrives first
+        await answer(update)
+    return message
 
 
 async def reply(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()) -> Message | None:

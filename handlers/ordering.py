@@ -316,13 +316,12 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
         markup_percent=state.settings.price_markup_percent, currency=state.currency,
         poll_interval=state.settings.poll_interval_seconds))
-    await answer(update, texts.PLACING)
     # A quick panel gets one edit with the result; a slow one shows "placing" meanwhile.
     done, _ = await asyncio.wait({placing}, timeout=PLACING_NOTICE_AFTER)
     if not done:
-        await show(update, texts.PLACING, answered=True)
+        await show(update, texts.PLACING)
     outcome = await placing
-    await show(update, _outcome_text(state, outcome, user.id), menu.main_menu(), answered=True)
+    await show(update, _outcome_text(state, outcome, user.id), menu.main_menu(), answered=not done)
     return ConversationHandler.END
 
 
