@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 PER_CHAT_SECONDS = 1.0
 IN_FLIGHT = 30  # messages handed to the rate limiter at once
+# Bulk sending is spaced evenly, a little under Telegram's 30 a second, so that a long burst of
+# notifications never bunches up past the limit (replies to customers may still burst).
+BULK_PER_SECOND = 29.8
 BATCH = 500
 
 
@@ -38,6 +42,7 @@ class Notifier:
     delivered: int = 0
     _last_sent: dict[int, float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _pace: AsyncLimiter = field(default_factory=lambda: AsyncLimiter(1, 1 / BULK_PER_SECOND))
     _task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -89,7 +94,7 @@ class Notifier:
         if notice.button_text and notice.button_data:
             button = InlineKeyboardButton(notice.button_text, callback_data=notice.button_data)
             markup = InlineKeyboardMarkup([[button]])
-        async with gate:
+        async with gate, self._pace:
             try:
                 await self.bot.send_message(notice.user_id, notice.text, parse_mode=ParseMode.HTML,
                                             reply_markup=markup)

@@ -20,3 +20,17 @@ def test_poll_scale_bench_runs_and_checks_its_targets() -> None:
     assert "max concurrent requests seen by the panel: 2" in result.stdout
     assert "ids answered with a status: 250/250" in result.stdout
     assert result.returncode == 0, result.stdout
+
+
+def test_conversation_load_bench_completes_every_order() -> None:
+    """Three customers order through the real bot; the latency target is the bench's business."""
+    result = subprocess.run(
+        [sys.executable, "bench/conversation_load.py", "--customers", "3"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert "orders placed: 3 of 3 (panel add requests: 3, '✅ Order placed' messages: 3): PASS" in result.stdout, (
+        result.stdout + result.stderr)
+    assert "samples: bare bot 21, storefront 21" in result.stdout
+    assert "p95 ratio storefront / bare:" in result.stdout
+    assert "Traceback" not in result.stderr, result.stderr  # exit code 1 only means the latency target was missed
