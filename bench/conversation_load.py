@@ -7,14 +7,14 @@ the bot's reply (sendMessage / editMessageText to that chat) reaches that server
    menu, ``ApplicationBuilder().token(T).base_url(URL).build()`` with defaults, ``run_polling()``),
    25 users sending /start at the same moment, round after round; and
 2. the real storefront bot (``python -m bot``: SQLite in a temp dir, the sandbox panel over HTTP),
-   25 funded customers going through a whole order in lockstep rounds: /order, tap the category,
-   tap the service, tap "Order this", send the link, send the quantity, tap Confirm. Confirm is
-   measured until the answer with the order's outcome (one edit of the summary with
-   "✅ Order placed…", after the panel round trip; a "⏳ Placing…" edit, sent only when the panel
-   takes more than a second, would not count as the answer).
+   25 funded customers going through a whole order (three in a row by default) in lockstep rounds:
+   /order, tap the category, tap the service, tap "Order this", send the link, send the quantity,
+   tap Confirm. The reply to Confirm is the "⏳ Placing your order…" edit the bot makes at once;
+   the time until the order's outcome ("✅ Order placed…", after two fsynced transactions and the
+   panel round trip) is printed on a line of its own and is not part of the reply figures.
 
 Every bot runs in its own process, as in production: the bare bot is a tiny script
-(``BARE_BOT_SCRIPT``, run by this interpreter), the storefront is ``python -m bot`` configured
+(``BARE_BOT_SCRIPT``, written to a temp dir and run by this interpreter), the storefront is ``python -m bot`` configured
 through its environment, and its panel is ``python -m bot.panel.sandbox --speed 0`` in a third
 process. This process runs only the ``FakeTelegram`` server (tests/support/fake_telegram.py) that
 both bots long-poll over loopback HTTP, one after the other (same server, same token, same run),
@@ -26,16 +26,21 @@ figures measure the bot, not the 30 messages/second limit. Setup is not measured
 sends /start and the admin credits every wallet before the first ordering round.
 
 Checks: storefront p95 <= 1.1 x the bare bot's p95; every order placed exactly once (the panel's
-``/_sandbox/stats`` counts one ``add`` per customer, and each customer has a "✅ Order placed"
+``/_sandbox/stats`` counts one ``add`` per order, and each order has its "✅ Order placed"
 message); no failed Bot API call (getUpdates aside: a stopped poller's last long poll ends with
-409 when the next one connects); both bots exit 0 on SIGINT. Peak RSS is each bot process's
-VmHWM, read just before it is stopped. Exit code 0 when everything passes, 1 otherwise.
+409 when the next one connects); both bots exit 0 on SIGINT (a bot's stderr, warnings and errors
+only, is printed when it is not empty). Also printed, to see where the time goes: the Bot API
+calls and the CPU time (/proc/<pid>/stat) of each process per measured update, and each bot
+process's peak RSS (VmHWM, read just before it is stopped). Exit code 0 when everything passes,
+1 otherwise.
 
-    PYTHONPATH=. python bench/conversation_load.py [--customers 25] [--rounds 7] [--interval SECONDS]
+    PYTHONPATH=. python bench/conversation_load.py [--customers 25] [--orders 3] [--rounds 21]
+                                                   [--interval SECONDS]
                                                    [--profile DIR]
 
 ``--profile DIR`` runs both bots under cProfile (DIR/bare.prof, DIR/storefront.prof) to see where
-their time per update goes; the latency figures of such a run are inflated by the profiler.
+their time per update goes (the main thread only: aiosqlite's SQL runs in a thread of its own); the
+latency figures of such a run are inflated by the profiler.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import argparse
 import asyncio
+import ctypes
 import os
 import re
 import resource
@@ -54,6 +60,7 @@ import signal
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -74,7 +81,6 @@ SERVICE_ID = "102"  # a plain Default service: link, then quantity, then the sum
 QUANTITY = "1000"
 WALLET = "100"
 REPLY_METHODS = frozenset({"sendMessage", "editMessageText"})
-INTERIM_PREFIX = "⏳"  # "⏳ Placing your order…": shown while a slow panel works, not the answer
 BARE_USER_BASE = 10_000
 CUSTOMER_BASE = 20_000
 WAIT_SECONDS = 120.0
@@ -166,6 +172,28 @@ def peak_rss_mb(pid: int) -> float | None:
     return int(match.group(1)) / 1024 if match else None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (/proc/<pid>/stat, clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, fields 14 and 15
+
+
+def cpu_now(*children: Child) -> dict[str, float]:
+    """CPU seconds used so far by this process ("bench") and by each child, by name."""
+    return {"bench": time.process_time(), **{child.name: cpu_seconds(child.pid) for child in children}}
+
+
+def cpu_since(before: dict[str, float], *children: Child) -> dict[str, float]:
+    after = cpu_now(*children)
+    return {name: after[name] - before[name] for name in before}
+
+
+def die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM it if the bench dies first (killed by a test's timeout,
+    say), so that no bot is left polling a server that is gone. Linux's PR_SET_PDEATHSIG."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
 @asynccontextmanager
 async def child_process(
     name: str, args: Sequence[str], *, env: dict[str, str], cwd: Path, log_dir: Path,
@@ -174,7 +202,8 @@ async def child_process(
     """Start ``args``; on the way out read its peak RSS, send SIGINT and wait for it to exit."""
     stderr_path = log_dir / f"{name.replace(' ', '-')}.stderr"
     with stderr_path.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(*args, env=env, cwd=cwd, stdout=stdout, stderr=stderr)
+        process = await asyncio.create_subprocess_exec(*args, env=env, cwd=cwd, stdout=stdout, stderr=stderr,
+                                                       preexec_fn=die_with_parent)
     child = Child(name, process, stderr_path)
     try:
         yield child
@@ -253,8 +282,7 @@ class Reply:
 
 
 def is_answer(call: ApiCall) -> bool:
-    """A reply call that answers the update (not the "⏳ Placing…" notice of a slow panel)."""
-    return call.method in REPLY_METHODS and not str(call.params.get("text", "")).startswith(INTERIM_PREFIX)
+    return call.method in REPLY_METHODS
 
 
 async def lockstep_round(tg: FakeTelegram, pushes: dict[FakeUser, Push], replies: int = 1) -> dict[int, Reply]:
@@ -326,10 +354,19 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     spans: list[float] = field(default_factory=list)  # first push → last reply of a round
     per_step: dict[str, list[float]] = field(default_factory=dict)
+    outcomes: list[float] = field(default_factory=list)  # Confirm → "✅ Order placed", not a reply figure
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the measured rounds, by process
+    step_cpu: dict[str, float] = field(default_factory=dict)  # the bot's CPU seconds in each step's interval
+    calls: Counter[str] = field(default_factory=Counter)  # the bot's Bot API calls in them, getUpdates aside
 
 
-def record(phase: Phase, step: str, found: dict[int, Reply], *, last: bool = True) -> None:
-    values = [reply.latencies[-1 if last else 0] for reply in found.values()]
+def count_calls(calls: Sequence[ApiCall]) -> Counter[str]:
+    return Counter(call.method for call in calls if call.method != "getUpdates")
+
+
+def record(phase: Phase, step: str, found: dict[int, Reply]) -> None:
+    """The first reply call of each chat is the reply to its update."""
+    values = [reply.latencies[0] for reply in found.values()]
     phase.latencies += values
     phase.per_step.setdefault(step, []).extend(values)
     phase.spans.append(max(values))
@@ -351,9 +388,13 @@ async def bare_phase(
         await until_ready(tg, bot, since, ("getUpdates",))
         started = time.perf_counter()
         await lockstep_round(tg, {u: say("/start") for u in users})  # warm-up, as the storefront's setup
+        cpu, first_call = cpu_now(bot), len(tg.calls)
         for _ in range(rounds):
             started = await pace(started, interval)
             record(phase, "/start", await lockstep_round(tg, {u: say("/start") for u in users}))
+        await pace(started, interval)  # the last round's interval: its late calls count too
+        phase.cpu = cpu_since(cpu, bot)
+    phase.calls = count_calls(tg.calls[first_call:])  # once stopped: the last round's late calls too
     return phase, bot
 
 
@@ -372,7 +413,7 @@ class Storefront:
 
 
 async def storefront_phase(
-    tg: FakeTelegram, customers: int, interval: float, work: Path, profile_dir: Path | None,
+    tg: FakeTelegram, customers: int, orders: int, interval: float, work: Path, profile_dir: Path | None,
 ) -> Storefront:
     service = next(s for s in DEMO_CATALOGUE if str(s.service_id) == SERVICE_ID)
     home = work / "storefront"
@@ -400,8 +441,15 @@ async def storefront_phase(
             )
             started = time.perf_counter()  # a full interval before the first measured round
             current: dict[int, SentMessage] = {}
-            for step in STEPS:
-                started = await pace(started, interval)
+            cpu, first_call = cpu_now(bot, panel), len(tg.calls)
+            spacing = interval
+            for number, step in enumerate(STEPS * orders):
+                started = await pace(started, spacing)
+                # Confirm's round sends two messages a customer ("⏳ Placing…", then the outcome):
+                # twice the interval keeps it, too, under the limit.
+                replies = 2 if step == "Confirm" else 1
+                spacing = interval * replies
+                step_cpu = cpu_seconds(bot.pid)
                 pushes: dict[FakeUser, Push]
                 if step == "/order":
                     pushes = {u: say("/order") for u in users}
@@ -412,18 +460,26 @@ async def storefront_phase(
                 elif step == "Order this":
                     pushes = {u: tap(current[u.id], ":go") for u in users}
                 elif step == "link":
-                    pushes = {u: say(f"https://instagram.com/bench_{u.id}") for u in users}
+                    # one link per order: panels refuse a second active order on a link
+                    link = f"https://instagram.com/bench_{{}}_{number // len(STEPS)}"
+                    pushes = {u: say(link.format(u.id)) for u in users}
                 elif step == "quantity":
                     pushes = {u: say(QUANTITY) for u in users}
                 else:
                     pushes = {u: tap(current[u.id], ":ok") for u in users}
-                found = await lockstep_round(tg, pushes)
+                found = await lockstep_round(tg, pushes, replies=replies)
                 record(phase, step, found)
+                if step == "Confirm":
+                    phase.outcomes += [reply.latencies[-1] for reply in found.values()]
                 for chat_id, reply in found.items():
                     current[chat_id] = replied_message(tg, tg.calls[reply.indexes[-1]])
                     if current[chat_id].text.startswith(("⚠️", texts.ERROR_GENERIC[:20])):
                         raise AssertionError(f"step {step}: chat {chat_id} got {current[chat_id].text!r}\n"
                                              f"--- stderr of the storefront bot:\n{bot.stderr()[-5000:]}")
+                await pace(started, spacing)  # the step's whole interval, so that its late calls count too
+                phase.step_cpu[step] = phase.step_cpu.get(step, 0.0) + cpu_seconds(bot.pid) - step_cpu
+            phase.cpu = cpu_since(cpu, bot, panel)
+        phase.calls = count_calls(tg.calls[first_call:])  # once stopped: the last round's late calls too
         adds = (await panel_requests(api_url)).get("add", 0)
     placed = sum(1 for u in users for m in u.messages() if m.text.startswith("✅ Order placed"))
     return Storefront(bot=bot, panel=panel, phase=phase, adds=adds, placed_messages=placed)
@@ -454,19 +510,31 @@ def megabytes(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} MB"
 
 
+def cpu_use(phase: Phase) -> str:
+    """CPU seconds per process in the measured rounds, and per measured update."""
+    return ", ".join(f"{name} {seconds:.2f} s ({seconds / len(phase.latencies) * 1000:.1f} ms)"
+                     for name, seconds in phase.cpu.items())
+
+
+def calls_per_update(phase: Phase) -> str:
+    updates = len(phase.latencies)
+    return (f"{phase.calls.total() / updates:.2f} (" + ", ".join(
+        f"{method} {count / updates:.2f}" for method, count in phase.calls.most_common()) + ")")
+
+
 def exit_status(child: Child) -> str:
     return "did not stop, killed" if child.returncode is None else f"exit code {child.returncode}"
 
 
-async def run(customers: int, rounds: int | None, interval: float, profile_dir: Path | None) -> bool:
-    bare_rounds = len(STEPS) if rounds is None else rounds
+async def run(customers: int, orders: int, rounds: int | None, interval: float, profile_dir: Path | None) -> bool:
+    bare_rounds = len(STEPS) * orders if rounds is None else rounds
     with tempfile.TemporaryDirectory(prefix="conversation-load-") as tmp:
         work = Path(tmp)
         async with FakeTelegram() as tg:
             tg.calls = TimedCalls()
             bare, bare_bot = await bare_phase(tg, customers, bare_rounds, interval, work, profile_dir)
             await asyncio.sleep(interval)  # pacing: a full round interval between the two phases
-            shop = await storefront_phase(tg, customers, interval, work, profile_dir)
+            shop = await storefront_phase(tg, customers, orders, interval, work, profile_dir)
             failed = [call for call in tg.calls if not call.ok and call.method != "getUpdates"]
         bots = (bare_bot, shop.bot)
         for bot in bots:  # both run with warnings and errors only: anything there is news
@@ -475,36 +543,42 @@ async def run(customers: int, rounds: int | None, interval: float, profile_dir: 
     store = shop.phase
     ratio = p95(store.latencies) / p95(bare.latencies)
     fast_enough = ratio <= TARGET_RATIO
-    orders_ok = shop.adds == customers and shop.placed_messages == customers and not failed
+    orders_ok = shop.adds == customers * orders and shop.placed_messages == customers * orders and not failed
     exits_ok = all(bot.returncode == 0 for bot in bots)
 
     print(f"setup: {os.cpu_count()} cores; bench process (pid {os.getpid()}): the FakeTelegram server, the "
           f"simulated users and the timestamps; bare bot in its own process (pid {bare_bot.pid}: PTB defaults, "
           f"updates one at a time, no rate limiter, run_polling); storefront bot in its own process "
-          f"(pid {shop.bot.pid}: python -m bot, AIORateLimiter, updates of different users at once, SQLite) "
+          f"(pid {shop.bot.pid}: python -m bot, its production setup: rate limiter, updates of different users "
+          f"at once, SQLite) "
           f"with the sandbox panel in another (pid {shop.panel.pid}: python -m bot.panel.sandbox --speed 0); "
           f"the bots long-poll the one FakeTelegram (no flood limits) over loopback, one after the other"
           f"{'; under cProfile (' + str(profile_dir) + ')' if profile_dir else ''}")
     print(f"customers: {customers}   round interval: {interval:.2f} s (<= {MESSAGES_PER_SECOND} updates/s)")
-    print(f"rounds: bare bot {bare_rounds} x /start; storefront {len(STEPS)} ordering steps ({', '.join(STEPS)})")
+    print(f"rounds: bare bot {bare_rounds} x /start; storefront {orders} order(s) a customer, "
+          f"{len(STEPS)} steps each ({', '.join(STEPS)})")
     print(f"samples: bare bot {len(bare.latencies)}, storefront {len(store.latencies)}")
     print("latency = update pushed -> the bot's reply call (sendMessage/editMessageText) received by the fake server")
     print(f"bare bot        {figures(bare.latencies)}")
-    print(f"storefront bot  {figures(store.latencies)}   (all steps; Confirm until '✅ Order placed')")
+    print(f"storefront bot  {figures(store.latencies)}   (all steps; Confirm's reply is '⏳ Placing your order…')")
     for step in STEPS:
-        print(f"  {step:<15}  {figures(store.per_step[step])}")
-    before_confirm = [v for step in STEPS[:-1] for v in store.per_step[step]]
-    print(f"  {'all but Confirm':<15}  {figures(before_confirm)}")
+        step_cpu_ms = store.step_cpu[step] / len(store.per_step[step]) * 1000
+        print(f"  {step:<15}  {figures(store.per_step[step])}   bot CPU {step_cpu_ms:4.1f} ms per update")
+    print(f"  {'Confirm -> ✅':<15}  {figures(store.outcomes)}   (until the order's outcome; not a reply figure)")
     print(f"round span (first push -> last reply), median: bare bot {ms(p50(bare.spans))}, "
           f"storefront {ms(p50(store.spans))} (/ customers: {ms(p50(bare.spans) / customers)}, "
           f"{ms(p50(store.spans) / customers)})")
     print(f"p95 ratio storefront / bare: {ratio:.2f} (target <= {TARGET_RATIO}): {'PASS' if fast_enough else 'FAIL'}")
-    print(f"orders placed: {shop.placed_messages} of {customers} (panel add requests: {shop.adds}, "
+    print(f"orders placed: {shop.placed_messages} of {customers * orders} (panel add requests: {shop.adds}, "
           f"'✅ Order placed' messages: {shop.placed_messages}): {'PASS' if orders_ok else 'FAIL'}")
     if failed:
         print(f"failed Bot API calls: {len(failed)}; first: {failed[0]}")
     print(f"bots stopped with SIGINT: bare bot {exit_status(bare_bot)}, storefront bot {exit_status(shop.bot)}: "
           f"{'PASS' if exits_ok else 'FAIL'}")
+    print(f"Bot API calls per measured update: bare bot {calls_per_update(bare)}; "
+          f"storefront bot {calls_per_update(store)}")
+    print(f"CPU in the measured rounds (per measured update): bare phase: {cpu_use(bare)}; "
+          f"storefront phase: {cpu_use(store)}")
     print(f"peak RSS (VmHWM): bare bot {megabytes(bare_bot.peak_rss_mb)}, storefront bot "
           f"{megabytes(shop.bot.peak_rss_mb)} (sandbox panel {megabytes(shop.panel.peak_rss_mb)}, bench process "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB)")
@@ -514,8 +588,10 @@ async def run(customers: int, rounds: int | None, interval: float, profile_dir: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Reply latency of the storefront under 25 simultaneous customers.")
     parser.add_argument("--customers", type=int, default=25)
+    parser.add_argument("--orders", type=int, default=3,
+                        help="orders each customer places one after the other (more samples, steadier p95)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help=f"bare-bot rounds (default: {len(STEPS)}, the number of ordering steps)")
+                        help=f"bare-bot rounds (default: {len(STEPS)} x orders, as many as the storefront's)")
     parser.add_argument("--interval", type=float, default=None,
                         help=f"seconds between round starts (default: customers / {MESSAGES_PER_SECOND})")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
@@ -525,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     profile_dir = None if args.profile is None else args.profile.resolve()
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
-    return 0 if asyncio.run(run(args.customers, args.rounds, interval, profile_dir)) else 1
+    return 0 if asyncio.run(run(args.customers, args.orders, args.rounds, interval, profile_dir)) else 1
 
 
 if __name__ == "__main__":

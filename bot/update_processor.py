@@ -4,16 +4,31 @@ PTB's default handles every update in turn, so one customer's slow panel call wo
 others wait. Fully concurrent handling would let a double tap on Confirm, or two quick answers,
 run side by side within one conversation. A lock per user gives both: concurrency across users,
 order within a user.
+
+It also runs low-priority Bot API calls (`defer`): answering a callback query only stops the
+button's spinner, while the edited message is what the customer waits for. Under a burst, the
+answers wait until no update is being handled (at most `DEFER_AT_MOST` seconds), so that every
+customer's reply goes out first.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+import logging
+from collections.abc import Awaitable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+DEFER_AT_MOST = 1.0  # seconds; Telegram lets a callback query be answered for much longer
+
+# The processor handling the current update, for `defer` (handlers get no reference to it).
+current_processor: ContextVar[PerUserUpdateProcessor | None] = ContextVar("current_processor", default=None)
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -21,8 +36,43 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        self._handling = 0
+        self._idle: asyncio.Event | None = None
+        self._deferred: set[asyncio.Task[None]] = set()
+
+    def defer(self, call: Coroutine[Any, Any, Any]) -> None:
+        """Run `call` once no update is being handled, or after DEFER_AT_MOST seconds."""
+        task = asyncio.create_task(self._when_idle(call))
+        self._deferred.add(task)
+        task.add_done_callback(self._deferred.discard)
+
+    async def _when_idle(self, call: Coroutine[Any, Any, Any]) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle_event().wait(), DEFER_AT_MOST)
+        try:
+            await call
+        except Exception:  # a spinner left turning is not worth an error report
+            log.warning("deferred Bot API call failed", exc_info=True)
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            if not self._handling:
+                self._idle.set()
+        return self._idle
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        current_processor.set(self)
+        self._handling += 1
+        self._idle_event().clear()
+        try:
+            await self._in_turn(update, coroutine)
+        finally:
+            self._handling -= 1
+            if not self._handling:
+                self._idle_event().set()
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _owner(update)
         if key is None:
             await coroutine
@@ -41,7 +91,9 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Nothing to release."""
+        """Send what is still deferred."""
+        if self._deferred:
+            await asyncio.wait(set(self._deferred), timeout=DEFER_AT_MOST + 5)
 
 
 def _owner(update: object) -> int | None:

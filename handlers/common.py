@@ -9,6 +9,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot.update_processor import current_processor
+
 log = logging.getLogger(__name__)
 
 Button = tuple[str, str]  # (text, callback data)
@@ -44,9 +46,26 @@ async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = (),
     except BadRequest as exc:  # the message is gone or too old to edit: say it in a new one
         log.info("could not edit message (%s); sending a new one", exc)
         message = await reply(update, text, rows)
-    if not answered:  # after the content: what the customer waits for arrives first
-        await answer(update)
+    if not answered:  # after the content, with low priority: what the customer waits for goes first
+        processor = current_processor.get()
+        if processor is None:
+            await answer(update)
+        else:
+            processor.defer(answer(update))
     return message
+
+
+async def replace(update: Update, message: Message | None, text: str,
+                  rows: Sequence[Sequence[Button]] = ()) -> Message | None:
+    """Put `text` in place of `message`, an earlier reply of ours (a new message when it is gone)."""
+    if message is not None:
+        try:
+            edited = await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows) if rows
+                                             else None, disable_web_page_preview=True)
+            return edited if isinstance(edited, Message) else message
+        except BadRequest as exc:
+            log.info("could not edit message (%s); sending a new one", exc)
+    return await reply(update, text, rows)
 
 
 async def reply(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()) -> Message | None:

@@ -7,7 +7,6 @@ carries ids only. The charge, the order record and the single `add` are in bot.s
 
 from __future__ import annotations
 
-import asyncio
 import html
 import secrets
 import warnings
@@ -46,11 +45,10 @@ from bot.shop.ordering import Duplicate, OutcomeUnknown, Placed, Refused, ShortO
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import menu
-from handlers.common import Button, answer, reply, show
+from handlers.common import Button, answer, replace, reply, show
 
 BROWSE, FIELD, CONFIRM = range(3)
 PER_PAGE = 8
-PLACING_NOTICE_AFTER = 1.0  # seconds
 SESSION = "order"
 CONFIRMED = "confirmed_nonces"
 
@@ -312,16 +310,13 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     context.user_data.pop(SESSION, None)
     context.user_data.setdefault(CONFIRMED, []).append(session.nonce)
     del context.user_data[CONFIRMED][:-20]
-    placing = asyncio.ensure_future(place_order(
+    # The reply comes at once and takes the buttons away; the outcome follows in the same message.
+    placing = await show(update, texts.PLACING)
+    outcome = await place_order(
         state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
         markup_percent=state.settings.price_markup_percent, currency=state.currency,
-        poll_interval=state.settings.poll_interval_seconds))
-    # A quick panel gets one edit with the result; a slow one shows "placing" meanwhile.
-    done, _ = await asyncio.wait({placing}, timeout=PLACING_NOTICE_AFTER)
-    if not done:
-        await show(update, texts.PLACING)
-    outcome = await placing
-    await show(update, _outcome_text(state, outcome, user.id), menu.main_menu(), answered=not done)
+        poll_interval=state.settings.poll_interval_seconds)
+    await replace(update, placing, _outcome_text(state, outcome, user.id), menu.main_menu())
     return ConversationHandler.END
 
 

@@ -108,8 +108,10 @@ async def test_result_is_sent_as_a_new_message_when_the_summary_is_gone(shop: Sh
     ok = next(b["callback_data"] for row in summary.buttons() for b in row if b["callback_data"].endswith(":ok"))
     summary.deleted = True  # the customer deleted the chat message before pressing
     await push_callback(shop, customer, ok, summary, "q-gone")
-    result = await customer.user.next_message()
-    assert result.text.startswith("✅ Order placed")
+    placing = await customer.user.next_message()
+    assert shop.telegram.calls_of("sendMessage")[-1].params["text"] == texts.PLACING  # sent as a new message
+    result = await customer.wait_text(placing, lambda text: text.startswith("✅ Order placed"))
+    assert result.message_id == placing.message_id  # the outcome replaces the notice, no third message
     assert len(shop.adds()) == 1
 
 
@@ -216,3 +218,21 @@ async def test_the_main_menu_leaves_an_order_in_progress(shop: Shop) -> None:
     assert home.text.startswith("💰 Your balance: 100.00 USD")
     assert await customer.tap_answer(summary, ":ok") == texts.MENU_EXPIRED
     assert shop.adds() == []
+
+
+async def test_a_burst_of_taps_gets_its_replies_before_the_spinners_stop(shop: Shop) -> None:
+    """Answering a callback query only stops the button's spinner: the edited message goes first,
+    and each query is still answered exactly once."""
+    customers = [shop.customer(2200 + i) for i in range(6)]
+    menus = [await customer.say("/start") for customer in customers]
+    first_call = len(shop.telegram.calls)
+    queries = [await customer.user.press(menu, "m:bal") for customer, menu in zip(customers, menus, strict=True)]
+    for customer, query_id in zip(customers, queries, strict=True):
+        await customer.user.wait_answer(query_id)
+    calls = shop.telegram.calls[first_call:]
+    for customer, query_id in zip(customers, queries, strict=True):
+        edit = next(i for i, c in enumerate(calls) if c.method == "editMessageText" and c.chat_id == customer.user.id)
+        answers = [i for i, c in enumerate(calls) if c.method == "answerCallbackQuery"
+                   and c.params.get("callback_query_id") == query_id]
+        assert len(answers) == 1 and edit < answers[0]
+        assert "Your balance" in calls[edit].params["text"]
