@@ -11,26 +11,30 @@ import logging
 import secrets
 import time
 
+from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot import texts
-from bot.notifier import Notifier
+from bot.broadcaster import Broadcaster
+from bot.notifier import BULK_PER_SECOND, Notifier
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
 from bot.rate_limit import SlidingWindowRateLimiter
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
-from bot.shop.catalogue import cached_catalogue, refresh_catalogue
+from bot.shop.catalogue import cached_catalogue, catalogue_rules, refresh_catalogue
 from bot.shop.ordering import recover_interrupted
+from bot.shop.panel_watch import check_balance
 from bot.shop.tracking import poll_orders, poll_refills
 from bot.state import AppState, app_state, find_app_state, pop_app_state, set_app_state
 from bot.update_processor import PerUserUpdateProcessor
 from handlers import access, admin, menu, ordering, orders
 from storage.database import Database, open_database
 from storage.kv import get_value, set_value
+from storage.users import banned_ids
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     access.register(application)
     ordering.register(application, settings.conversation_timeout_seconds)
     menu.register(application)
-    admin.register(application)
+    admin.register(application, settings.admin_ids)
     orders.register(application)
     menu.register_last(application)
     ordering.register_last(application)
@@ -86,9 +90,12 @@ async def _startup(application: Application, settings: Settings) -> None:  # typ
 
     alerts = AdminAlerts(settings.admin_ids, send_alert)
     catalogue = await cached_catalogue(db)
-    state = AppState(settings=settings, db=db, panel=panel, alerts=alerts, catalogue=catalogue,
-                     currency=await _wallet_currency(db, panel), sandbox_server=sandbox_server)
-    state.notifier = Notifier(application.bot, db, on_blocked=state.known_users.discard)
+    state = AppState(settings=settings, db=db, panel=panel, alerts=alerts, full_catalogue=catalogue,
+                     rules=await catalogue_rules(db), currency=await _wallet_currency(db, panel),
+                     sandbox_server=sandbox_server, banned=await banned_ids(db))
+    bulk_pace = AsyncLimiter(1, 1 / BULK_PER_SECOND)  # notifications and broadcasts share Telegram's limit
+    state.notifier = Notifier(application.bot, db, on_blocked=state.known_users.discard, pace=bulk_pace)
+    state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.known_users.discard)
     set_app_state(application, state)
     if not len(catalogue):  # nothing cached yet: customers need a catalogue now
         await _refresh(state)
@@ -102,7 +109,11 @@ async def _startup(application: Application, settings: Settings) -> None:  # typ
     tick = min(settings.poll_interval_seconds, 30.0)
     application.job_queue.run_repeating(_poll_job, interval=tick, first=tick, name="poll",
                                         job_kwargs={"max_instances": 1, "coalesce": True})
+    balance_every = settings.balance_check_minutes * 60
+    application.job_queue.run_repeating(_balance_job, interval=balance_every, first=min(60, balance_every),
+                                        name="balance-check", job_kwargs={"max_instances": 1, "coalesce": True})
     state.notifier.start()  # delivers what the outbox holds, also from before a restart
+    state.broadcaster.start()  # resumes a broadcast a restart interrupted
 
 
 async def _wallet_currency(db: Database, panel: PanelClient) -> str:
@@ -123,14 +134,24 @@ async def _wallet_currency(db: Database, panel: PanelClient) -> str:
 
 async def _refresh(state: AppState) -> None:
     try:
-        state.catalogue = await refresh_catalogue(state.db, state.panel)
+        state.show_catalogue(await refresh_catalogue(state.db, state.panel), state.rules)
     except PanelError as exc:
         log.warning("could not refresh the catalogue (%s); keeping %d cached services", exc.message,
-                    len(state.catalogue))
+                    len(state.full_catalogue))
 
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await _refresh(app_state(context))
+
+
+async def _balance_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    state = app_state(context)
+    if state.settings.panel_low_balance is None:
+        return
+    try:
+        await check_balance(state.db, state.panel, state.alerts, state.settings.panel_low_balance, state.currency)
+    except PanelError as exc:
+        log.warning("could not read the panel balance: %s", exc.message)
 
 
 async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -148,6 +169,8 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]
     state = find_app_state(application)
+    if state is not None and state.broadcaster is not None:
+        await state.broadcaster.stop()  # lets the batch in flight finish: a restart resumes after it
     if state is not None and state.notifier is not None:
         await state.notifier.stop()
 

@@ -42,7 +42,7 @@ class Notifier:
     delivered: int = 0
     _last_sent: dict[int, float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _pace: AsyncLimiter = field(default_factory=lambda: AsyncLimiter(1, 1 / BULK_PER_SECOND))
+    pace: AsyncLimiter = field(default_factory=lambda: AsyncLimiter(1, 1 / BULK_PER_SECOND))
     _task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -94,7 +94,7 @@ class Notifier:
         if notice.button_text and notice.button_data:
             button = InlineKeyboardButton(notice.button_text, callback_data=notice.button_data)
             markup = InlineKeyboardMarkup([[button]])
-        async with gate, self._pace:
+        async with gate, self.pace:
             try:
                 await self.bot.send_message(notice.user_id, notice.text, parse_mode=ParseMode.HTML,
                                             reply_markup=markup)

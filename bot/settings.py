@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=60, ge=1, le=86400)
     conversation_timeout_seconds: float = Field(default=900, ge=1, le=86400)
     catalogue_refresh_minutes: int = Field(default=60, ge=1, le=10080)
+    panel_low_balance: Decimal | None = Field(default=None, ge=0)
+    balance_check_minutes: int = Field(default=5, ge=1, le=1440)
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")

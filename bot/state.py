@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from telegram.ext import Application, CallbackContext
 
-from bot.domain.catalogue import Catalogue
+from bot.broadcaster import Broadcaster
+from bot.domain.catalogue import Catalogue, CatalogueRules, visible
 from bot.notifier import Notifier
-from bot.panel import PanelClient
+from bot.panel import PanelClient, Service
 from bot.panel.sandbox import SandboxServer
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
@@ -23,11 +25,28 @@ class AppState:
     db: Database
     panel: PanelClient
     alerts: AdminAlerts
-    catalogue: Catalogue
+    full_catalogue: Catalogue  # everything the panel offers that we can order
     currency: str
+    rules: CatalogueRules = field(default_factory=CatalogueRules)
+    catalogue: Catalogue = field(default_factory=lambda: Catalogue(()))  # what customers see: `show_catalogue`
     notifier: Notifier | None = None
+    broadcaster: Broadcaster | None = None
     sandbox_server: SandboxServer | None = None
     known_users: set[int] = field(default_factory=set)  # recorded in the database this run
+    seen_at: dict[int, float] = field(default_factory=dict)  # last_seen_at written (monotonic), by user
+    banned: set[int] = field(default_factory=set)
+    ban_told: set[int] = field(default_factory=set)  # banned users told this run
+
+    def __post_init__(self) -> None:
+        self.show_catalogue(self.full_catalogue, self.rules)
+
+    def show_catalogue(self, full: Catalogue, rules: CatalogueRules) -> None:
+        """Adopt a new catalogue or new rules: customers see the result from the next update on."""
+        self.full_catalogue, self.rules = full, rules
+        self.catalogue = visible(full, rules)
+
+    def markup_for(self, service: Service) -> Decimal:
+        return self.rules.markup_for(service, self.settings.price_markup_percent)
 
     @property
     def sandbox(self) -> bool:
@@ -35,6 +54,9 @@ class AppState:
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.settings.admin_ids
+
+    def is_banned(self, user_id: int) -> bool:
+        return user_id in self.banned and not self.is_admin(user_id)
 
     def may_use(self, user_id: int) -> bool:
         allowed = self.settings.allowed_user_ids

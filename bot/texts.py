@@ -288,10 +288,8 @@ ALERT_PANEL_AUTH = _("⚠️ <b>The panel refuses the API key</b> (\"{reason}\")
 RESOLVE_USAGE = _("Usage: <code>/resolve ORDER_ID placed PANEL_ORDER_ID</code> when the panel has the order, or "
                   "<code>/resolve ORDER_ID failed</code> to refund the customer.")
 UNVERIFIED_NONE = _("No order is waiting for a check.")
-UNVERIFIED_LIST = _("❔ <b>Orders whose outcome is unknown</b> ({count}). Check each on the panel, then settle it:")
-UNVERIFIED_LINE = _("#{order_id} · user <code>{user_id}</code> · {service} · {link} · {quantity} · {price} · "
-                    "{created}\n   <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or "
-                    "<code>/resolve {order_id} failed</code>")
+UNVERIFIED_LIST = _("❔ <b>Orders whose outcome is unknown</b> ({count}). Check each on the panel, then settle it "
+                    "with its buttons (or <code>/resolve</code>):")
 RESOLVE_NOT_UNVERIFIED = _("Order #{order_id} is not waiting for a check (it is {state}).")
 RESOLVED_PLACED_ADMIN = _("✅ Order #{order_id} marked as placed (panel order {panel_order_id}).")
 RESOLVED_FAILED_ADMIN = _("✅ Order #{order_id} marked as failed; {price} refunded to user {user_id}.")
@@ -304,3 +302,109 @@ ALERT_MISSING = _("⚠️ The panel does not know order #{order_id} (panel id {p
 ALERT_RESTART_PLACING = _("⚠️ Order #{order_id} was being placed when the bot stopped; its outcome is unknown. "
                           "Check the panel by hand, then <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or "
                           "<code>/resolve {order_id} failed</code>.")
+
+# --------------------------------------------------------------------------- operator tools
+
+BANNED = _("⛔ Your access to this bot has been closed by the operator.")
+ALERT_LOW_BALANCE = _("⚠️ <b>The panel balance is low</b>: {balance}, below the alert level of {threshold}. Top up "
+                      "the panel account before orders start to fail.")
+ADMIN_MENU = _("🛠 <b>Admin</b>\nCommands: <code>/user ID</code>, <code>/credit ID AMOUNT</code>, "
+               "<code>/debit ID AMOUNT</code>, /broadcast, /refresh, /unverified.")
+BUTTON_ADMIN_PANEL = _("🏦 Panel")
+BUTTON_ADMIN_STATS = _("📊 Stats")
+BUTTON_ADMIN_USERS = _("👥 Users")
+BUTTON_ADMIN_UNVERIFIED = _("❔ Unverified ({count})")
+BUTTON_ADMIN_BROADCAST = _("📣 Broadcast")
+BUTTON_ADMIN_CATALOGUE = _("🗂 Catalogue")
+BUTTON_ADMIN_AUDIT = _("📜 Audit log")
+BUTTON_ADMIN_HOME = _("‹ Admin")
+BUTTON_ADMIN_REFRESH = _("🔄 Refresh catalogue")
+PANEL_VIEW = _("🏦 <b>Panel</b>\n"
+               "Balance: <b>{balance}</b>{low}\n"
+               "Catalogue: {services} services in {categories} categories ({visible} shown to customers, "
+               "{hidden} hidden)\n"
+               "Last refresh: {refreshed}")
+PANEL_LOW_NOTE = _(" ⚠️ below the alert level of {threshold}")
+PANEL_UNREADABLE = _("not readable now ({reason})")
+NEVER = _("never")
+STATS_TITLE = _("📊 <b>Stats</b> (UTC)\n👥 Customers: <b>{customers}</b> · active in the last 7 days: <b>{active}</b>")
+STATS_PERIOD = _("<b>{period}</b>: {orders} orders · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
+                 "{statuses}")
+STATS_PERIODS: dict[str, str] = {"today": _("Today"), "7d": _("7 days"), "30d": _("30 days"), "all": _("All time")}
+USERS_HELP = _("👥 <b>Users</b>\nOpen a customer with <code>/user ID</code> (the id is in every alert and in "
+               "the customer's balance screen). Recently active:")
+USERS_NONE = _("👥 No customer has written to the bot yet.")
+USER_CARD = _("👤 <b>{name}</b> {username}· id <code>{user_id}</code>\n"
+              "Status: {status} · first seen {first_seen} · last seen {last_seen}\n"
+              "💰 Wallet: <b>{balance}</b>\n\n"
+              "<b>Last orders</b>\n{orders}\n\n<b>Ledger</b>\n{ledger}")
+USER_STATUS_ACTIVE = _("active")
+USER_STATUS_BANNED = _("⛔ banned")
+USER_STATUS_BLOCKED = _("blocked the bot")
+USER_NO_ORDERS = _("none")
+USER_NO_LEDGER = _("no entries")
+USER_LEDGER_LINE = _("{created} · {amount} · {reason}{note}")
+USER_USAGE = _("Usage: <code>/user ID</code>, the customer's numeric Telegram id.")
+BUTTON_CREDIT = _("➕ Credit")
+BUTTON_DEBIT = _("➖ Debit")
+BUTTON_BAN = _("⛔ Ban")
+BUTTON_UNBAN = _("✅ Unban")
+ASK_CREDIT = _("➕ How much to credit to user <code>{user_id}</code>? Send the amount (e.g. 10 or 2.50), or /cancel.")
+ASK_DEBIT = _("➖ How much to debit from user <code>{user_id}</code>? Send the amount (e.g. 10 or 2.50), or /cancel.")
+PROMPT_CANCELLED = _("Cancelled.")
+BANNED_ADMIN = _("⛔ User <code>{user_id}</code> is banned. They are told once that access is closed; "
+                 "nothing they send or press works.")
+UNBANNED_ADMIN = _("✅ User <code>{user_id}</code> is no longer banned.")
+BAN_UNCHANGED = _("Nothing changed: user <code>{user_id}</code> already is {status}.")
+CANNOT_BAN_ADMIN = _("An admin cannot be banned.")
+UNVERIFIED_ITEM = _("❔ <b>Order #{order_id}</b> · user <code>{user_id}</code> · {created}\n"
+                    "{service}\n🔗 {link} · {quantity} · {price}\nWhy: {error}")
+BUTTON_MARK_PLACED = _("✅ Placed…")
+BUTTON_MARK_FAILED = _("❌ Failed, refund")
+BUTTON_YES_REFUND = _("Yes, refund {price}")
+BUTTON_NO = _("No")
+ASK_PANEL_ORDER_ID = _("✅ Order #{order_id}: send the panel's order id (as the panel shows it), or /cancel.")
+CONFIRM_FAILED = _("❌ Mark order #{order_id} as failed and refund {price} to user <code>{user_id}</code>?")
+BAD_PANEL_ORDER_ID = _("A panel order id is 1–100 characters without spaces, e.g. <code>123456</code>. Send it again, "
+                       "or /cancel.")
+BROADCAST_ASK = _("📣 Send the message for every customer ({count} can receive it). HTML is allowed: &lt;b&gt;, "
+                  "&lt;i&gt;, &lt;u&gt;, &lt;s&gt;, &lt;a href=\"…\"&gt;, &lt;code&gt;, &lt;pre&gt;, "
+                  "&lt;blockquote&gt;, &lt;tg-spoiler&gt;. /cancel to stop.")
+BROADCAST_NOT_TEXT = _("A broadcast is text only. Send the text, or /cancel.")
+BROADCAST_INVALID = _("⚠️ Telegram refuses this text: {error}\nCheck the HTML tags (every tag closed, &amp;lt; for "
+                      "a literal &lt;) and send it again, or /cancel.")
+BROADCAST_PREVIEW = _("👆 This is how customers will see it. Send it to <b>{count}</b> customers?")
+BUTTON_BROADCAST_SEND = _("📣 Send to {count}")
+BROADCAST_CANCELLED = _("Broadcast cancelled; nobody got it.")
+BROADCAST_GONE = _("This broadcast was already sent or cancelled.")
+BROADCAST_NOBODY = _("Nobody can receive a broadcast yet: no customer has written to the bot (or all blocked it).")
+BROADCAST_PROGRESS = _("📣 <b>Broadcast #{broadcast_id}</b>\n{bar}\n{done} / {total} · delivered {sent} · "
+                       "blocked {blocked} · failed {failed}")
+BROADCAST_REPORT = _("📣 <b>Broadcast #{broadcast_id} finished</b>: {sent} delivered, {blocked} blocked the bot, "
+                     "{failed} failed (of {total}).")
+CATALOGUE_ADMIN = _("🗂 <b>Catalogue</b>: {services} services in {categories} categories. 🙈 = hidden from "
+                    "customers; % = a markup of its own (default {markup}%).")
+CATEGORY_ADMIN = _("🗂 <b>{name}</b>\n{count} services · {state} · markup {markup}%{own}")
+CATEGORY_OWN_MARKUP = _(" (its own)")
+STATE_SHOWN = _("shown")
+STATE_HIDDEN = _("🙈 hidden")
+SERVICE_ADMIN = _("🧩 <b>{name}</b>\nid {service_id} · {category}\nPanel rate {rate} · customers pay {price} per "
+                  "1000 · {state}")
+BUTTON_HIDE = _("🙈 Hide")
+BUTTON_SHOW = _("👁 Show")
+BUTTON_SET_MARKUP = _("% Markup…")
+BUTTON_SERVICES = _("🧩 Services")
+BUTTON_BACK_CATALOGUE = _("‹ Catalogue")
+ASK_MARKUP = _("% Markup for <b>{name}</b> in percent (0–10000, e.g. 25 or 12.5), or <code>default</code> for the "
+               "shop's {markup}%. /cancel to stop.")
+BAD_MARKUP = _("⚠️ “{value}” is not a markup: send a number of percent from 0 to 10000 (e.g. 25 or 12.5), or "
+               "<code>default</code>.")
+MARKUP_SET = _("✅ Markup for <b>{name}</b>: {markup}%. It applies to orders confirmed from now on.")
+CATALOGUE_REFRESHED = _("🔄 Catalogue refreshed: {services} services. {added} added, {removed} removed, "
+                        "{repriced} with a new panel rate (new rates apply to orders confirmed from now on).")
+CATALOGUE_REFRESH_FAILED = _("⚠️ The panel did not give its services ({reason}); the catalogue is unchanged.")
+AUDIT_TITLE = _("📜 <b>Audit log</b> (latest first, UTC)")
+AUDIT_LINE = _("{created} · admin <code>{admin_id}</code> · {action} {target}: {before} → {after}")
+AUDIT_NONE = _("📜 No admin action yet.")
+SERVICE_GONE = _("This service is no longer available. Nothing was charged. Send /order to choose another.")
+PRICE_CHANGED = _("ℹ️ The price changed since you looked: it is now {price}. Check the order and confirm again.")

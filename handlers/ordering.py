@@ -7,11 +7,13 @@ carries ids only. The charge, the order record and the single `add` are in bot.s
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import secrets
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from telegram import Update
@@ -60,6 +62,7 @@ class Session:
     back: str = ""  # the list a service card returns to
     service_id: str | None = None
     draft: OrderDraft | None = None
+    quoted: Decimal | None = None  # the price the summary showed: Confirm charges that or asks again
 
     def data(self, *parts: object) -> str:
         return ":".join(["o", self.nonce, *map(str, parts)])
@@ -165,11 +168,11 @@ async def _show_services(update: Update, state: AppState, session: Session, serv
                          title: str, nav_prefix: tuple[str, ...]) -> None:
     page = paginate(services, number, PER_PAGE)
     session.back = session.data(*nav_prefix, page.number)
-    markup = state.settings.price_markup_percent
     rows: list[list[Button]] = []
     for service in page.items:
         template = texts.PACKAGE_BUTTON if is_package(service.type) else texts.SERVICE_BUTTON
-        label = template.format(name=shorten(service.name, 38), price=format_money(price_per_1000(service, markup)))
+        label = template.format(name=shorten(service.name, 38),
+                                price=format_money(price_per_1000(service, state.markup_for(service))))
         rows.append([(label, session.data("svc", service.service_id))])
     await show(update, _with_page(title, page), [*rows, _nav(session, page, nav_prefix),
                                                  [(texts.BUTTON_CATEGORIES, session.data("cats", 0)),
@@ -193,7 +196,7 @@ def _card(state: AppState, service: Service) -> str:
     return texts.SERVICE_CARD.format(
         name=html.escape(shorten(service.name, 300)), category=html.escape(shorten(service.category, 200)),
         description=f"{html.escape(description)}\n\n" if description else "",
-        price=format_money(price_per_1000(service, state.settings.price_markup_percent), state.currency),
+        price=format_money(price_per_1000(service, state.markup_for(service)), state.currency),
         per=texts.PER_PACKAGE if is_package(service.type) else texts.PER_1000,
         min=service.min, max=service.max, refill=flag(service.refill), cancel=flag(service.cancel),
         dripfeed=flag(service.dripfeed), service_id=html.escape(service.service_id),
@@ -280,12 +283,12 @@ def _details(draft: OrderDraft) -> str:
     return "\n".join(lines)
 
 
-async def _summary(update: Update, state: AppState, session: Session) -> int:
+async def _summary(update: Update, state: AppState, session: Session, note: str = "") -> int:
     draft = session.draft
     assert draft is not None and update.effective_user is not None
-    price = quote(draft, state.settings.price_markup_percent).price
+    price = session.quoted = quote(draft, state.markup_for(draft.service)).price
     wallet = await balance(state.db, update.effective_user.id)
-    text = texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
+    text = note + texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
                                 price=format_money(price, state.currency),
                                 balance=format_money(wallet, state.currency))
     if wallet < price:
@@ -307,6 +310,19 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return await _expired(update)
     user = update.effective_user
     assert user is not None and context.user_data is not None
+    # The catalogue may have changed since the summary: a hidden or removed service is not sold,
+    # and a new rate or markup is shown before anyone is charged it.
+    current = state.catalogue.service(session.draft.service.service_id)
+    if current is None:
+        context.user_data.pop(SESSION, None)
+        await show(update, texts.SERVICE_GONE, menu.main_menu())
+        return ConversationHandler.END
+    if quote(dataclasses.replace(session.draft, service=current), state.markup_for(current)).price != session.quoted:
+        session.draft = dataclasses.replace(session.draft, service=current)
+        price = quote(session.draft, state.markup_for(current)).price
+        return await _summary(update, state, session,
+                              texts.PRICE_CHANGED.format(price=format_money(price, state.currency)) + "\n\n")
+    session.draft = dataclasses.replace(session.draft, service=current)
     context.user_data.pop(SESSION, None)
     context.user_data.setdefault(CONFIRMED, []).append(session.nonce)
     del context.user_data[CONFIRMED][:-20]
@@ -314,7 +330,7 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     placing = await show(update, texts.PLACING)
     outcome = await place_order(
         state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
-        markup_percent=state.settings.price_markup_percent, currency=state.currency,
+        markup_percent=state.markup_for(session.draft.service), currency=state.currency,
         poll_interval=state.settings.poll_interval_seconds)
     await replace(update, placing, _outcome_text(state, outcome, user.id), menu.main_menu())
     return ConversationHandler.END

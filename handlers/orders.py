@@ -66,7 +66,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 def _service_flags(state: AppState, order: OrderRecord) -> tuple[bool, bool]:
-    service = state.catalogue.service(order.service_id)
+    service = state.full_catalogue.service(order.service_id)  # hidden later or not: its order goes on
     return (service.refill, service.cancel) if service is not None else (False, False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aiosqlite
 
 from storage.database import Database
@@ -28,3 +30,20 @@ async def add_entry(conn: aiosqlite.Connection, user_id: int, amount_micros: int
         (user_id, amount_micros, currency, reason, order_id, admin_id, note),
     )
     return cursor.rowcount == 1
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    created_at: str
+    amount_micros: int
+    currency: str
+    reason: str  # credit / debit / order / refund
+    order_id: int | None
+    note: str
+
+
+async def recent_entries(db: Database, user_id: int, limit: int = 8) -> list[LedgerEntry]:
+    """The user's latest entries, newest first."""
+    rows = await db.fetchall("SELECT created_at, amount_micros, currency, reason, order_id, note FROM ledger"
+                             " WHERE user_id = ? ORDER BY entry_id DESC LIMIT ?", (user_id, limit))
+    return [LedgerEntry(*row) for row in rows]

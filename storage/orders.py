@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.audit import record
 from storage.database import Database
 from storage.ledger import add_entry, balance_micros
 
@@ -118,7 +119,8 @@ async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyCon
     return Charged(order, balance - new.price_micros)
 
 
-async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: float, first_poll_at: float) -> bool:
+async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: float, first_poll_at: float,
+                      admin_id: int | None = None) -> bool:
     """The panel has the order (its answer, or an admin who checked an unverified one); it is
     polled from `first_poll_at` on."""
     async with db.transaction() as conn:
@@ -128,6 +130,9 @@ async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: 
             (panel_order_id, now, first_poll_at, order_id))
         if cursor.rowcount == 1:
             await _event(conn, order_id, "placed", panel_order_id)
+            if admin_id is not None:
+                await record(conn, admin_id, "resolve placed", f"order #{order_id}", before="unverified",
+                             after=f"placed, panel id {panel_order_id}")
     return cursor.rowcount == 1
 
 
@@ -140,21 +145,24 @@ async def mark_unverified(db: Database, order_id: int, error: str) -> None:
             await _event(conn, order_id, "unverified", error)
 
 
-async def reject_and_refund(db: Database, order_id: int, error: str) -> bool:
-    """The panel refused the order: refund the full charge (once) and record why.
-    Returns True when this call wrote the refund."""
+async def reject_and_refund(db: Database, order_id: int, error: str, *, admin_id: int | None = None) -> bool:
+    """The panel refused the order (or an admin found it was never placed): refund the full
+    charge (once) and record why. Returns True when this call made the change (False: the order
+    was not waiting for an answer, e.g. another admin settled it a moment before)."""
     async with db.transaction() as conn:
         order = await _get(conn, "order_id = ?", (order_id,))
         if order is None or order.state not in ("placing", "unverified"):
             return False
         await conn.execute(f"UPDATE orders SET state = 'rejected', error = ?, updated_at = {_NOW}"
                            " WHERE order_id = ?", (error, order_id))
-        refunded = False
         if order.price_micros:
-            refunded = await add_entry(conn, order.user_id, order.price_micros, order.currency, "refund",
-                                       order_id=order_id, note=error[:200])
+            await add_entry(conn, order.user_id, order.price_micros, order.currency, "refund",
+                            order_id=order_id, note=error[:200])
         await _event(conn, order_id, "rejected", error)
-    return refunded
+        if admin_id is not None:
+            await record(conn, admin_id, "resolve failed", f"order #{order_id}", before="unverified",
+                         after=f"rejected, refunded {order.price_micros} micros")
+    return True
 
 
 async def get_order(db: Database, order_id: int) -> OrderRecord | None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiosqlite
+
 from storage.database import Database
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,8 @@ class User:
     language_code: str | None
     first_seen_at: str
     last_seen_at: str
+    blocked_at: str | None = None
+    banned_at: str | None = None
 
 
 async def touch_user(db: Database, user_id: int, first_name: str, username: str | None,
@@ -32,7 +38,7 @@ async def touch_user(db: Database, user_id: int, first_name: str, username: str 
 
 async def get_user(db: Database, user_id: int) -> User | None:
     row = await db.fetchone(
-        "SELECT user_id, first_name, username, language_code, first_seen_at, last_seen_at"
+        "SELECT user_id, first_name, username, language_code, first_seen_at, last_seen_at, blocked_at, banned_at"
         " FROM users WHERE user_id = ?", (user_id,),
     )
     return User(*row) if row else None
@@ -40,3 +46,40 @@ async def get_user(db: Database, user_id: int) -> User | None:
 
 async def user_exists(db: Database, user_id: int) -> bool:
     return await db.fetchone("SELECT 1 FROM users WHERE user_id = ?", (user_id,)) is not None
+
+
+async def set_banned(conn: aiosqlite.Connection, user_id: int, banned: bool) -> bool:
+    """Ban or unban inside the caller's transaction; returns whether anything changed. An unbanned
+    user is told again if banned once more."""
+    if banned:
+        cursor = await conn.execute(f"UPDATE users SET banned_at = {_NOW}, ban_told = 0"
+                                    " WHERE user_id = ? AND banned_at IS NULL", (user_id,))
+    else:
+        cursor = await conn.execute("UPDATE users SET banned_at = NULL WHERE user_id = ? AND banned_at IS NOT NULL",
+                                    (user_id,))
+    return cursor.rowcount == 1
+
+
+async def banned_ids(db: Database) -> set[int]:
+    return {int(row[0]) for row in await db.fetchall("SELECT user_id FROM users WHERE banned_at IS NOT NULL")}
+
+
+async def claim_ban_notice(db: Database, user_id: int) -> bool:
+    """True exactly once per ban: the caller tells the user that access is closed."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute("UPDATE users SET ban_told = 1 WHERE user_id = ? AND banned_at IS NOT NULL"
+                                    " AND ban_told = 0", (user_id,))
+        return cursor.rowcount == 1
+
+
+async def mark_seen(db: Database, user_id: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(f"UPDATE users SET last_seen_at = {_NOW} WHERE user_id = ?", (user_id,))
+
+
+async def recent_users(db: Database, limit: int, leave_out: frozenset[int] = frozenset()) -> list[User]:
+    """The users seen most recently (admins left out)."""
+    rows = await db.fetchall(
+        "SELECT user_id, first_name, username, language_code, first_seen_at, last_seen_at, blocked_at, banned_at"
+        " FROM users ORDER BY last_seen_at DESC LIMIT ?", (limit + len(leave_out),))
+    return [User(*row) for row in rows if row[0] not in leave_out][:limit]

@@ -151,7 +151,9 @@ async def test_admin_settles_unknown_outcomes(shop: Shop) -> None:
     assert await shop.balance(2109) == Decimal(100) - 2 * Decimal("0.12")
     listing = await admin.say("/unverified")
     assert listing.text.startswith("❔ Orders whose outcome is unknown (2)")
-    assert f"/resolve {first.order_id} placed PANEL_ORDER_ID" in listing.text and "instagram.com/u2" in listing.text
+    assert "instagram.com/u1" in listing.text and "instagram.com/u2" in listing.text
+    buttons = [b["callback_data"] for row in listing.buttons() for b in row]
+    assert {f"a:o:{first.order_id}:p", f"a:o:{first.order_id}:f", f"a:o:{second.order_id}:p"} <= set(buttons)
     assert (await admin.say(f"/resolve {first.order_id} placed 23501")).text == (
         f"✅ Order #{first.order_id} marked as placed (panel order 23501).")
     assert "is confirmed: provider order 23501" in (await customer.user.next_message()).text
@@ -165,8 +167,8 @@ async def test_admin_settles_unknown_outcomes(shop: Shop) -> None:
     assert placed is not None and placed.panel_order_id == "23501"
     assert (await admin.say("/resolve 1 maybe")).text.startswith("Usage: /resolve ORDER_ID placed")
     assert (await admin.say("/unverified")).text == texts.UNVERIFIED_NONE
-    # A customer cannot settle anything: no answer, and the next reply is for /balance.
-    await customer.user.send(f"/resolve {first.order_id} failed")
+    # A customer cannot settle anything: /resolve gets what any unknown command gets.
+    assert (await customer.say(f"/resolve {first.order_id} failed")).text == texts.UNKNOWN_INPUT
     assert (await customer.say("/balance")).text.startswith("💰 Your balance: 99.88 USD")
 
 

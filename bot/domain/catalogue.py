@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Generic, TypeVar
 
 from bot.panel import Service, ServiceType
@@ -38,7 +39,7 @@ class Catalogue:
             if service.service_id in self._services or not orderable(service):
                 continue
             self._services[service.service_id] = service
-            grouped.setdefault(service.category or "Other", []).append(service)
+            grouped.setdefault(category_name(service), []).append(service)
         self.categories = tuple(Category(category_key(name), name, tuple(items)) for name, items in grouped.items())
         self._by_key = {c.key: c for c in self.categories}
 
@@ -51,6 +52,9 @@ class Catalogue:
     def service(self, service_id: str) -> Service | None:
         return self._services.get(service_id)
 
+    def services(self) -> Iterable[Service]:
+        return self._services.values()
+
     def search(self, query: str) -> list[Service]:
         """Services whose name (or category) contains every word of the query, any case."""
         words = query.casefold().split()
@@ -58,6 +62,47 @@ class Catalogue:
             return []
         return [s for s in self._services.values()
                 if all(w in f"{s.name} {s.category}".casefold() for w in words)]
+
+
+def category_name(service: Service) -> str:
+    return service.category or "Other"
+
+
+@dataclass(frozen=True)
+class CatalogueRules:
+    """The operator's choices: hidden categories (by name) and services (by id), and markups per
+    category that override PRICE_MARKUP_PERCENT."""
+
+    hidden_categories: frozenset[str] = frozenset()
+    hidden_services: frozenset[str] = frozenset()
+    category_markups: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def shows(self, service: Service) -> bool:
+        return (service.service_id not in self.hidden_services
+                and category_name(service) not in self.hidden_categories)
+
+    def markup_for(self, service: Service, default: Decimal) -> Decimal:
+        return self.category_markups.get(category_name(service), default)
+
+
+def visible(catalogue: Catalogue, rules: CatalogueRules) -> Catalogue:
+    """What customers may see and order: hidden ones are simply not there, so neither search
+    nor an old button can reach them."""
+    return Catalogue(s for s in catalogue.services() if rules.shows(s))
+
+
+@dataclass(frozen=True)
+class CatalogueDiff:
+    added: int
+    removed: int
+    repriced: int
+
+
+def diff_catalogues(old: Catalogue, new: Catalogue) -> CatalogueDiff:
+    before = {s.service_id: s.rate for s in old.services()}
+    after = {s.service_id: s.rate for s in new.services()}
+    return CatalogueDiff(added=len(after.keys() - before.keys()), removed=len(before.keys() - after.keys()),
+                         repriced=sum(1 for sid, rate in after.items() if sid in before and before[sid] != rate))
 
 
 def orderable(service: Service) -> bool:

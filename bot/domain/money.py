@@ -47,3 +47,15 @@ def parse_amount(text: str) -> Decimal | None:
     if not amount.is_finite() or amount <= 0 or amount != round_up(amount) or amount > Decimal(10) ** 9:
         return None
     return amount
+
+
+def parse_percent(text: str) -> Decimal | None:
+    """A markup typed by a person ("25", "12.5", "12,5%"): 0–10000, at most 6 decimals."""
+    cleaned = text.strip().removesuffix("%").strip().replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0 or value > 10000 or value != round_up(value):
+        return None
+    return value.normalize() if value == value.to_integral_value() else value

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
 
-from bot.domain.catalogue import Catalogue
+from bot.domain.catalogue import Catalogue, CatalogueRules
 from bot.panel import PanelClient, Service
+from storage.audit import record
 from storage.catalogue import ServiceRow, load_services, replace_services
+from storage.catalogue_rules import load_rules, set_category_markup, set_hidden
 from storage.database import Database
+from storage.kv import get_value, set_value
+
+REFRESHED_AT = "catalogue_refreshed_at"
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +39,46 @@ async def cached_catalogue(db: Database) -> Catalogue:
 
 
 async def refresh_catalogue(db: Database, panel: PanelClient) -> Catalogue:
-    """Fetch the panel's services, replace the cache, and return the new catalogue.
-    Raises PanelError when the panel cannot be read (the old cache stays)."""
+    """Fetch the panel's services, replace the cache, and return the new catalogue (every
+    orderable service, hidden ones too: see `catalogue_rules`). Raises PanelError when the panel
+    cannot be read (the old cache stays). New rates apply to orders confirmed from now on."""
     services = await panel.services()
     unique: dict[str, Service] = {}
     for service in services:
         unique.setdefault(service.service_id, service)  # a duplicated id: the first entry wins
     await replace_services(db, [_row(s) for s in unique.values()])
+    await set_value(db, REFRESHED_AT, str(time.time()))
     catalogue = Catalogue(services)
     log.info("catalogue refreshed: %d services (%d orderable) in %d categories",
              len(services), len(catalogue), len(catalogue.categories))
     return catalogue
+
+
+async def refreshed_at(db: Database) -> datetime | None:
+    value = await get_value(db, REFRESHED_AT)
+    return datetime.fromtimestamp(float(value), UTC) if value else None
+
+
+async def catalogue_rules(db: Database) -> CatalogueRules:
+    rows = await load_rules(db)
+    return CatalogueRules(frozenset(rows.hidden_categories), frozenset(rows.hidden_services),
+                          dict(rows.category_markups))
+
+
+async def hide(db: Database, admin_id: int, kind: str, name: str, hidden: bool) -> CatalogueRules:
+    """Hide or show a category (by name) or a service (by id); returns the rules now in force."""
+    async with db.transaction() as conn:
+        await set_hidden(conn, kind, name, hidden)
+        await record(conn, admin_id, "hide" if hidden else "show", f"{kind} {name}",
+                     before="shown" if hidden else "hidden", after="hidden" if hidden else "shown")
+    return await catalogue_rules(db)
+
+
+async def set_markup(db: Database, admin_id: int, category: str, markup: Decimal | None,
+                     before: Decimal) -> CatalogueRules:
+    """A category's own markup (None: back to PRICE_MARKUP_PERCENT); returns the rules now in force."""
+    async with db.transaction() as conn:
+        await set_category_markup(conn, category, markup)
+        await record(conn, admin_id, "markup", f"category {category}", before=f"{before}%",
+                     after="default" if markup is None else f"{markup}%")
+    return await catalogue_rules(db)

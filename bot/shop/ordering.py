@@ -154,23 +154,25 @@ async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason
     return OutcomeUnknown(order)
 
 
-async def resolve_placed(db: Database, order_id: int, panel_order_id: str) -> OrderRecord | None:
+async def resolve_placed(db: Database, order_id: int, panel_order_id: str, *, admin_id: int) -> OrderRecord | None:
     """An admin found the unverified order on the panel: it is placed, the charge stands, and
-    it is followed like any other order."""
+    it is followed like any other order. None when it is not (or no longer) unverified."""
     order = await get_order(db, order_id)
     now = time.time()
     if order is None or order.state != "unverified" or not await mark_placed(
-            db, order_id, panel_order_id, now=now, first_poll_at=now):
+            db, order_id, panel_order_id, now=now, first_poll_at=now, admin_id=admin_id):
         return None
     return await get_order(db, order_id)
 
 
-async def resolve_failed(db: Database, order_id: int) -> OrderRecord | None:
-    """An admin found that the unverified order does not exist: refund it (once)."""
+async def resolve_failed(db: Database, order_id: int, *, admin_id: int) -> OrderRecord | None:
+    """An admin found that the unverified order does not exist: refund it (once). None when it
+    is not (or no longer) unverified, e.g. a second admin pressed at the same time."""
     order = await get_order(db, order_id)
     if order is None or order.state != "unverified":
         return None
-    await reject_and_refund(db, order_id, "not found on the panel by an admin")
+    if not await reject_and_refund(db, order_id, "not found on the panel by an admin", admin_id=admin_id):
+        return None
     return await get_order(db, order_id)
 
 

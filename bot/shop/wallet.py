@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain.money import from_micros, to_micros
+from storage.audit import record
 from storage.database import Database
 from storage.ledger import add_entry, balance_micros
 from storage.users import user_exists
@@ -39,6 +40,8 @@ async def adjust(db: Database, user_id: int, amount: Decimal, currency: str, *, 
         current = await balance_micros(conn, user_id)
         if current + micros < 0:
             raise Overdraft(from_micros(current))
-        await add_entry(conn, user_id, micros, currency, "credit" if micros > 0 else "debit", admin_id=admin_id,
-                        note=note)
+        action = "credit" if micros > 0 else "debit"
+        await add_entry(conn, user_id, micros, currency, action, admin_id=admin_id, note=note)
+        await record(conn, admin_id, action, f"user {user_id}", before=f"{from_micros(current)} {currency}",
+                     after=f"{from_micros(current + micros)} {currency}")
         return from_micros(current + micros)

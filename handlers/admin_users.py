@@ -1,0 +1,208 @@
+"""Customers, for admins: /user ID (wallet, last orders, ledger), credit, debit, ban, unban."""
+
+from __future__ import annotations
+
+import html
+import logging
+from decimal import Decimal
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from bot import texts
+from bot.domain.catalogue import shorten
+from bot.domain.money import format_money, from_micros, parse_amount
+from bot.shop.moderation import CannotBan, set_ban
+from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
+from bot.state import app_state
+from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
+from handlers.common import Button, reply, show
+from handlers.menu import STATE_MARKS
+from storage.ledger import recent_entries
+from storage.orders import orders_of_user
+from storage.users import get_user, recent_users
+
+log = logging.getLogger(__name__)
+
+HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
+
+
+@admin_only
+async def users_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    state = app_state(context)
+    users = await recent_users(state.db, 10, leave_out=state.settings.admin_ids)
+    if not users:
+        await show(update, texts.USERS_NONE, [HOME])
+        return
+    rows: list[list[Button]] = [[(f"{'⛔ ' if u.banned_at else ''}{shorten(u.first_name or '?', 30)} · {u.user_id}",
+                                  f"a:u:{u.user_id}")] for u in users]
+    await show(update, texts.USERS_HELP, [*rows, HOME])
+
+
+@admin_only
+async def user_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = context.args or []
+    if len(args) != 1 or not args[0].isascii() or not args[0].isdigit():
+        await reply(update, texts.USER_USAGE)
+        return
+    await _card(update, context, int(args[0]))
+
+
+@admin_only
+async def user_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = args_of(update)
+    user_id = int(args[0])
+    action = args[1] if len(args) > 1 else ""
+    if action in ("cr", "db"):
+        ask(context, "credit" if action == "cr" else "debit", user_id)
+        await show(update, (texts.ASK_CREDIT if action == "cr" else texts.ASK_DEBIT).format(user_id=user_id))
+        return
+    if action in ("ban", "unban"):
+        await _ban(update, context, user_id, banned=action == "ban")
+        return
+    await _card(update, context, user_id)
+
+
+async def _card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, note: str = "") -> None:
+    state = app_state(context)
+    user = await get_user(state.db, user_id)
+    if user is None:
+        await show(update, texts.UNKNOWN_USER.format(user_id=user_id), [HOME])
+        return
+    money = state.currency
+    orders = await orders_of_user(state.db, user_id, limit=5)
+    order_lines = [f"{STATE_MARKS.get(o.state, '•')} #{o.order_id} · {html.escape(shorten(o.service_name, 40))} · "
+                   f"{format_money(from_micros(o.price_micros), o.currency)} · {html.escape(o.panel_status or o.state)}"
+                   for o in orders]
+    entries = await recent_entries(state.db, user_id)
+    ledger_lines = [texts.USER_LEDGER_LINE.format(
+        created=e.created_at[:16].replace("T", " "), amount=format_money(from_micros(e.amount_micros), e.currency),
+        reason=e.reason + (f" #{e.order_id}" if e.order_id else ""),
+        note=f" · {html.escape(shorten(e.note, 40))}" if e.note else "") for e in entries]
+    status = (texts.USER_STATUS_BANNED if user.banned_at else
+              texts.USER_STATUS_BLOCKED if user.blocked_at else texts.USER_STATUS_ACTIVE)
+    text = texts.USER_CARD.format(
+        name=html.escape(shorten(user.first_name or "?", 60)),
+        username=f"@{html.escape(user.username)} " if user.username else "", user_id=user_id, status=status,
+        first_seen=user.first_seen_at[:10], last_seen=user.last_seen_at[:16].replace("T", " "),
+        balance=format_money(await balance(state.db, user_id), money),
+        orders="\n".join(order_lines) or texts.USER_NO_ORDERS, ledger="\n".join(ledger_lines) or texts.USER_NO_LEDGER)
+    ban: Button = ((texts.BUTTON_UNBAN, f"a:u:{user_id}:unban") if user.banned_at
+                   else (texts.BUTTON_BAN, f"a:u:{user_id}:ban"))
+    rows = [[(texts.BUTTON_CREDIT, f"a:u:{user_id}:cr"), (texts.BUTTON_DEBIT, f"a:u:{user_id}:db")]]
+    if not state.is_admin(user_id):
+        rows.append([ban])
+    await show(update, f"{note}\n\n{text}" if note else text, [*rows, [(texts.BUTTON_ADMIN_USERS, "a:users")], HOME])
+
+
+async def _ban(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, *, banned: bool) -> None:
+    state = app_state(context)
+    try:
+        changed = await set_ban(state.db, admin_id(update), user_id, banned, admins=state.settings.admin_ids)
+    except CannotBan as exc:
+        text = texts.CANNOT_BAN_ADMIN if str(exc) == "an admin" else texts.UNKNOWN_USER.format(user_id=user_id)
+        await show(update, text, [HOME])
+        return
+    if banned:
+        state.banned.add(user_id)
+    else:
+        state.banned.discard(user_id)
+        state.ban_told.discard(user_id)
+    if changed:
+        log.info("admin %s %s user %s", admin_id(update), "banned" if banned else "unbanned", user_id)
+        note = (texts.BANNED_ADMIN if banned else texts.UNBANNED_ADMIN).format(user_id=user_id)
+    else:
+        status = texts.USER_STATUS_BANNED if banned else texts.USER_STATUS_ACTIVE
+        note = texts.BAN_UNCHANGED.format(user_id=user_id, status=status)
+    await _card(update, context, user_id, note)
+
+
+# --------------------------------------------------------------------------- credit and debit
+
+@admin_only
+async def credit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _adjust_command(update, context, sign=1)
+
+
+@admin_only
+async def debit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _adjust_command(update, context, sign=-1)
+
+
+async def _adjust_command(update: Update, context: ContextTypes.DEFAULT_TYPE, *, sign: int) -> None:
+    args = context.args or []
+    usage = texts.CREDIT_USAGE if sign > 0 else texts.DEBIT_USAGE
+    if len(args) != 2:
+        await reply(update, usage)
+        return
+    user_text, amount_text = args
+    if not user_text.isascii() or not user_text.isdigit():
+        await reply(update, texts.BAD_USER_ID.format(value=html.escape(user_text)) + "\n" + usage)
+        return
+    amount = parse_amount(amount_text)
+    if amount is None:
+        await reply(update, texts.BAD_AMOUNT.format(value=html.escape(amount_text)) + "\n" + usage)
+        return
+    await reply(update, await _adjust(context, admin_id(update), int(user_text), amount * sign))
+
+
+@on_answer("credit")
+async def credit_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
+    return await _adjust_answer(update, context, int(target), message, sign=1)
+
+
+@on_answer("debit")
+async def debit_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
+    return await _adjust_answer(update, context, int(target), message, sign=-1)
+
+
+async def _adjust_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, message: Message, *,
+                         sign: int) -> bool:
+    amount = parse_amount((message.text or "").strip())
+    if amount is None:
+        ask_again = texts.ASK_CREDIT if sign > 0 else texts.ASK_DEBIT
+        await reply(update, texts.BAD_AMOUNT.format(value=html.escape(shorten(message.text or "", 40))) + "\n"
+                    + ask_again.format(user_id=user_id))
+        return False
+    await reply(update, await _adjust(context, admin_id(update), user_id, amount * sign))
+    return True
+
+
+async def _adjust(context: ContextTypes.DEFAULT_TYPE, admin: int, user_id: int, amount: Decimal) -> str:
+    """Credit (amount > 0) or debit; tells the customer; returns the admin's answer."""
+    state, money = app_state(context), app_state(context).currency
+    try:
+        new_balance = await adjust(state.db, user_id, amount, money, admin_id=admin)
+    except UnknownUser:
+        return texts.UNKNOWN_USER.format(user_id=user_id)
+    except Overdraft as exc:
+        return texts.DEBIT_TOO_MUCH.format(user_id=user_id, balance=format_money(exc.balance, money))
+    shown, balance_text = format_money(abs(amount), money), format_money(new_balance, money)
+    credited = amount > 0
+    confirmation = (texts.CREDITED_ADMIN if credited else texts.DEBITED_ADMIN).format(
+        amount=shown, user_id=user_id, balance=balance_text)
+    customer_text = (texts.CREDITED_CUSTOMER if credited else texts.DEBITED_CUSTOMER).format(
+        amount=shown, balance=balance_text)
+    if not await tell(context, user_id, customer_text):
+        confirmation += "\n" + texts.CUSTOMER_UNREACHABLE
+    log.info("admin %s %s %s for user %s", admin, "credited" if credited else "debited", abs(amount), user_id)
+    return confirmation
+
+
+async def tell(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: str) -> bool:
+    """A message to a customer; False when Telegram would not deliver it (blocked, never started)."""
+    try:
+        await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
+    except TelegramError:
+        return False
+    return True
+
+
+def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
+    application.add_handler(CommandHandler("user", user_command, filters=admins))
+    application.add_handler(CommandHandler("credit", credit_command, filters=admins))
+    application.add_handler(CommandHandler("debit", debit_command, filters=admins))
+    application.add_handler(CallbackQueryHandler(users_view, pattern=r"^a:users$"))
+    application.add_handler(CallbackQueryHandler(user_button, pattern=r"^a:u:\d{1,20}(:(cr|db|ban|unban))?$"))
