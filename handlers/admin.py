@@ -58,7 +58,7 @@ async def panel_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         balance=shown, low=low, services=len(full), categories=len(full.categories), visible=len(state.catalogue),
         hidden=len(full) - len(state.catalogue),
         refreshed=refreshed.strftime("%Y-%m-%d %H:%M UTC") if refreshed else texts.NEVER,
-    ), [[(texts.BUTTON_ADMIN_REFRESH, "a:refresh")], HOME])
+    ), [[(texts.BUTTON_ADMIN_PANEL, "a:panel"), (texts.BUTTON_ADMIN_REFRESH, "a:refresh")], HOME])
 
 
 @admin_only

@@ -58,4 +58,4 @@ def parse_percent(text: str) -> Decimal | None:
         return None
     if not value.is_finite() or value < 0 or value > 10000 or value != round_up(value):
         return None
-    return value.normalize() if value == value.to_integral_value() else value
+    return Decimal(int(value)) if value == value.to_integral_value() else value.normalize()  # 100, not 1E+2
