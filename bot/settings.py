@@ -66,6 +66,11 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
+    @field_validator("panel_low_balance", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("admin_ids", "allowed_user_ids", mode="before")
     @classmethod
     def _id_list(cls, value: Any) -> Any:

@@ -57,9 +57,15 @@ def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nPOLL_INTERVAL_SECONDS=30\nPANEL_API_URL=\n")
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nPOLL_INTERVAL_SECONDS=30\nPANEL_API_URL=\n"
+                                   "PANEL_LOW_BALANCE=\n")
     settings = load_settings()
-    assert settings.poll_interval_seconds == 30 and settings.sandbox
+    assert settings.poll_interval_seconds == 30 and settings.sandbox and settings.panel_low_balance is None
+
+
+def test_the_example_env_file_is_valid() -> None:
+    settings = load_settings(_env_file=Path(__file__).parents[1] / ".env.example")
+    assert settings.sandbox and settings.panel_low_balance is None and settings.balance_check_minutes == 5
 
 
 @pytest.mark.parametrize(
@@ -76,6 +82,8 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ({"poll_interval_seconds": "0.5"}, "POLL_INTERVAL_SECONDS input should be greater than or equal to 1"),
         ({"database_url": "postgres://x"}, "DATABASE_URL must look like sqlite:///data/bot.db"),
         ({"log_level": "LOUD"}, "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+        ({"panel_low_balance": "-1"}, "PANEL_LOW_BALANCE input should be greater than or equal to 0"),
+        ({"panel_low_balance": "lots"}, "PANEL_LOW_BALANCE input should be a valid decimal"),
     ],
 )
 def test_bad_settings_name_the_variable(overrides: dict[str, str], expected: str) -> None:
