@@ -31,7 +31,7 @@ from bot.shop.panel_watch import check_balance
 from bot.shop.tracking import poll_orders, poll_refills
 from bot.state import AppState, app_state, find_app_state, pop_app_state, set_app_state
 from bot.update_processor import PerUserUpdateProcessor
-from handlers import access, admin, menu, ordering, orders
+from handlers import access, admin, menu, ordering, orders, payments, topup
 from storage.database import Database, open_database
 from storage.kv import get_value, set_value
 from storage.users import banned_ids
@@ -60,9 +60,11 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .post_shutdown(_shutdown)
         .build()
     )
+    payments.register(application)
     access.register(application)
     ordering.register(application, settings.conversation_timeout_seconds)
     menu.register(application)
+    topup.register(application)
     admin.register(application, settings.admin_ids)
     orders.register(application)
     menu.register_last(application)

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 IdList = Annotated[frozenset[int], NoDecode]
+AmountList = Annotated[tuple[Decimal, ...], NoDecode]
 
 
 class ConfigError(Exception):
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     catalogue_refresh_minutes: int = Field(default=60, ge=1, le=10080)
     panel_low_balance: Decimal | None = Field(default=None, ge=0)
     balance_check_minutes: int = Field(default=5, ge=1, le=1440)
+    stars_per_unit: Decimal | None = Field(default=None, gt=0, le=1_000_000)
+    topup_presets: AmountList = (Decimal(5), Decimal(10), Decimal(25), Decimal(50))
+    manual_topup_text: str | None = None
+    support_contact: str | None = None
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")
@@ -66,10 +71,36 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
-    @field_validator("panel_low_balance", mode="before")
+    @field_validator("panel_low_balance", "stars_per_unit", "manual_topup_text", "support_contact", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("manual_topup_text", "support_contact")
+    @classmethod
+    def _text_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value.strip()) > 2000:
+            raise ValueError("is too long: at most 2000 characters")
+        return value.strip() if value is not None else None
+
+    @field_validator("topup_presets", mode="before")
+    @classmethod
+    def _amount_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            items = [item.strip() for item in value.replace(";", ",").split(",") if item.strip()]
+            amounts = []
+            for item in items:
+                try:
+                    amount = Decimal(item)
+                except ArithmeticError:
+                    raise ValueError(f"must be amounts separated by commas, e.g. 5,10,25 (not {item!r})") from None
+                if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+                    raise ValueError(f"must be positive amounts with at most 2 decimals (not {item!r})")
+                amounts.append(amount)
+            if len(amounts) > 8:
+                raise ValueError("may list at most 8 amounts")
+            return tuple(amounts)
+        return value
 
     @field_validator("admin_ids", "allowed_user_ids", mode="before")
     @classmethod

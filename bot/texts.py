@@ -40,6 +40,8 @@ HELP = _(
     "/order: new order\n"
     "/orders: my orders\n"
     "/balance: my wallet\n"
+    "/topup: add money to the wallet\n"
+    "/paysupport: help with a payment\n"
     "/cancel: leave the current order\n"
     "/help: this help"
 )
@@ -48,12 +50,15 @@ BUTTON_MY_ORDERS = _("📦 My orders")
 BUTTON_BALANCE = _("💰 Balance")
 BUTTON_HELP = _("❓ Help")
 BUTTON_MAIN_MENU = _("🏠 Main menu")
+BUTTON_TOPUP = _("💳 Top up")
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", _("Main menu")),
     ("order", _("New order")),
     ("orders", _("My orders")),
     ("balance", _("My wallet")),
+    ("topup", _("Add money to the wallet")),
+    ("paysupport", _("Help with a payment")),
     ("help", _("How ordering works")),
     ("cancel", _("Leave the current order")),
 )
@@ -73,8 +78,7 @@ MENU_EXPIRED = _("This menu has expired. Send /order to start again.")
 
 # --------------------------------------------------------------------------- wallet
 
-BALANCE = _("💰 Your balance: <b>{balance}</b>\n\nTo top up, contact the operator and send them your id: "
-            "<code>{user_id}</code>")
+BALANCE = _("💰 Your balance: <b>{balance}</b>\n\nYour id: <code>{user_id}</code>. Press <b>Top up</b> to add money.")
 CREDIT_USAGE = _("Usage: <code>/credit USER_ID AMOUNT</code>, e.g. <code>/credit 123456789 10.50</code>")
 DEBIT_USAGE = _("Usage: <code>/debit USER_ID AMOUNT</code>, e.g. <code>/debit 123456789 10.50</code>")
 BAD_USER_ID = _("{value} is not a Telegram user id: send the number, e.g. 123456789.")
@@ -330,6 +334,7 @@ NEVER = _("never")
 STATS_TITLE = _("📊 <b>Stats</b> (UTC)\n👥 Customers: <b>{customers}</b> · active in the last 7 days: <b>{active}</b>")
 STATS_PERIOD = _("<b>{period}</b>: {orders} orders · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
                  "{statuses}")
+STATS_TOPUPS = _("\n   top-ups {total}: {stars} ⭐ for {stars_money}, other methods {manual}")
 STATS_PERIODS: dict[str, str] = {"today": _("Today"), "7d": _("7 days"), "30d": _("30 days"), "all": _("All time")}
 USERS_HELP = _("👥 <b>Users</b>\nOpen a customer with <code>/user ID</code> (the id is in every alert and in "
                "the customer's balance screen). Recently active:")
@@ -408,3 +413,110 @@ AUDIT_LINE = _("{created} · admin <code>{admin_id}</code> · {action} {target}:
 AUDIT_NONE = _("📜 No admin action yet.")
 SERVICE_GONE = _("This service is no longer available. Nothing was charged. Send /order to choose another.")
 PRICE_CHANGED = _("ℹ️ The price changed since you looked: it is now {price}. Check the order and confirm again.")
+
+# --------------------------------------------------------------------------- top-ups
+
+TOPUP_MENU = _("💳 <b>Top up your wallet</b>\nBalance: <b>{balance}</b>\n\n{methods}")
+TOPUP_STARS_LINE = _("⭐ <b>Telegram Stars</b>: 1 {currency} = {rate} ⭐. Choose an amount, or type your own "
+                     "({low} to {high}).")
+TOPUP_MANUAL_LINE = _("🏦 <b>Another method</b> (bank transfer, crypto…): the operator credits your wallet after "
+                      "checking the payment.")
+TOPUP_DISABLED = _("💳 Top-ups are not available in this shop yet. To add money to your wallet, contact the "
+                   "operator and send them your id: <code>{user_id}</code>")
+BUTTON_TOPUP_PRESET = _("{amount} · {stars} ⭐")
+BUTTON_TOPUP_CUSTOM = _("✏️ Other amount")
+BUTTON_TOPUP_MANUAL = _("🏦 Other payment method")
+BUTTON_TOPUP_MENU = _("‹ Top up")
+ASK_TOPUP_AMOUNT = _("✏️ Type the amount to add, in {currency}: from {low} to {high}, e.g. {example}.")
+TOPUP_BAD_AMOUNT = _("“{value}” is not an amount. Type a number in {currency} from {low} to {high}, with at most "
+                     "2 decimals, e.g. {example}.")
+TOPUP_OUT_OF_RANGE = _("{amount} cannot be paid with Stars: the amount must be from {low} to {high}.")
+TOPUP_STARS_DISABLED = _("Top-ups with Telegram Stars are not available now.")
+INVOICE_TITLE = _("Wallet top-up")
+INVOICE_DESCRIPTION = _("{amount} for your wallet in this shop, paid in Telegram Stars. The money is on your wallet "
+                        "as soon as the payment goes through.")
+INVOICE_LABEL = _("Top-up {amount}")
+INVOICE_SENT = _("🧾 Your invoice for <b>{amount}</b> ({stars} ⭐) is below. It can be paid within {hours} hours; "
+                 "your wallet is credited as soon as Telegram confirms the payment.")
+CHECKOUT_REFUSED = {
+    "disabled": _("Top-ups with Telegram Stars are paused. Nothing was charged."),
+    "unknown": _("This invoice is not valid for your account. Nothing was charged; open /topup for a new one."),
+    "paid": _("This invoice is already paid. Nothing was charged; open /topup for a new top-up."),
+    "expired": _("This invoice has expired. Nothing was charged; open /topup for a new one."),
+    "changed": _("The price of this top-up has changed. Nothing was charged; open /topup for a new invoice."),
+    "banned": _("This shop cannot take your payment. Nothing was charged."),
+    "private": _("This bot is private. Nothing was charged."),
+    "error": _("The shop cannot take payments right now. Nothing was charged; please try again later."),
+}
+TOPUP_RECEIPT = _("✅ <b>Payment received</b>: {stars} ⭐\n{amount} added to your wallet. Balance: <b>{balance}</b>\n"
+                  "Payment reference: <code>P{reference}</code> (quote it in /paysupport)")
+STARS_REFUNDED_CUSTOMER = _("↩️ Your payment of {stars} ⭐ was refunded to you, and {amount} was taken from your "
+                            "wallet. Balance: <b>{balance}</b>")
+MANUAL_INSTRUCTIONS = _("🏦 <b>Top up by another method</b>\n\n{instructions}\n\nOnce you have paid, type the amount "
+                        "you paid in {currency}, e.g. {example}.")
+MANUAL_BAD_AMOUNT = _("“{value}” is not an amount. Type the amount you paid in {currency}: a positive number with at "
+                      "most 2 decimals, e.g. {example}.")
+ASK_MANUAL_PROOF = _("Amount: <b>{amount}</b>\n\nNow send the payment reference (transaction id, sender name…) as "
+                     "text, or a photo of the receipt.")
+MANUAL_PROOF_EXPECTED = _("Please send the payment reference as text (up to {limit} characters) or a photo of the "
+                          "receipt, or press Cancel.")
+MANUAL_SENT = _("📨 Request <b>#{topup_id}</b> for {amount} was sent to the operator. You will get a message here "
+                "once it is checked.")
+MANUAL_TOO_MANY = _("You already have {count} top-up requests waiting for the operator. Please wait until they are "
+                    "checked.")
+MANUAL_APPROVED_CUSTOMER = _("✅ Your top-up request #{topup_id} was approved: {amount} added to your wallet. "
+                             "Balance: <b>{balance}</b>")
+MANUAL_REJECTED_CUSTOMER = _("❌ Your top-up request #{topup_id} for {amount} was not approved. If you did pay, "
+                             "send /paysupport with the details.")
+TOPUP_CANCELLED = _("Top-up cancelled.")
+PAYSUPPORT = _("🆘 <b>Help with payments</b>\n\n"
+               "A Stars payment is credited to your wallet as soon as Telegram confirms it; the receipt gives a "
+               "payment reference (P…). A request paid by another method is credited once the operator has checked "
+               "it. Money on the wallet pays for orders; the operator can refund a Stars payment only while its "
+               "amount is still on your wallet.\n\n{contact}"
+               "To ask the operator, send <code>/paysupport</code> followed by your question and the reference, e.g. "
+               "<code>/paysupport P12 was not credited</code>.{recent}")
+PAYSUPPORT_CONTACT = _("Contact: {contact}\n\n")
+PAYSUPPORT_RECENT = _("\n\n<b>Your latest top-ups</b>\n{lines}")
+PAYSUPPORT_STARS_LINE = _("⭐ P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
+PAYSUPPORT_MANUAL_LINE = _("🏦 #{topup_id} · {created} · {amount} · {state}")
+PAYMENT_STATES = {"paid": _("credited"), "refunding": _("refund in progress"), "refunded": _("refunded"),
+                  "pending": _("waiting for the operator"), "approved": _("credited"), "rejected": _("not approved")}
+PAYSUPPORT_SENT = _("📨 Your message was sent to the operator. They will answer you here or contact you directly.")
+PAYSUPPORT_TOO_LONG = _("Your message is too long ({length} characters); please keep it under {limit}.")
+PAYSUPPORT_ADMIN = _("🆘 <b>Payment support</b> from {name} (<code>{user_id}</code>):\n\n{text}\n\n"
+                     "Their card: /user {user_id}")
+ALERT_UNEXPECTED_PAYMENT = _("⚠️ <b>A Stars payment did not match a pending invoice</b>: user <code>{user_id}</code>, "
+                             "{stars} ⭐ (invoice: {invoice}). Credited {amount} (P{payment_id}). "
+                             "Check /user {user_id}.")
+
+# admins: manual requests and Stars refunds
+BUTTON_ADMIN_TOPUPS = _("🏦 Top-up requests ({count})")
+MANUAL_REQUEST_ADMIN = _("🏦 <b>Top-up request #{topup_id}</b>\nFrom: {name} (<code>{user_id}</code>)\n"
+                         "Amount: <b>{amount}</b>\nReference: {reference}\nSent: {created}")
+MANUAL_NO_REFERENCE = _("(photo of the receipt)")
+BUTTON_APPROVE = _("✅ Approve {amount}")
+BUTTON_REJECT = _("❌ Reject")
+MANUAL_DECIDED = {"approved": _("✅ Approved by {admin_id}"), "rejected": _("❌ Rejected by {admin_id}")}
+MANUAL_ALREADY_DECIDED = _("Already decided: {decision}.")
+MANUAL_NOT_FOUND = _("No such top-up request.")
+TOPUPS_NONE = _("🏦 No top-up request is waiting.")
+TOPUPS_TITLE = _("🏦 <b>Top-up requests waiting</b>: {count}. Each one is below with its buttons.")
+USER_PAYMENTS = _("\n\n<b>Stars payments</b>\n{lines}")
+USER_PAYMENT_LINE = _("⭐ P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
+BUTTON_REFUND_STARS = _("↩️ Refund P{payment_id} ({stars} ⭐)")
+BUTTON_RETRY_REFUND = _("↩️ Retry refund P{payment_id}")
+CONFIRM_STARS_REFUND = _("↩️ Refund payment P{payment_id}: {stars} ⭐ back to user <code>{user_id}</code>, and take "
+                         "{amount} from their wallet (it holds {balance})?")
+BUTTON_YES_REFUND_STARS = _("Yes, refund {stars} ⭐")
+REFUND_RESULTS = {
+    "done": _("↩️ Payment P{payment_id} refunded: {stars} ⭐ back to the customer, {amount} taken from the wallet."),
+    "already": _("Payment P{payment_id} is already refunded."),
+    "busy": _("Payment P{payment_id} is being refunded by another admin; open the card again in a moment."),
+    "not_found": _("No such Stars payment for this user."),
+    "overdraft": _("Cannot refund P{payment_id}: the wallet holds {balance}, the refund would take {amount}. The "
+                   "customer has spent part of it."),
+    "refused": _("Telegram refused to refund P{payment_id} ({reason}). The {amount} was put back on the wallet."),
+    "unknown": _("Telegram did not confirm the refund of P{payment_id}. {amount} stays taken from the wallet; press "
+                 "Retry refund (safe: Telegram refunds a payment only once)."),
+}

@@ -61,6 +61,12 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 self._idle.set()
         return self._idle
 
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if _urgent(update):  # not even a free slot is waited for
+            await self.do_process_update(update, coroutine)
+        else:
+            await super().process_update(update, coroutine)
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         current_processor.set(self)
         self._handling += 1
@@ -96,7 +102,16 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
             await asyncio.wait(set(self._deferred), timeout=DEFER_AT_MOST + 5)
 
 
+def _urgent(update: object) -> bool:
+    """A pre-checkout query must be answered within 10 seconds, or Telegram cancels the payment:
+    it never waits behind the payer's slow order, nor for a free slot (it only reads)."""
+    return isinstance(update, Update) and update.pre_checkout_query is not None
+
+
 def _owner(update: object) -> int | None:
+    """Whose turn the update waits for; None: handled at once."""
+    if _urgent(update):
+        return None
     if isinstance(update, Update):
         if update.effective_user is not None:
             return update.effective_user.id

@@ -11,6 +11,7 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, Type
 
 from bot import texts
 from bot.state import app_state
+from handlers import groups
 from handlers.common import answer, reply
 from storage.users import claim_ban_notice, mark_seen, touch_user
 
@@ -46,4 +47,4 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(TypeHandler(Update, gate), group=-1)
+    application.add_handler(TypeHandler(Update, gate), group=groups.GATE)

@@ -17,12 +17,13 @@ from bot.shop.catalogue import refreshed_at
 from bot.shop.panel_watch import check_balance
 from bot.shop.stats import PERIODS, shop_stats
 from bot.state import AppState, app_state
-from handlers import admin_base, admin_broadcast, admin_catalogue, admin_orders, admin_users
+from handlers import admin_base, admin_broadcast, admin_catalogue, admin_orders, admin_topups, admin_users
 from handlers.admin_base import admin_only
 from handlers.common import Button, show
 from storage.audit import recent_entries
 from storage.orders import orders_in_state
 from storage.stats import PeriodFigures
+from storage.topups import count_pending_manual_all
 
 HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
 
@@ -31,11 +32,12 @@ HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
 async def admin_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     waiting = len(await orders_in_state(state.db, "unverified"))
+    topups = await count_pending_manual_all(state.db)
     await show(update, texts.ADMIN_MENU, [
         [(texts.BUTTON_ADMIN_PANEL, "a:panel"), (texts.BUTTON_ADMIN_STATS, "a:stats")],
         [(texts.BUTTON_ADMIN_USERS, "a:users"), (texts.BUTTON_ADMIN_UNVERIFIED.format(count=waiting), "a:unv")],
         [(texts.BUTTON_ADMIN_BROADCAST, "a:bc"), (texts.BUTTON_ADMIN_CATALOGUE, "a:cat:0")],
-        [(texts.BUTTON_ADMIN_AUDIT, "a:audit")],
+        [(texts.BUTTON_ADMIN_TOPUPS.format(count=topups), "a:tus"), (texts.BUTTON_ADMIN_AUDIT, "a:audit")],
     ])
 
 
@@ -74,9 +76,13 @@ def _period_line(state: AppState, title: str, figures: PeriodFigures) -> str:
     def money(micros: int) -> str:
         return format_money(from_micros(micros), state.currency)
     statuses = ", ".join(f"{html.escape(name)} {count}" for name, count in figures.by_status.most_common())
+    topups = (texts.STATS_TOPUPS.format(total=money(figures.stars_micros + figures.manual_micros),
+                                        stars=figures.stars, stars_money=money(figures.stars_micros),
+                                        manual=money(figures.manual_micros))
+              if figures.stars_micros or figures.manual_micros else "")
     return texts.STATS_PERIOD.format(period=title, orders=figures.orders, turnover=money(figures.turnover_micros),
                                      cost=money(figures.cost_micros), margin=money(figures.margin_micros),
-                                     statuses=f"\n   {statuses}" if statuses else "")
+                                     statuses=f"\n   {statuses}" if statuses else "") + topups
 
 
 @admin_only
@@ -99,5 +105,5 @@ def register(application: Application, admin_ids: frozenset[int]) -> None:  # ty
     for pattern, callback in ((r"^a:home$", admin_menu), (r"^a:panel$", panel_view), (r"^a:stats$", stats_view),
                               (r"^a:audit$", audit_view)):
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
-    for module in (admin_users, admin_orders, admin_broadcast, admin_catalogue):
+    for module in (admin_users, admin_orders, admin_broadcast, admin_catalogue, admin_topups):
         module.register(application, admins)

@@ -21,10 +21,11 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, Mess
 
 from bot import texts
 from bot.state import app_state
+from handlers import groups
 from handlers.common import answer, reply
 
 PROMPT = "admin_prompt"
-PROMPT_GROUP = -2  # before the access gate (-1): admins are always let in
+PROMPT_GROUP = groups.ADMIN_PROMPT  # before the access gate: admins are always let in
 
 Answer = Callable[[Update, ContextTypes.DEFAULT_TYPE, str, Message], Awaitable[bool]]
 _ANSWERS: dict[str, Answer] = {}

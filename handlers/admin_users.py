@@ -18,10 +18,10 @@ from bot.shop.moderation import CannotBan, set_ban
 from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
-from handlers.common import Button, reply, show
-from handlers.menu import STATE_MARKS
+from handlers.common import STATE_MARKS, Button, reply, show
 from storage.ledger import recent_entries
 from storage.orders import orders_of_user
+from storage.topups import star_payments_of_user
 from storage.users import get_user, recent_users
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def user_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if len(args) != 1 or not args[0].isascii() or not args[0].isdigit():
         await reply(update, texts.USER_USAGE)
         return
-    await _card(update, context, int(args[0]))
+    await user_card(update, context, int(args[0]))
 
 
 @admin_only
@@ -62,10 +62,11 @@ async def user_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if action in ("ban", "unban"):
         await _ban(update, context, user_id, banned=action == "ban")
         return
-    await _card(update, context, user_id)
+    await user_card(update, context, user_id)
 
 
-async def _card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, note: str = "") -> None:
+async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, note: str = "") -> None:
+    """The customer's card: wallet, last orders, ledger, Stars payments, and the actions on them."""
     state = app_state(context)
     user = await get_user(state.db, user_id)
     if user is None:
@@ -89,11 +90,24 @@ async def _card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int
         first_seen=user.first_seen_at[:10], last_seen=user.last_seen_at[:16].replace("T", " "),
         balance=format_money(await balance(state.db, user_id), money),
         orders="\n".join(order_lines) or texts.USER_NO_ORDERS, ledger="\n".join(ledger_lines) or texts.USER_NO_LEDGER)
+    payments = await star_payments_of_user(state.db, user_id)
+    if payments:
+        text += texts.USER_PAYMENTS.format(lines="\n".join(texts.USER_PAYMENT_LINE.format(
+            payment_id=p.payment_id, created=p.created_at[:16].replace("T", " "), stars=p.stars,
+            amount=format_money(from_micros(p.amount_micros), p.currency),
+            state=texts.PAYMENT_STATES.get(p.state, p.state)) for p in payments))
     ban: Button = ((texts.BUTTON_UNBAN, f"a:u:{user_id}:unban") if user.banned_at
                    else (texts.BUTTON_BAN, f"a:u:{user_id}:ban"))
     rows = [[(texts.BUTTON_CREDIT, f"a:u:{user_id}:cr"), (texts.BUTTON_DEBIT, f"a:u:{user_id}:db")]]
     if not state.is_admin(user_id):
         rows.append([ban])
+    for p in payments:  # a paid one asks first; a refund left unconfirmed is retried at once
+        if p.state == "paid":
+            rows.append([(texts.BUTTON_REFUND_STARS.format(payment_id=p.payment_id, stars=p.stars),
+                          f"a:rf:{user_id}:{p.payment_id}")])
+        elif p.state == "refunding":
+            rows.append([(texts.BUTTON_RETRY_REFUND.format(payment_id=p.payment_id),
+                          f"a:rf:{user_id}:{p.payment_id}:y")])
     await show(update, f"{note}\n\n{text}" if note else text, [*rows, [(texts.BUTTON_ADMIN_USERS, "a:users")], HOME])
 
 
@@ -116,7 +130,7 @@ async def _ban(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int,
     else:
         status = texts.USER_STATUS_BANNED if banned else texts.USER_STATUS_ACTIVE
         note = texts.BAN_UNCHANGED.format(user_id=user_id, status=status)
-    await _card(update, context, user_id, note)
+    await user_card(update, context, user_id, note)
 
 
 # --------------------------------------------------------------------------- credit and debit

@@ -9,11 +9,19 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot import texts
 from bot.update_processor import current_processor
 
 log = logging.getLogger(__name__)
 
 Button = tuple[str, str]  # (text, callback data)
+STATE_MARKS = {"placing": "⏳", "placed": "🟢", "unverified": "❔", "rejected": "❌"}  # an order's state at a glance
+
+
+def main_menu() -> list[list[Button]]:
+    return [[(texts.BUTTON_NEW_ORDER, "m:new"), (texts.BUTTON_MY_ORDERS, "m:orders:0")],
+            [(texts.BUTTON_BALANCE, "m:bal"), (texts.BUTTON_TOPUP, "m:top")],
+            [(texts.BUTTON_HELP, "m:help")]]
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:

@@ -14,16 +14,11 @@ from bot.domain.money import format_money, from_micros
 from bot.shop.tracking import status_name
 from bot.shop.wallet import balance
 from bot.state import app_state
-from handlers.common import Button, show
+from handlers import topup
+from handlers.common import STATE_MARKS, Button, main_menu, show
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
 
 ORDERS_PER_PAGE = 8
-STATE_MARKS = {"placing": "⏳", "placed": "🟢", "unverified": "❔", "rejected": "❌"}
-
-
-def main_menu() -> list[list[Button]]:
-    return [[(texts.BUTTON_NEW_ORDER, "m:new"), (texts.BUTTON_MY_ORDERS, "m:orders:0")],
-            [(texts.BUTTON_BALANCE, "m:bal"), (texts.BUTTON_HELP, "m:help")]]
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -48,7 +43,8 @@ async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     state = app_state(context)
     wallet = format_money(await balance(state.db, user.id), state.currency)
-    await show(update, texts.BALANCE.format(balance=wallet, user_id=user.id), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+    await show(update, texts.BALANCE.format(balance=wallet, user_id=user.id),
+               [[(texts.BUTTON_TOPUP, "m:top"), (texts.BUTTON_MAIN_MENU, "m:home")]])
 
 
 async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -95,9 +91,9 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 # The main menu's commands and buttons; the ordering conversation leaves itself through them too.
 COMMANDS: dict[str, Callback] = {"start": start, "help": help_command, "balance": balance_command,
-                                 "orders": my_orders}
+                                 "orders": my_orders, "topup": topup.topup_menu}
 BUTTONS: dict[str, Callback] = {r"^m:home$": start, r"^m:help$": help_command, r"^m:bal$": balance_command,
-                                r"^m:orders:\d{1,6}$": my_orders}
+                                r"^m:orders:\d{1,6}$": my_orders, r"^m:top$": topup.topup_menu}
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -47,7 +47,7 @@ from bot.shop.ordering import Duplicate, OutcomeUnknown, Placed, Refused, ShortO
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import menu
-from handlers.common import Button, answer, replace, reply, show
+from handlers.common import Button, answer, main_menu, replace, reply, show
 
 BROWSE, FIELD, CONFIRM = range(3)
 PER_PAGE = 8
@@ -90,7 +90,7 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     context.user_data[SESSION] = session
     state = app_state(context)
     if not state.catalogue.categories:
-        await show(update, texts.CATALOGUE_EMPTY, menu.main_menu())
+        await show(update, texts.CATALOGUE_EMPTY, main_menu())
         return ConversationHandler.END
     await _show_categories(update, state, session, 0)
     return BROWSE
@@ -315,7 +315,7 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     current = state.catalogue.service(session.draft.service.service_id)
     if current is None:
         context.user_data.pop(SESSION, None)
-        await show(update, texts.SERVICE_GONE, menu.main_menu())
+        await show(update, texts.SERVICE_GONE, main_menu())
         return ConversationHandler.END
     if quote(dataclasses.replace(session.draft, service=current), state.markup_for(current)).price != session.quoted:
         session.draft = dataclasses.replace(session.draft, service=current)
@@ -332,7 +332,7 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
         markup_percent=state.markup_for(session.draft.service), currency=state.currency,
         poll_interval=state.settings.poll_interval_seconds)
-    await replace(update, placing, _outcome_text(state, outcome, user.id), menu.main_menu())
+    await replace(update, placing, _outcome_text(state, outcome, user.id), main_menu())
     return ConversationHandler.END
 
 
@@ -378,7 +378,7 @@ async def confirm_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert context.user_data is not None
     had_session = context.user_data.pop(SESSION, None) is not None
-    await show(update, texts.ORDER_CANCELLED if had_session else texts.NOTHING_TO_CANCEL, menu.main_menu())
+    await show(update, texts.ORDER_CANCELLED if had_session else texts.NOTHING_TO_CANCEL, main_menu())
     return ConversationHandler.END
 
 

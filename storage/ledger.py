@@ -21,13 +21,15 @@ async def balance_micros(conn: aiosqlite.Connection | Database, user_id: int) ->
 
 
 async def add_entry(conn: aiosqlite.Connection, user_id: int, amount_micros: int, currency: str, reason: str, *,
-                    order_id: int | None = None, admin_id: int | None = None, note: str = "") -> bool:
+                    order_id: int | None = None, admin_id: int | None = None, note: str = "",
+                    ref: str | None = None) -> bool:
     """Append an entry inside the caller's transaction. Returns False when the entry already
-    exists (an order's charge or refund is written once, whoever asks twice)."""
+    exists: an order's charge or refund, and a payment's credit (by `ref`), are written once,
+    whoever asks twice."""
     cursor = await conn.execute(
-        "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, admin_id, note)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, reason) DO NOTHING",
-        (user_id, amount_micros, currency, reason, order_id, admin_id, note),
+        "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, admin_id, note, ref)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (user_id, amount_micros, currency, reason, order_id, admin_id, note, ref),
     )
     return cursor.rowcount == 1
 
@@ -37,7 +39,7 @@ class LedgerEntry:
     created_at: str
     amount_micros: int
     currency: str
-    reason: str  # credit / debit / order / refund
+    reason: str  # credit / debit / order / refund / topup / topup_refund / topup_refund_undone
     order_id: int | None
     note: str
 

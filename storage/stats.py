@@ -18,6 +18,9 @@ class PeriodFigures:
     by_status: Counter[str] = field(default_factory=Counter)
     turnover_micros: int = 0
     cost_micros: int = 0
+    stars: int = 0  # Stars received, refunded ones left out
+    stars_micros: int = 0  # what those Stars put on wallets
+    manual_micros: int = 0  # approved manual top-ups
 
     @property
     def margin_micros(self) -> int:
@@ -48,4 +51,11 @@ async def period_figures(db: Database, since: str | None) -> PeriodFigures:
         kept = max(0, price - refunded)
         figures.turnover_micros += kept
         figures.cost_micros += cost * kept // price if price else cost
+    for stars, micros in await db.fetchall("SELECT stars, amount_micros FROM star_payments"
+                                           " WHERE state <> 'refunded' AND created_at >= ?", (since or "",)):
+        figures.stars += stars
+        figures.stars_micros += micros
+    for (micros,) in await db.fetchall("SELECT amount_micros FROM topups WHERE method = 'manual'"
+                                       " AND state = 'approved' AND created_at >= ?", (since or "",)):
+        figures.manual_micros += micros
     return figures

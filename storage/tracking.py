@@ -41,7 +41,8 @@ class StatusChange:
     notice: Notice | None = None
 
 
-async def _notify(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> None:
+async def queue_notice(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> None:
+    """Put a message in the outbox inside the caller's transaction: it goes out with the change."""
     await conn.execute(
         "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at) VALUES (?,?,?,?,?,?)",
         (notice.user_id, notice.order_id, notice.text, notice.button_text, notice.button_data, due_at))
@@ -49,7 +50,7 @@ async def _notify(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> 
 
 async def enqueue(db: Database, notice: Notice, due_at: float) -> None:
     async with db.transaction() as conn:
-        await _notify(conn, notice, due_at)
+        await queue_notice(conn, notice, due_at)
 
 
 async def due_orders(db: Database, now: float) -> list[OrderRecord]:
@@ -161,7 +162,7 @@ async def apply_refill_changes(db: Database, changes: list[tuple[int, str, str, 
             await conn.execute(f"UPDATE refills SET status = ?, raw_status = ?, next_poll_at = ?, updated_at = {_NOW}"
                                " WHERE refill_id = ?", (status, raw_status, next_poll_at, refill_id))
             if notice is not None:
-                await _notify(conn, notice, now)
+                await queue_notice(conn, notice, now)
 
 
 # --------------------------------------------------------------------------- the outbox

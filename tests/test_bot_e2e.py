@@ -42,13 +42,14 @@ async def test_start_greets_in_sandbox_mode_and_records_the_user(
     async with running_bot(settings) as app:
         commands = await telegram.wait_call("setMyCommands")
         assert [c["command"] for c in commands.params["commands"]] == [
-            "start", "order", "orders", "balance", "help", "cancel"]
+            "start", "order", "orders", "balance", "topup", "paysupport", "help", "cancel"]
         await ann.send("/start")
         reply = await ann.next_message()
         assert reply.text.startswith("🧪 Sandbox mode")
         assert "Hello, <Ann & Co>!" in reply.text  # escaped in HTML, shown as typed
         assert reply.parse_mode == "HTML"
-        assert reply.button_texts() == [["🛒 New order", "📦 My orders"], ["💰 Balance", "❓ Help"]]
+        assert reply.button_texts() == [["🛒 New order", "📦 My orders"], ["💰 Balance", "💳 Top up"],
+                                        ["❓ Help"]]
         user = await get_user(app_state(app).db, 1001)
         assert user is not None and user.first_name == "<Ann & Co>"
         # The in-process sandbox panel answers over HTTP like a real one.

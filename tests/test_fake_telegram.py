@@ -13,15 +13,18 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, MessageEntity, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    filters,
 )
 
 from tests.support.fake_telegram import FakeTelegram, parse_html, utf16_len
@@ -65,6 +68,12 @@ async def running_bot(tg: FakeTelegram) -> AsyncIterator[Application]:
     app = ApplicationBuilder().token(tg.token).base_url(tg.base_url).build()
     app.add_handler(CommandHandler("start", on_start))
     app.add_handler(CallbackQueryHandler(on_button))
+    async with running(app):
+        yield app
+
+
+@asynccontextmanager
+async def running(app: Application) -> AsyncIterator[Application]:
     await app.initialize()
     await app.start()
     assert app.updater is not None
@@ -523,3 +532,122 @@ async def test_a_second_poller_terminates_the_first_with_409(tg: FakeTelegram) -
         response = await asyncio.wait_for(first, 2)
     assert response.status_code == 409
     assert "terminated by other getUpdates request" in response.json()["description"]
+
+
+# --------------------------------------------------------------------------- photos and Stars payments
+
+def assert_refused(tg: FakeTelegram, error: str) -> None:
+    """The last call failed with Telegram's wording (PTB re-capitalises it in the exception)."""
+    last = [call for call in tg.calls if call.method != "getUpdates"][-1]  # a polling app may be running
+    assert not last.ok and last.error is not None and error in last.error, last
+
+async def test_photos_are_forwarded_by_file_id_and_edited_by_caption(tg: FakeTelegram, bot: Bot) -> None:
+    user = tg.user(USER_ID)
+    sent = await user.send_photo("receipt <1>")
+    file_id = sent["photo"][-1]["file_id"]
+    photo = await bot.send_photo(USER_ID, file_id, caption="<b>Request</b> #1", parse_mode=ParseMode.HTML)
+    assert photo.photo and photo.caption == "Request #1" and photo.caption_entities[0].type == "bold"
+    live = tg.messages(USER_ID)[-1]
+    assert live.kind == "photo" and live.text == "Request #1"
+    with pytest.raises(BadRequest):
+        await bot.send_photo(USER_ID, "AgACAgNOT-KNOWN")
+    assert_refused(tg, "wrong file identifier")
+    with pytest.raises(BadRequest):
+        await bot.send_photo(USER_ID, file_id, caption="x" * 1025)
+    assert_refused(tg, "caption is too long")
+    with pytest.raises(BadRequest):
+        await bot.edit_message_text("new", USER_ID, photo.message_id)
+    assert_refused(tg, "no text in the message to edit")
+    await bot.edit_message_caption(USER_ID, photo.message_id, caption="Approved")
+    assert live.text == "Approved" and live.edits == 1
+    with pytest.raises(BadRequest):
+        await bot.edit_message_caption(USER_ID, photo.message_id, caption="Approved")
+    assert_refused(tg, "not modified")
+    text = await bot.send_message(USER_ID, "plain")
+    with pytest.raises(BadRequest):
+        await bot.edit_message_caption(USER_ID, text.message_id, caption="x")
+    assert_refused(tg, "no caption in the message to edit")
+
+
+@pytest.mark.parametrize(("changes", "error"), [
+    ({"provider_token": "284685063:TEST:abc"}, "PAYMENT_PROVIDER_INVALID"),
+    ({"currency": "USD"}, "CURRENCY_INVALID"),
+    ({"prices": [LabeledPrice("a", 1), LabeledPrice("b", 1)]}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+    ({"prices": [LabeledPrice("a", 0)]}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+    ({"prices": [LabeledPrice("a", 10_001)]}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+    ({"title": "t" * 33}, "INVOICE_TITLE_INVALID"),
+    ({"description": "d" * 256}, "DESCRIPTION_INVALID"),
+    ({"payload": "p" * 129}, "INVOICE_PAYLOAD_INVALID"),
+])
+async def test_stars_invoices_are_checked(tg: FakeTelegram, bot: Bot, changes: dict[str, object],
+                                          error: str) -> None:
+    tg.user(USER_ID)
+    invoice: dict[str, object] = {"title": "Top-up", "description": "10 USD", "payload": "topup:1",
+                                  "currency": "XTR", "prices": [LabeledPrice("Top-up", 500)]}
+    with pytest.raises(BadRequest):
+        await bot.send_invoice(USER_ID, **{**invoice, **changes})  # type: ignore[arg-type]
+    assert_refused(tg, error)
+    message = await bot.send_invoice(USER_ID, **invoice)  # type: ignore[arg-type]
+    assert message.invoice is not None and message.invoice.total_amount == 500 and message.invoice.currency == "XTR"
+    live = tg.messages(USER_ID)[-1]
+    assert live.kind == "invoice" and live.invoice["payload"] == "topup:1"
+
+
+async def test_pay_refuse_late_answer_and_refunds(tg: FakeTelegram) -> None:
+    """A bot that accepts payload "good" only; Telegram's side of pay, refusal, timeout, refund."""
+    seen: list[Update] = []
+
+    async def checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.pre_checkout_query
+        assert query is not None
+        if query.invoice_payload == "late":
+            return  # never answered
+        if query.invoice_payload == "good":
+            await query.answer(ok=True)
+        else:
+            await query.answer(ok=False, error_message="Not this one")
+
+    async def record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(update)
+
+    tg.pre_checkout_timeout = 0.3
+    app = ApplicationBuilder().token(tg.token).base_url(tg.base_url).build()
+    app.add_handler(PreCheckoutQueryHandler(checkout))
+    app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT | filters.StatusUpdate.REFUNDED_PAYMENT, record))
+    async with running(app):
+        user = tg.user(USER_ID)
+        await app.bot.send_invoice(USER_ID, "Top-up", "10 USD", "good", "XTR", [LabeledPrice("x", 500)])
+        invoice = await user.next_message()
+        paid = await user.pay(invoice)
+        assert paid.ok and paid.charge_id in tg.charges and paid.answered_after is not None
+        await tg.wait_for(lambda: seen or None, what="the successful payment")
+        payment = seen[0].message.successful_payment  # type: ignore[union-attr]
+        assert payment is not None and payment.total_amount == 500 and payment.invoice_payload == "good"
+        assert payment.telegram_payment_charge_id == paid.charge_id
+        refused = await user.pay(invoice, payload="forged")
+        assert not refused.ok and refused.error_message == "Not this one" and len(tg.charges) == 1
+        late = await user.pre_checkout("late", 500)
+        assert not late.ok and late.answered_after is None
+
+        assert await app.bot.refund_star_payment(USER_ID, paid.charge_id)
+        assert tg.charges[paid.charge_id].refunded  # type: ignore[index]
+        await tg.wait_for(lambda: seen[1:] or None, what="the refunded_payment message")
+        assert seen[1].message.refunded_payment is not None  # type: ignore[union-attr]
+        with pytest.raises(BadRequest):
+            await app.bot.refund_star_payment(USER_ID, paid.charge_id)
+        assert_refused(tg, "CHARGE_ALREADY_REFUNDED")
+        with pytest.raises(BadRequest):
+            await app.bot.refund_star_payment(USER_ID + 1, paid.charge_id)
+        assert_refused(tg, "CHARGE_NOT_FOUND")
+
+
+async def test_inject_error_after_applying(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user(USER_ID)
+    tg.inject_error(1, 502, "Bad Gateway", method="sendMessage", after_applying=True)
+    with pytest.raises(NetworkError):
+        await bot.send_message(USER_ID, "lost answer")
+    assert [m.text for m in tg.messages(USER_ID)] == ["lost answer"]  # it was sent all the same
+    tg.inject_error(1, 400, "Bad Request: CHAT_WRITE_FORBIDDEN", method="sendMessage")
+    with pytest.raises(BadRequest):
+        await bot.send_message(USER_ID, "refused")
+    assert len(tg.messages(USER_ID)) == 1

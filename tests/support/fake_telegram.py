@@ -33,11 +33,13 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-__all__ = ["ApiCall", "EntityParseError", "FakeTelegram", "FakeUser", "SentMessage", "utf16_len"]
+__all__ = ["ApiCall", "Charge", "EntityParseError", "FakeTelegram", "FakeUser", "PaymentResult", "SentMessage",
+           "utf16_len"]
 
 _T = TypeVar("_T")
 
 MAX_TEXT_UNITS = 4096
+MAX_CAPTION_UNITS = 1024
 MAX_CALLBACK_ANSWER_UNITS = 200
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -518,6 +520,12 @@ class SentMessage:
     entities: list[dict[str, Any]] = field(default_factory=list)
     date: int = 0
     edit_date: int | None = None
+    #: "text", "photo" (``text``/``entities`` hold the caption) or "invoice" (``text`` is the title,
+    #: a newline and the description).
+    kind: str = "text"
+    photo: list[dict[str, Any]] = field(default_factory=list)
+    #: For invoices: Telegram's Invoice object plus ``payload`` (which Telegram never shows).
+    invoice: dict[str, Any] = field(default_factory=dict)
 
     def buttons(self) -> list[list[dict[str, Any]]]:
         """Inline keyboard rows; [] when the message has no inline keyboard."""
@@ -622,6 +630,53 @@ class FakeUser:
         }})
         return query_id
 
+    async def send_photo(self, caption: str | None = None) -> dict[str, Any]:
+        """Send a photo (three sizes, as Telegram delivers it), with an optional caption."""
+        server = self._server
+        file_id = server.new_file_id()
+        message: dict[str, Any] = {
+            "message_id": server._new_message_id(self.id), "from": self.as_dict(),
+            "chat": self.chat_dict(), "date": int(time.time()), "photo": server._photo_sizes(file_id),
+        }
+        for size in message["photo"]:
+            server._file_ids.add(size["file_id"])
+        if caption is not None:
+            message["caption"] = caption
+        server._user_message_ids.setdefault(self.id, set()).add(message["message_id"])
+        await server.push_update({"message": message})
+        return message
+
+    async def pre_checkout(self, payload: str, total_amount: int, currency: str = "XTR") -> PaymentResult:
+        """Only the pre-checkout half of a payment: the bot's answer, nothing charged."""
+        result, _ = await self._server._checkout(self, payload, total_amount, currency)
+        return result
+
+    async def pay(self, invoice: SentMessage, *, payload: str | None = None, total_amount: int | None = None,
+                  currency: str | None = None) -> PaymentResult:
+        """Press Pay on an invoice sent to this user: the pre-checkout query, then (if the bot said
+        ok in time) the charge and the successful_payment message. Overrides forge the query."""
+        if invoice.kind != "invoice" or invoice.chat_id != self.id:
+            raise AssertionError(f"message {invoice.message_id} is not an invoice sent to user {self.id}")
+        server = self._server
+        details = invoice.invoice
+        payload = details["payload"] if payload is None else payload
+        total = details["total_amount"] if total_amount is None else total_amount
+        currency = details["currency"] if currency is None else currency
+        result, _ = await server._checkout(self, payload, total, currency)
+        if not result.ok:
+            return result
+        server._charge_counter += 1
+        charge_id = f"stxFAKE{server._charge_counter:012d}"
+        server.charges[charge_id] = Charge(charge_id, self.id, total, currency, payload)
+        message: dict[str, Any] = {
+            "message_id": server._new_message_id(self.id), "from": self.as_dict(), "chat": self.chat_dict(),
+            "date": int(time.time()), "successful_payment": {
+                "currency": currency, "total_amount": total, "invoice_payload": payload,
+                "telegram_payment_charge_id": charge_id, "provider_payment_charge_id": ""}}
+        await server.push_update({"message": message})
+        result.charge_id, result.message = charge_id, message
+        return result
+
     async def next_message(self, timeout: float = 5.0) -> SentMessage:  # noqa: ASYNC109 - test API
         """The oldest message to this chat that this user has not consumed yet."""
 
@@ -658,10 +713,48 @@ class FakeUser:
 
 
 @dataclass
-class _Flood:
+class _Injected:
+    """An error the next calls of a method answer with (see FakeTelegram.inject_error)."""
+
     method: str | None
     remaining: int
-    retry_after: int
+    status: int
+    description: str
+    retry_after: int | None = None
+    after_applying: bool = False
+
+
+@dataclass
+class Charge:
+    """A Stars payment the fake confirmed."""
+
+    charge_id: str
+    user_id: int
+    total_amount: int
+    currency: str
+    payload: str
+    refunded: bool = False
+
+
+@dataclass
+class PaymentResult:
+    """What happened when a user pressed Pay (or only went through the pre-checkout)."""
+
+    ok: bool
+    error_message: str | None = None
+    answered_after: float | None = None  # seconds from the query to the bot's answer; None: no answer in time
+    charge_id: str | None = None
+    message: dict[str, Any] | None = None  # the successful_payment message, to replay it
+
+
+@dataclass
+class _Checkout:
+    user_id: int
+    asked_at: float
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    ok: bool = False
+    error_message: str | None = None
+    answered_at: float | None = None
 
 
 # --------------------------------------------------------------------------- the server
@@ -678,6 +771,8 @@ class FakeTelegram:
         global_limit_per_second: float | None = None,
         per_chat_limit_per_second: float | None = None,
         strict_html_ampersand: bool = True,
+        max_stars_per_invoice: int = 10_000,
+        pre_checkout_timeout: float = 10.0,
     ) -> None:
         self.token = token
         self.bot_username = bot_username
@@ -705,7 +800,15 @@ class FakeTelegram:
         self._queries: dict[str, int] = {}
         self._answered: set[str] = set()
         self._query_counter = 0
-        self._floods: list[_Flood] = []
+        self._injected: list[_Injected] = []
+        self.max_stars_per_invoice = max_stars_per_invoice
+        self.pre_checkout_timeout = pre_checkout_timeout
+        self.charges: dict[str, Charge] = {}
+        self._checkouts: dict[str, _Checkout] = {}
+        self._file_ids: set[str] = set()
+        self._file_counter = 0
+        self._charge_counter = 0
+        self._pending_service_messages: list[dict[str, Any]] = []
         self._global_sends: deque[float] = deque()
         self._chat_sends: dict[int, deque[float]] = {}
         self._webhook_url = ""
@@ -728,6 +831,9 @@ class FakeTelegram:
                 "deleteMessage": self._delete_message,
                 "answerCallbackQuery": self._answer_callback_query,
                 "sendChatAction": self._send_chat_action, "getChat": self._get_chat,
+                "sendPhoto": self._send_photo, "editMessageCaption": self._edit_message_caption,
+                "sendInvoice": self._send_invoice, "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+                "refundStarPayment": self._refund_star_payment,
             }.items()
         }
 
@@ -788,7 +894,15 @@ class FakeTelegram:
 
     def inject_flood(self, count: int, retry_after: int = 1, method: str | None = None) -> None:
         """The next ``count`` calls (of ``method``; any but getUpdates if None) answer 429."""
-        self._floods.append(_Flood(method, count, retry_after))
+        self._injected.append(_Injected(method, count, 429, f"Too Many Requests: retry after {retry_after}",
+                                        retry_after))
+
+    def inject_error(self, count: int, status: int, description: str, method: str | None = None, *,
+                     after_applying: bool = False) -> None:
+        """The next ``count`` calls (of ``method``; any but getUpdates if None) answer ``status``
+        with ``description``. ``after_applying``: the call takes effect first and only its answer is
+        the error, as when Telegram did the work but the answer was lost (use a 5xx)."""
+        self._injected.append(_Injected(method, count, status, description, after_applying=after_applying))
 
     async def wait_call(
         self, method: str, predicate: Callable[[ApiCall], bool] | None = None,
@@ -871,10 +985,15 @@ class FakeTelegram:
                 raise _ApiError(401, "Unauthorized")
             if handler is None:
                 raise _bad("method not found")
+            injected = self._take_injected(method)
+            if injected is not None and not injected.after_applying:
+                raise _ApiError(injected.status, injected.description, injected.retry_after)
             self._check_flood(method, call.chat_id)
             result = handler(params)
             if inspect.isawaitable(result):  # only getUpdates waits (long polling)
                 result = await result
+            if injected is not None:  # done, but the answer is "lost"
+                raise _ApiError(injected.status, injected.description, injected.retry_after)
             if _is_send(method):
                 self._note_send(call.chat_id)
             call.result = result
@@ -887,6 +1006,8 @@ class FakeTelegram:
         except Exception as exc:  # a bug in the fake or input it cannot digest: make it loud
             call.ok, call.error, call.status = False, f"Internal Server Error: {exc!r}", 500
             body = {"ok": False, "error_code": 500, "description": call.error}
+        while self._pending_service_messages:
+            await self.push_update(self._pending_service_messages.pop(0))
         await self._notify()
         return web.json_response(body, status=call.status)
 
@@ -918,12 +1039,15 @@ class FakeTelegram:
 
     # ---- flood control
 
+    def _take_injected(self, method: str) -> _Injected | None:
+        for injected in self._injected:
+            wanted = method != "getUpdates" if injected.method is None else injected.method == method
+            if injected.remaining > 0 and wanted:
+                injected.remaining -= 1
+                return injected
+        return None
+
     def _check_flood(self, method: str, chat_id: int | None) -> None:
-        for flood in self._floods:
-            wanted = method != "getUpdates" if flood.method is None else flood.method == method
-            if flood.remaining > 0 and wanted:
-                flood.remaining -= 1
-                raise _flood(flood.retry_after)
         if not _is_send(method):
             return
         now = time.monotonic()
@@ -979,10 +1103,20 @@ class FakeTelegram:
 
     def _text(self, p: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str, str | None]:
         """(plain text, entities, raw text, parse_mode) after Telegram's checks."""
-        raw = p.get("text")
+        return self._formatted(p, "text", "entities", MAX_TEXT_UNITS)
+
+    def _caption(self, p: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str, str | None]:
+        """The same for a caption: at most 1024 units, and it may be empty."""
+        if not str(p.get("caption") or "").strip():
+            return "", [], "", p.get("parse_mode") or None
+        return self._formatted(p, "caption", "caption_entities", MAX_CAPTION_UNITS)
+
+    def _formatted(self, p: dict[str, Any], field: str, entities_field: str, limit: int
+                   ) -> tuple[str, list[dict[str, Any]], str, str | None]:
+        raw = p.get(field)
         raw = "" if raw is None else str(raw)
         parse_mode = p.get("parse_mode") or None
-        explicit = p.get("entities")
+        explicit = p.get(entities_field)
         if explicit is not None:
             if not isinstance(explicit, list):
                 raise _bad("can't parse entities JSON object")
@@ -1005,8 +1139,8 @@ class FakeTelegram:
         plain, entities = _strip(plain, entities)
         if not plain:
             raise _bad("message text is empty")
-        if utf16_len(plain) > MAX_TEXT_UNITS:
-            raise _bad("message is too long")
+        if utf16_len(plain) > limit:
+            raise _bad("message is too long" if field == "text" else "message caption is too long")
         return plain, entities, raw, parse_mode
 
     def _markup(self, p: dict[str, Any], *, inline_only: bool = False) -> dict[str, Any] | None:
@@ -1054,10 +1188,19 @@ class FakeTelegram:
         result: dict[str, Any] = {
             "message_id": message.message_id, "from": self._bot_user(),
             "chat": self._users[message.chat_id].chat_dict(), "date": message.date,
-            "text": message.text,
         }
-        if message.entities:
-            result["entities"] = copy.deepcopy(message.entities)
+        if message.kind == "photo":
+            result["photo"] = copy.deepcopy(message.photo)
+            if message.text:
+                result["caption"] = message.text
+            if message.entities:
+                result["caption_entities"] = copy.deepcopy(message.entities)
+        elif message.kind == "invoice":
+            result["invoice"] = {k: v for k, v in message.invoice.items() if k != "payload"}
+        else:
+            result["text"] = message.text
+            if message.entities:
+                result["entities"] = copy.deepcopy(message.entities)
         if message.edit_date is not None:
             result["edit_date"] = message.edit_date
         keyboard = _inline_rows(message.reply_markup)
@@ -1191,6 +1334,8 @@ class FakeTelegram:
 
     def _edit_message_text(self, p: dict[str, Any]) -> dict[str, Any]:
         _, message = self._target(p, "message to edit not found")
+        if message.kind != "text":
+            raise _bad("there is no text in the message to edit")
         markup = self._markup(p, inline_only=True)
         plain, entities, raw, parse_mode = self._text(p)
         unchanged = (plain, entities) == (message.text, message.entities)
@@ -1245,6 +1390,140 @@ class FakeTelegram:
                 "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
                                         "unique_gifts": False, "premium_subscription": False,
                                         "gifts_from_channels": False}}
+
+
+    # ---- photos
+
+    def new_file_id(self) -> str:
+        """A file id the server knows (as if a user had sent the file)."""
+        self._file_counter += 1
+        file_id = f"AgACAgFAKE{self._file_counter:08d}"
+        self._file_ids.add(file_id)
+        return file_id
+
+    def _photo_sizes(self, file_id: str) -> list[dict[str, Any]]:
+        return [{"file_id": f"{file_id}-{side}" if side < 1280 else file_id,
+                 "file_unique_id": f"uq{file_id[-8:]}{side}", "width": side, "height": side * 3 // 4,
+                 "file_size": side * 40} for side in (90, 320, 1280)]
+
+    def _send_photo(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self._reachable(p)
+        markup = self._markup(p)
+        photo = p.get("photo")
+        if isinstance(photo, dict):  # an uploaded file
+            file_id = self.new_file_id()
+        elif isinstance(photo, str) and photo in self._file_ids:
+            file_id = photo
+        else:
+            raise _bad("wrong file identifier/HTTP URL specified")
+        plain, entities, raw, parse_mode = self._caption(p)
+        message = SentMessage(
+            message_id=self._new_message_id(user.id), chat_id=user.id, text=plain, raw_text=raw,
+            parse_mode=parse_mode, reply_markup=markup, entities=entities, date=int(time.time()),
+            kind="photo", photo=self._photo_sizes(file_id),
+        )
+        self._messages.setdefault(user.id, []).append(message)
+        return self._message_json(message)
+
+    def _edit_message_caption(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, message = self._target(p, "message to edit not found")
+        if message.kind != "photo":
+            raise _bad("there is no caption in the message to edit")
+        markup = self._markup(p, inline_only=True)
+        plain, entities, raw, parse_mode = self._caption(p)
+        unchanged = (plain, entities) == (message.text, message.entities)
+        if unchanged and _inline_rows(markup) == _inline_rows(message.reply_markup):
+            raise _ApiError(400, NOT_MODIFIED)
+        message.text, message.entities, message.raw_text = plain, entities, raw
+        message.parse_mode, message.reply_markup = parse_mode, markup
+        message.edits += 1
+        message.edit_date = int(time.time())
+        return self._message_json(message)
+
+    # ---- Telegram Stars payments
+
+    def _send_invoice(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self._reachable(p)
+        title, description = str(p.get("title") or ""), str(p.get("description") or "")
+        payload = str(p.get("payload") or "")
+        if not 1 <= len(title) <= 32:
+            raise _bad("INVOICE_TITLE_INVALID")
+        if not 1 <= len(description) <= 255:
+            raise _bad("DESCRIPTION_INVALID")
+        if not 1 <= len(payload.encode("utf-8")) <= 128:
+            raise _bad("INVOICE_PAYLOAD_INVALID")
+        if p.get("currency") != "XTR":
+            raise _bad("CURRENCY_INVALID")
+        if p.get("provider_token"):
+            raise _bad("PAYMENT_PROVIDER_INVALID")
+        prices = p.get("prices")
+        if isinstance(prices, str):
+            with contextlib.suppress(ValueError):
+                prices = json.loads(prices)
+        amount = prices[0].get("amount") if isinstance(prices, list) and len(prices) == 1 \
+            and isinstance(prices[0], dict) else None
+        if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= self.max_stars_per_invoice:
+            raise _bad("CURRENCY_TOTAL_AMOUNT_INVALID")
+        markup = self._markup(p, inline_only=True)
+        rows = _inline_rows(markup)
+        if rows is not None and not rows[0][0].get("pay"):
+            raise _bad("REPLY_MARKUP_BUY_EMPTY")
+        message = SentMessage(
+            message_id=self._new_message_id(user.id), chat_id=user.id, text=f"{title}\n{description}",
+            raw_text=description, parse_mode=None, reply_markup=markup, date=int(time.time()), kind="invoice",
+            invoice={"title": title, "description": description, "start_parameter": str(p.get("start_parameter") or ""),
+                     "currency": "XTR", "total_amount": amount, "payload": payload},
+        )
+        self._messages.setdefault(user.id, []).append(message)
+        return self._message_json(message)
+
+    def _answer_pre_checkout_query(self, p: dict[str, Any]) -> bool:
+        query_id = str(p.get("pre_checkout_query_id") or "")
+        checkout = self._checkouts.get(query_id)
+        late = checkout is not None and time.monotonic() - checkout.asked_at > self.pre_checkout_timeout
+        if checkout is None or checkout.answered.is_set() or late:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        if p.get("ok") is None or p.get("ok") == "":
+            raise _bad("parameter \"ok\" is required")
+        ok = _flag(p, "ok")
+        error_message = str(p.get("error_message") or "")
+        if not ok and not error_message.strip():
+            raise _bad("ERROR_MESSAGE_EMPTY")
+        checkout.ok, checkout.error_message = ok, (None if ok else error_message)
+        checkout.answered_at = time.monotonic()
+        checkout.answered.set()
+        return True
+
+    def _refund_star_payment(self, p: dict[str, Any]) -> bool:
+        charge = self.charges.get(str(p.get("telegram_payment_charge_id") or ""))
+        if charge is None or str(charge.user_id) != str(p.get("user_id")):
+            raise _bad("CHARGE_NOT_FOUND")
+        if charge.refunded:
+            raise _bad("CHARGE_ALREADY_REFUNDED")
+        charge.refunded = True
+        user = self._users[charge.user_id]
+        # Telegram tells the chat with a service message, which reaches the bot as an update.
+        self._pending_service_messages.append({"message": {
+            "message_id": self._new_message_id(user.id), "from": user.as_dict(), "chat": user.chat_dict(),
+            "date": int(time.time()), "refunded_payment": {
+                "currency": charge.currency, "total_amount": charge.total_amount,
+                "invoice_payload": charge.payload, "telegram_payment_charge_id": charge.charge_id}}})
+        return True
+
+    async def _checkout(self, user: FakeUser, payload: str, total_amount: int, currency: str
+                        ) -> tuple[PaymentResult, _Checkout]:
+        self._query_counter += 1
+        query_id = str(5_100_000_000_000_000_000 + self._query_counter)
+        checkout = _Checkout(user.id, time.monotonic())
+        self._checkouts[query_id] = checkout
+        await self.push_update({"pre_checkout_query": {
+            "id": query_id, "from": user.as_dict(), "currency": currency, "total_amount": total_amount,
+            "invoice_payload": payload}})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(checkout.answered.wait(), self.pre_checkout_timeout)
+        if checkout.answered_at is None:
+            return PaymentResult(False), checkout
+        return PaymentResult(checkout.ok, checkout.error_message, checkout.answered_at - checkout.asked_at), checkout
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -1,0 +1,238 @@
+"""Wallet top-ups: Stars invoices and payments, Stars refunds, manual requests and their decision.
+
+Every credit and debit happens in one transaction together with the state change that allows
+it and the customer's message (the outbox), so a replayed update, a double tap, two admins at
+once or a restart can neither credit twice nor lose a receipt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from bot import texts
+from bot.domain.money import format_money, from_micros, to_micros
+from bot.domain.topup import (
+    MAX_PENDING_MANUAL,
+    Checkout,
+    checkout_problem,
+    credit_for,
+    payload_for,
+    stars_for,
+    topup_id_of,
+)
+from storage.audit import record
+from storage.database import Database
+from storage.ledger import add_entry, balance_micros
+from storage.topups import (
+    Topup,
+    begin_refund,
+    count_pending_manual,
+    finish_refund,
+    get_star_payment,
+    get_topup,
+    insert_star_payment,
+    insert_topup,
+    settle_topup,
+    undo_refund,
+)
+from storage.tracking import Notice, queue_notice
+
+# --------------------------------------------------------------------------- Stars
+
+
+@dataclass(frozen=True)
+class Invoice:
+    topup_id: int
+    amount: Decimal
+    stars: int
+    payload: str
+
+
+async def open_stars_topup(db: Database, user_id: int, amount: Decimal, currency: str,
+                           stars_per_unit: Decimal) -> Invoice:
+    """Record a pending top-up; the invoice for it names it in its payload."""
+    stars = stars_for(amount, stars_per_unit)
+    async with db.transaction() as conn:
+        topup_id = await insert_topup(conn, user_id, "stars", to_micros(amount), currency, stars=stars)
+    return Invoice(topup_id, amount, stars, payload_for(topup_id))
+
+
+async def review_checkout(db: Database, payer_id: int, payload: str, currency: str, total_stars: int,
+                          stars_per_unit: Decimal | None) -> str | None:
+    """Why the pre-checkout must be refused (see `checkout_problem`), or None to accept it."""
+    topup_id = topup_id_of(payload)
+    topup = await get_topup(db, topup_id) if topup_id is not None else None
+    if topup is None:
+        return checkout_problem(Checkout(payer_id, currency, total_stars, None), stars_per_unit)
+    created = datetime.fromisoformat(topup.created_at.replace("Z", "+00:00"))
+    age_hours = (datetime.now(UTC) - created).total_seconds() / 3600
+    return checkout_problem(Checkout(payer_id, currency, total_stars, topup.user_id, topup.method, topup.state,
+                                     topup.stars, from_micros(topup.amount_micros), age_hours), stars_per_unit)
+
+
+@dataclass(frozen=True)
+class PaymentRecorded:
+    payment_id: int
+    amount: Decimal
+    currency: str
+    balance: Decimal
+    expected: bool  # the payment matched a pending invoice of the payer exactly
+
+
+async def record_payment(db: Database, *, payer_id: int, charge_id: str, payload: str, total_stars: int,
+                         stars_per_unit: Decimal | None, wallet_currency: str) -> PaymentRecorded | None:
+    """Credit a payment Telegram confirmed, once per charge id; None for one already recorded
+    (a replayed update). The receipt goes to the outbox in the same transaction."""
+    topup_id = topup_id_of(payload)
+    async with db.transaction() as conn:
+        topup = await get_topup(conn, topup_id) if topup_id is not None else None
+        if topup is not None and (topup.user_id != payer_id or topup.method != "stars"):
+            topup = None  # not this payer's invoice: credited at the rate, and the admins are told
+        currency = topup.currency if topup is not None else wallet_currency
+        amount = credit_for(total_stars, topup.stars if topup else None,
+                            from_micros(topup.amount_micros) if topup else None, stars_per_unit)
+        micros = to_micros(amount)
+        payment_id = await insert_star_payment(conn, charge_id, topup.topup_id if topup else None, payer_id,
+                                               total_stars, micros, currency)
+        if payment_id is None:
+            return None
+        settled = topup is not None and await settle_topup(conn, topup.topup_id, "paid")
+        if micros > 0:
+            await add_entry(conn, payer_id, micros, currency, "topup", ref=f"stars:{charge_id}",
+                            note=f"{total_stars} Stars")
+        balance = from_micros(await balance_micros(conn, payer_id))
+        await queue_notice(conn, Notice(payer_id, texts.TOPUP_RECEIPT.format(
+            stars=total_stars, amount=format_money(amount, currency), balance=format_money(balance, currency),
+            reference=payment_id)), time.time())
+    expected = settled and topup is not None and topup.stars == total_stars
+    return PaymentRecorded(payment_id, amount, currency, balance, expected)
+
+
+# --------------------------------------------------------------------------- Stars refunds
+
+
+class RefundRefused(Exception):
+    """Telegram refused the refund: nothing was refunded."""
+
+
+class RefundUnknown(Exception):
+    """Telegram's answer was lost: the refund may or may not have happened."""
+
+
+RefundCall = Callable[[int, str], Awaitable[None]]  # (user id, charge id); raises the two above
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    result: str  # done / already / busy / not_found / overdraft / refused / unknown
+    stars: int = 0
+    amount: Decimal = Decimal(0)
+    currency: str = ""
+    balance: Decimal = Decimal(0)
+    reason: str = ""
+
+
+async def refund_stars(db: Database, payment_id: int, user_id: int, admin_id: int, call: RefundCall) -> RefundOutcome:
+    """Refund a Stars payment of `user_id` and take its amount back from the wallet.
+
+    The wallet is debited before Telegram is asked, so the customer cannot spend the money
+    meanwhile; a refusal gives it back. Telegram refunds a charge once, so asking again after a
+    lost answer is safe: a refund left 'refunding' is retried, not debited again."""
+    payment = await get_star_payment(db, payment_id)
+    if payment is None or payment.user_id != user_id:
+        return RefundOutcome("not_found")
+    amount, currency = from_micros(payment.amount_micros), payment.currency
+    if payment.state == "refunded":
+        return RefundOutcome("already", payment.stars, amount, currency)
+    attempt = payment.refund_attempt
+    if payment.state == "paid":
+        async with db.transaction() as conn:
+            balance = await balance_micros(conn, user_id)
+            if balance < payment.amount_micros:
+                return RefundOutcome("overdraft", payment.stars, amount, currency, from_micros(balance))
+            started = await begin_refund(conn, payment_id)
+            if started is None:  # another admin got there first
+                return RefundOutcome("busy", payment.stars, amount, currency)
+            attempt = started
+            if payment.amount_micros:
+                await add_entry(conn, user_id, -payment.amount_micros, currency, "topup_refund",
+                                ref=f"stars:{payment.charge_id}:{attempt}", admin_id=admin_id,
+                                note=f"{payment.stars} Stars")
+            await record(conn, admin_id, "stars refund", f"payment {payment_id} of user {user_id}",
+                         before=format_money(from_micros(balance), currency),
+                         after=format_money(from_micros(balance - payment.amount_micros), currency))
+    try:
+        await call(user_id, payment.charge_id)
+    except RefundRefused as exc:
+        async with db.transaction() as conn:
+            if await undo_refund(conn, payment_id, attempt) and payment.amount_micros:
+                await add_entry(conn, user_id, payment.amount_micros, currency, "topup_refund_undone",
+                                ref=f"stars:{payment.charge_id}:{attempt}", admin_id=admin_id, note=str(exc)[:200])
+                await record(conn, admin_id, "stars refund refused", f"payment {payment_id} of user {user_id}",
+                             before="refunding", after=f"paid ({str(exc)[:100]})")
+        return RefundOutcome("refused", payment.stars, amount, currency, reason=str(exc))
+    except RefundUnknown:
+        return RefundOutcome("unknown", payment.stars, amount, currency)
+    async with db.transaction() as conn:
+        done = await finish_refund(conn, payment_id, admin_id)
+        balance_now = from_micros(await balance_micros(conn, user_id))
+        if done:
+            await queue_notice(conn, Notice(user_id, texts.STARS_REFUNDED_CUSTOMER.format(
+                stars=payment.stars, amount=format_money(amount, currency),
+                balance=format_money(balance_now, currency))), time.time())
+    return RefundOutcome("done" if done else "already", payment.stars, amount, currency, balance_now)
+
+
+# --------------------------------------------------------------------------- manual requests
+
+
+class TooManyPending(Exception):
+    pass
+
+
+async def request_manual_topup(db: Database, user_id: int, amount: Decimal, currency: str, *,
+                               reference: str = "", photo_file_id: str | None = None) -> int:
+    """Record a request for the admins; at most MAX_PENDING_MANUAL wait per customer."""
+    async with db.transaction() as conn:
+        if await count_pending_manual(conn, user_id) >= MAX_PENDING_MANUAL:
+            raise TooManyPending
+        return await insert_topup(conn, user_id, "manual", to_micros(amount), currency, reference=reference,
+                                  photo_file_id=photo_file_id)
+
+
+@dataclass(frozen=True)
+class Decision:
+    topup: Topup | None  # None: no such request
+    changed: bool  # False: it was decided already (see topup.state and decided_by)
+    balance: Decimal = Decimal(0)
+
+
+async def decide_manual_topup(db: Database, topup_id: int, admin_id: int, *, approve: bool) -> Decision:
+    """Approve (credit once) or reject a manual request; decided once, whoever presses first."""
+    new_state = "approved" if approve else "rejected"
+    async with db.transaction() as conn:
+        topup = await get_topup(conn, topup_id)
+        if topup is None or topup.method != "manual":
+            return Decision(None, False)
+        if not await settle_topup(conn, topup_id, new_state, admin_id=admin_id):
+            return Decision(topup, False)
+        amount, currency = from_micros(topup.amount_micros), topup.currency
+        before = await balance_micros(conn, topup.user_id)
+        if approve:
+            await add_entry(conn, topup.user_id, topup.amount_micros, currency, "topup", ref=f"manual:{topup_id}",
+                            admin_id=admin_id, note=f"request #{topup_id}")
+        after = before + (topup.amount_micros if approve else 0)
+        await record(conn, admin_id, f"top-up {'approve' if approve else 'reject'}",
+                     f"request #{topup_id} of user {topup.user_id}: {format_money(amount, currency)}",
+                     before=format_money(from_micros(before), currency),
+                     after=format_money(from_micros(after), currency))
+        text = (texts.MANUAL_APPROVED_CUSTOMER if approve else texts.MANUAL_REJECTED_CUSTOMER).format(
+            topup_id=topup_id, amount=format_money(amount, currency),
+            balance=format_money(from_micros(after), currency))
+        await queue_notice(conn, Notice(topup.user_id, text), time.time())
+        decided = await get_topup(conn, topup_id)
+    return Decision(decided, True, from_micros(after))

@@ -1,0 +1,184 @@
+"""Top-ups, for admins: manual requests (each admin gets a copy with Approve / Reject; the first
+decision wins and every copy then shows it), the list of requests waiting, and refunds of Stars
+payments from the user card."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, filters
+
+from bot import texts
+from bot.domain.catalogue import shorten
+from bot.domain.money import format_money, from_micros
+from bot.shop.topups import RefundCall, RefundRefused, RefundUnknown, decide_manual_topup, refund_stars
+from bot.shop.wallet import balance
+from bot.state import AppState, app_state
+from handlers import admin_users
+from handlers.admin_base import admin_id, admin_only, args_of
+from handlers.common import Button, answer, keyboard, show
+from storage.topups import Topup, add_topup_notice, get_star_payment, get_topup, pending_manual, topup_notices
+from storage.users import get_user
+
+log = logging.getLogger(__name__)
+
+HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
+
+
+async def _request_text(state: AppState, topup: Topup) -> str:
+    user = await get_user(state.db, topup.user_id)
+    text = texts.MANUAL_REQUEST_ADMIN.format(
+        topup_id=topup.topup_id, name=html.escape(shorten(user.first_name if user else "?", 60)),
+        user_id=topup.user_id, amount=format_money(from_micros(topup.amount_micros), topup.currency),
+        reference=html.escape(topup.reference) if topup.reference else texts.MANUAL_NO_REFERENCE,
+        created=topup.created_at[:16].replace("T", " "))
+    if topup.state in texts.MANUAL_DECIDED:
+        text += "\n\n" + texts.MANUAL_DECIDED[topup.state].format(admin_id=topup.decided_by)
+    return text
+
+
+def _decision_buttons(topup: Topup) -> list[list[Button]]:
+    if topup.state != "pending":
+        return []
+    amount = format_money(from_micros(topup.amount_micros), topup.currency)
+    return [[(texts.BUTTON_APPROVE.format(amount=amount), f"a:tu:{topup.topup_id}:ok"),
+             (texts.BUTTON_REJECT, f"a:tu:{topup.topup_id}:no")]]
+
+
+async def announce(context: ContextTypes.DEFAULT_TYPE, topup_id: int, admins: list[int] | None = None) -> None:
+    """Send the request to every admin (or to `admins`), with its decision buttons."""
+    state = app_state(context)
+    topup = await get_topup(state.db, topup_id)
+    if topup is None:
+        return
+    text, rows = await _request_text(state, topup), _decision_buttons(topup)
+    markup = keyboard(rows) if rows else None
+    for admin in admins if admins is not None else sorted(state.settings.admin_ids):
+        try:
+            if topup.photo_file_id:
+                sent = await context.bot.send_photo(admin, topup.photo_file_id, caption=text, parse_mode=ParseMode.HTML,
+                                                    reply_markup=markup)
+            else:
+                sent = await context.bot.send_message(admin, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except TelegramError:  # one unreachable admin must not keep the request from the others
+            log.warning("could not send top-up request %s to admin %s", topup_id, admin, exc_info=True)
+            continue
+        await add_topup_notice(state.db, topup_id, admin, sent.message_id, is_photo=bool(topup.photo_file_id))
+
+
+async def _show_decision(context: ContextTypes.DEFAULT_TYPE, topup: Topup) -> None:
+    """Every admin's copy of the request now says who decided what, without buttons."""
+    state = app_state(context)
+    text = await _request_text(state, topup)
+    for notice in await topup_notices(state.db, topup.topup_id):
+        try:
+            if notice.is_photo:
+                await context.bot.edit_message_caption(notice.admin_id, notice.message_id, caption=text,
+                                                       parse_mode=ParseMode.HTML, reply_markup=None)
+            else:
+                await context.bot.edit_message_text(text, notice.admin_id, notice.message_id,
+                                                    parse_mode=ParseMode.HTML, reply_markup=None)
+        except TelegramError:  # deleted by the admin, or already showing it
+            log.info("could not update admin %s's copy of top-up request %s", notice.admin_id, topup.topup_id,
+                     exc_info=True)
+
+
+@admin_only
+async def pending_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    state = app_state(context)
+    waiting = await pending_manual(state.db)
+    if not waiting:
+        await show(update, texts.TOPUPS_NONE, [HOME])
+        return
+    lines, rows = [texts.TOPUPS_TITLE.format(count=len(waiting))], []
+    for topup in waiting:
+        amount = format_money(from_micros(topup.amount_micros), topup.currency)
+        lines.append(f"#{topup.topup_id} · <code>{topup.user_id}</code> · {amount} · "
+                     f"{html.escape(shorten(topup.reference, 60)) or texts.MANUAL_NO_REFERENCE}")
+        rows.append([(f"🔎 #{topup.topup_id}", f"a:tu:{topup.topup_id}")])
+    await show(update, "\n".join(lines), [*rows, [(texts.BUTTON_ADMIN_TOPUPS.format(count=len(waiting)), "a:tus")],
+                                          HOME])
+
+
+@admin_only
+async def request_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = args_of(update)
+    topup_id = int(args[0])
+    if len(args) == 1:  # show the request (with its photo) to this admin, with its buttons
+        await answer(update)
+        await announce(context, topup_id, [admin_id(update)])
+        return
+    state = app_state(context)
+    decision = await decide_manual_topup(state.db, topup_id, admin_id(update), approve=args[1] == "ok")
+    if decision.topup is None:
+        await answer(update, texts.MANUAL_NOT_FOUND)
+        return
+    if not decision.changed:
+        already = texts.MANUAL_DECIDED.get(decision.topup.state, "{admin_id}").format(
+            admin_id=decision.topup.decided_by)
+        await answer(update, texts.MANUAL_ALREADY_DECIDED.format(decision=already))
+        await _show_decision(context, decision.topup)
+        return
+    log.info("admin %s %s top-up request %s", admin_id(update), decision.topup.state, topup_id)
+    if state.notifier is not None:
+        state.notifier.wake()  # the customer's message is in the outbox
+    await answer(update, texts.MANUAL_DECIDED[decision.topup.state].format(admin_id=admin_id(update)))
+    await _show_decision(context, decision.topup)
+
+
+# --------------------------------------------------------------------------- Stars refunds
+
+@admin_only
+async def refund_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = args_of(update)
+    user_id, payment_id = int(args[0]), int(args[1])
+    state = app_state(context)
+    payment = await get_star_payment(state.db, payment_id)
+    if payment is None or payment.user_id != user_id:
+        await admin_users.user_card(update, context, user_id, texts.REFUND_RESULTS["not_found"])
+        return
+    amount = format_money(from_micros(payment.amount_micros), payment.currency)
+    if len(args) == 2 and payment.state == "paid":  # ask first
+        wallet = format_money(await balance(state.db, user_id), payment.currency)
+        await show(update, texts.CONFIRM_STARS_REFUND.format(payment_id=payment_id, stars=payment.stars,
+                                                             user_id=user_id, amount=amount, balance=wallet),
+                   [[(texts.BUTTON_YES_REFUND_STARS.format(stars=payment.stars), f"a:rf:{user_id}:{payment_id}:y"),
+                     (texts.BUTTON_NO, f"a:u:{user_id}")]])
+        return
+    outcome = await refund_stars(state.db, payment_id, user_id, admin_id(update), _refund_call(context))
+    log.info("admin %s refund of Stars payment %s: %s", admin_id(update), payment_id, outcome.result)
+    if outcome.result == "done" and state.notifier is not None:
+        state.notifier.wake()
+    note = texts.REFUND_RESULTS[outcome.result].format(
+        payment_id=payment_id, stars=outcome.stars, amount=format_money(outcome.amount, outcome.currency),
+        balance=format_money(outcome.balance, outcome.currency), reason=html.escape(shorten(outcome.reason, 100)))
+    await admin_users.user_card(update, context, user_id, note)
+
+
+def _refund_call(context: ContextTypes.DEFAULT_TYPE) -> RefundCall:
+    """refundStarPayment, its errors sorted into "refused" (nothing happened) and "unknown"."""
+    async def call(user_id: int, charge_id: str) -> None:
+        try:
+            await context.bot.refund_star_payment(user_id, charge_id)
+        except BadRequest as exc:
+            if "CHARGE_ALREADY_REFUNDED" in exc.message.upper():
+                return  # refunded before (an earlier answer was lost): the state we want
+            raise RefundRefused(exc.message) from None
+        except RetryAfter as exc:
+            raise RefundRefused(exc.message) from None
+        except NetworkError as exc:  # timed out, connection lost, a 5xx: it may have happened
+            raise RefundUnknown(exc.message) from None
+        except TelegramError as exc:
+            raise RefundRefused(exc.message) from None
+    return call
+
+
+def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
+    application.add_handler(CallbackQueryHandler(pending_view, pattern=r"^a:tus$"))
+    application.add_handler(CallbackQueryHandler(request_button, pattern=r"^a:tu:\d{1,18}(:(ok|no))?$"))
+    application.add_handler(CallbackQueryHandler(refund_button, pattern=r"^a:rf:\d{1,20}:\d{1,18}(:y)?$"))
+

@@ -1,0 +1,128 @@
+"""Telegram Stars payments as Telegram delivers them: the pre-checkout query (answered within
+Telegram's 10 seconds, never queued behind the payer's other updates), the successful payment
+(credited once per charge id), the refund notice; and /paysupport, which Telegram requires of
+bots that take payments.
+
+These run before the access gate: money Telegram took must be credited even if the payer was
+banned a second ago; the pre-checkout does its own access check.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    filters,
+)
+
+from bot import texts
+from bot.domain.catalogue import shorten
+from bot.domain.money import format_money, from_micros
+from bot.shop.topups import record_payment, review_checkout
+from bot.state import app_state
+from handlers import groups
+from handlers.common import reply
+from storage.topups import star_payments_of_user, topups_of_user
+from storage.users import touch_user
+
+log = logging.getLogger(__name__)
+
+SUPPORT_TEXT_LIMIT = 1500
+
+
+async def pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.pre_checkout_query
+    assert query is not None
+    state = app_state(context)
+    payer = query.from_user.id
+    try:
+        if state.is_banned(payer):
+            problem: str | None = "banned"
+        elif not state.may_use(payer):
+            problem = "private"
+        else:
+            problem = await review_checkout(state.db, payer, query.invoice_payload, query.currency,
+                                            query.total_amount, state.settings.stars_per_unit)
+    except Exception:  # whatever broke, Telegram needs an answer: refuse, nothing is charged
+        log.exception("could not check a pre-checkout query")
+        problem = "error"
+    if problem is None:
+        await query.answer(ok=True)
+    else:
+        log.info("pre-checkout of user %s refused: %s", payer, problem)
+        await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSED[problem])
+    raise ApplicationHandlerStop
+
+
+async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.successful_payment is not None and user is not None
+    payment = message.successful_payment
+    state = app_state(context)
+    if user.id not in state.known_users:  # the ledger needs the user's row
+        await touch_user(state.db, user.id, user.first_name, user.username, user.language_code)
+        state.known_users.add(user.id)
+    recorded = await record_payment(state.db, payer_id=user.id, charge_id=payment.telegram_payment_charge_id,
+                                    payload=payment.invoice_payload, total_stars=payment.total_amount,
+                                    stars_per_unit=state.settings.stars_per_unit, wallet_currency=state.currency)
+    if recorded is None:
+        log.info("payment %s of user %s was already credited", payment.telegram_payment_charge_id, user.id)
+        raise ApplicationHandlerStop
+    log.info("user %s paid %s Stars: %s %s credited (P%s)", user.id, payment.total_amount, recorded.amount,
+             recorded.currency, recorded.payment_id)
+    if state.notifier is not None:
+        state.notifier.wake()  # the receipt is in the outbox
+    if not recorded.expected:
+        await state.alerts.alert(texts.ALERT_UNEXPECTED_PAYMENT.format(
+            user_id=user.id, stars=payment.total_amount, invoice=html.escape(shorten(payment.invoice_payload, 60)),
+            amount=format_money(recorded.amount, recorded.currency), payment_id=recorded.payment_id))
+    raise ApplicationHandlerStop
+
+
+async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram's service message about a refund we made: the customer was told already."""
+    raise ApplicationHandlerStop
+
+
+async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    state = app_state(context)
+    question = " ".join(context.args or []).strip()
+    if question:
+        if len(question) > SUPPORT_TEXT_LIMIT:
+            await reply(update, texts.PAYSUPPORT_TOO_LONG.format(length=len(question), limit=SUPPORT_TEXT_LIMIT))
+            return
+        await state.alerts.alert(texts.PAYSUPPORT_ADMIN.format(
+            name=html.escape(shorten(user.full_name, 60)), user_id=user.id, text=html.escape(question)))
+        await reply(update, texts.PAYSUPPORT_SENT)
+        return
+    contact = state.settings.support_contact
+    lines = [texts.PAYSUPPORT_STARS_LINE.format(
+        payment_id=p.payment_id, created=p.created_at[:10], stars=p.stars,
+        amount=format_money(from_micros(p.amount_micros), p.currency), state=texts.PAYMENT_STATES.get(p.state, p.state))
+        for p in await star_payments_of_user(state.db, user.id)]
+    lines += [texts.PAYSUPPORT_MANUAL_LINE.format(
+        topup_id=t.topup_id, created=t.created_at[:10], amount=format_money(from_micros(t.amount_micros), t.currency),
+        state=texts.PAYMENT_STATES.get(t.state, t.state))
+        for t in await topups_of_user(state.db, user.id) if t.method == "manual"]
+    await reply(update, texts.PAYSUPPORT.format(
+        contact=texts.PAYSUPPORT_CONTACT.format(contact=html.escape(contact)) if contact else "",
+        recent=texts.PAYSUPPORT_RECENT.format(lines="\n".join(lines)) if lines else ""))
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(PreCheckoutQueryHandler(pre_checkout), group=groups.PAYMENTS)
+    application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment), group=groups.PAYMENTS)
+    application.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, refunded_payment),
+                            group=groups.PAYMENTS)
+    application.add_handler(CommandHandler("paysupport", paysupport))
