@@ -483,6 +483,8 @@ PAYSUPPORT_MANUAL_LINE = _("🏦 #{topup_id} · {created} · {amount} · {state}
 PAYMENT_STATES = {"paid": _("credited"), "refunding": _("refund in progress"), "refunded": _("refunded"),
                   "pending": _("waiting for the operator"), "approved": _("credited"), "rejected": _("not approved")}
 PAYSUPPORT_SENT = _("📨 Your message was sent to the operator. They will answer you here or contact you directly.")
+PAYSUPPORT_WAIT = _("Your previous message has just been sent to the operator. You can write again in a minute; "
+                    "this one was not sent.")
 PAYSUPPORT_TOO_LONG = _("Your message is too long ({length} characters); please keep it under {limit}.")
 PAYSUPPORT_ADMIN = _("🆘 <b>Payment support</b> from {name} (<code>{user_id}</code>):\n\n{text}\n\n"
                      "Their card: /user {user_id}")

@@ -36,6 +36,7 @@ from storage.users import touch_user
 log = logging.getLogger(__name__)
 
 SUPPORT_TEXT_LIMIT = 1500
+SUPPORT_EVERY = 60  # seconds: one relayed question per customer, so nobody can flood the admins
 
 
 async def pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,9 +103,10 @@ async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         if len(question) > SUPPORT_TEXT_LIMIT:
             await reply(update, texts.PAYSUPPORT_TOO_LONG.format(length=len(question), limit=SUPPORT_TEXT_LIMIT))
             return
-        await state.alerts.alert(texts.PAYSUPPORT_ADMIN.format(
-            name=html.escape(shorten(user.full_name, 60)), user_id=user.id, text=html.escape(question)))
-        await reply(update, texts.PAYSUPPORT_SENT)
+        relayed = await state.alerts.alert(texts.PAYSUPPORT_ADMIN.format(
+            name=html.escape(shorten(user.full_name, 60)), user_id=user.id, text=html.escape(question)),
+            throttle_key=f"paysupport:{user.id}", every_seconds=SUPPORT_EVERY)
+        await reply(update, texts.PAYSUPPORT_SENT if relayed else texts.PAYSUPPORT_WAIT)
         return
     contact = state.settings.support_contact
     lines = [texts.PAYSUPPORT_STARS_LINE.format(

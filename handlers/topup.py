@@ -78,7 +78,7 @@ async def topup_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             low=format_money(allowed.low, state.currency), high=format_money(allowed.high, state.currency)))
         presets = [amount for amount in state.settings.topup_presets if topup_amount_problem(amount, allowed) is None]
         buttons: list[Button] = [(texts.BUTTON_TOPUP_PRESET.format(amount=format_money(amount, state.currency),
-                                                                   stars=stars_for(amount, rate)), f"t:a:{amount}")
+                                                                   stars=stars_for(amount, rate)), f"t:a:{amount:f}")
                                  for amount in presets]
         rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
         rows.append([(texts.BUTTON_TOPUP_CUSTOM, "t:c")])

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.panel.sandbox import FaultKind
+from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from storage.audit import recent_entries
 from storage.topups import star_payments_of_user
-from tests.support.fake_telegram import SentMessage
+from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.ledger_check import assert_ledger_consistent
-from tests.support.shop import ADMIN_ID, Customer, Shop, open_shop
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Customer, Shop, open_shop, run_shop
 from tests.test_operator_e2e import _forge
 from tests.test_ordering_e2e import order_until_summary
 
@@ -345,3 +345,32 @@ async def test_paysupport_explains_lists_and_relays(shop: Shop) -> None:
     relayed = await shop.telegram.wait_for(lambda: next(
         (m for m in admin.user.messages() if "Payment support" in m.text), None), what="the relayed question")
     assert "P1 <b>was</b> credited twice?" in relayed.text and str(ann.id) in relayed.text
+    assert (await ann.say("/paysupport and again")).text == texts.PAYSUPPORT_WAIT  # one a minute
+    assert len([m for m in admin.user.messages() if "Payment support" in m.text]) == 1
+    # the operator sees the Stars in the stats
+    await admin.user.send("/admin")
+    home = await shop.telegram.wait_for(lambda: next(
+        (m for m in reversed(admin.user.messages()) if m.text.startswith("🛠 Admin")), None), what="the admin menu")
+    await admin.tap(home, "a:stats")
+    assert "top-ups 5.00 USD: 250 ⭐ for 5.00 USD, other methods 0.00 USD" in home.text
+
+
+async def test_invoices_and_payments_survive_restarts(tmp_path: Path) -> None:
+    """An invoice sent before a restart is paid after it; the payment update delivered again
+    while the bot is down (its offset not confirmed) credits nothing the second time."""
+    panel = SandboxPanel(api_key=PANEL_KEY, clock=SandboxClock(speed=0))
+    async with FakeTelegram() as telegram, SandboxServer(panel) as server:
+        async with run_shop(tmp_path, telegram, server, stars_per_unit="50") as shop:
+            ann = shop.customer(4040, "Ann")
+            invoice = await invoice_for(ann, await topup_menu(ann), "t:a:25")
+        async with run_shop(tmp_path, telegram, server, stars_per_unit="50") as shop:
+            result = await ann.user.pay(invoice)
+            assert result.ok and result.message is not None
+            receipt = await ann.user.next_message()
+            assert "25.00 USD added" in receipt.text
+        await telegram.push_update({"message": result.message})  # redelivered while the bot is down
+        async with run_shop(tmp_path, telegram, server, stars_per_unit="50") as shop:
+            balance = await settled(ann)
+            assert "25.00 USD" in balance.text and await shop.balance(ann.id) == Decimal(25)
+            assert len([m for m in ann.user.messages() if m.text.startswith("✅ Payment received")]) == 1
+            await assert_ledger_consistent(shop.state.db)
