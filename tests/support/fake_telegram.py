@@ -1325,19 +1325,30 @@ class FakeTelegram:
         user = self._reachable(p)
         markup = self._markup(p)
         plain, entities, raw, parse_mode = self._text(p)
-        message = SentMessage(
+        return self._keep(SentMessage(
             message_id=self._new_message_id(user.id), chat_id=user.id, text=plain, raw_text=raw,
             parse_mode=parse_mode, reply_markup=markup, entities=entities, date=int(time.time()),
-        )
-        self._messages.setdefault(user.id, []).append(message)
+        ))
+
+    def _keep(self, message: SentMessage) -> dict[str, Any]:
+        """Store a message the bot sent; Telegram's answer is the Message object."""
+        self._messages.setdefault(message.chat_id, []).append(message)
         return self._message_json(message)
 
     def _edit_message_text(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._edit_content(p, "text")
+
+    def _edit_message_caption(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._edit_content(p, "photo")
+
+    def _edit_content(self, p: dict[str, Any], kind: str) -> dict[str, Any]:
+        """editMessageText (kind "text") or editMessageCaption (kind "photo")."""
         _, message = self._target(p, "message to edit not found")
-        if message.kind != "text":
-            raise _bad("there is no text in the message to edit")
+        if message.kind != kind:
+            raise _bad("there is no text in the message to edit" if kind == "text"
+                       else "there is no caption in the message to edit")
         markup = self._markup(p, inline_only=True)
-        plain, entities, raw, parse_mode = self._text(p)
+        plain, entities, raw, parse_mode = self._text(p) if kind == "text" else self._caption(p)
         unchanged = (plain, entities) == (message.text, message.entities)
         if unchanged and _inline_rows(markup) == _inline_rows(message.reply_markup):
             raise _ApiError(400, NOT_MODIFIED)
@@ -1417,28 +1428,11 @@ class FakeTelegram:
         else:
             raise _bad("wrong file identifier/HTTP URL specified")
         plain, entities, raw, parse_mode = self._caption(p)
-        message = SentMessage(
+        return self._keep(SentMessage(
             message_id=self._new_message_id(user.id), chat_id=user.id, text=plain, raw_text=raw,
             parse_mode=parse_mode, reply_markup=markup, entities=entities, date=int(time.time()),
             kind="photo", photo=self._photo_sizes(file_id),
-        )
-        self._messages.setdefault(user.id, []).append(message)
-        return self._message_json(message)
-
-    def _edit_message_caption(self, p: dict[str, Any]) -> dict[str, Any]:
-        _, message = self._target(p, "message to edit not found")
-        if message.kind != "photo":
-            raise _bad("there is no caption in the message to edit")
-        markup = self._markup(p, inline_only=True)
-        plain, entities, raw, parse_mode = self._caption(p)
-        unchanged = (plain, entities) == (message.text, message.entities)
-        if unchanged and _inline_rows(markup) == _inline_rows(message.reply_markup):
-            raise _ApiError(400, NOT_MODIFIED)
-        message.text, message.entities, message.raw_text = plain, entities, raw
-        message.parse_mode, message.reply_markup = parse_mode, markup
-        message.edits += 1
-        message.edit_date = int(time.time())
-        return self._message_json(message)
+        ))
 
     # ---- Telegram Stars payments
 
@@ -1474,8 +1468,7 @@ class FakeTelegram:
             invoice={"title": title, "description": description, "start_parameter": str(p.get("start_parameter") or ""),
                      "currency": "XTR", "total_amount": amount, "payload": payload},
         )
-        self._messages.setdefault(user.id, []).append(message)
-        return self._message_json(message)
+        return self._keep(message)
 
     def _answer_pre_checkout_query(self, p: dict[str, Any]) -> bool:
         query_id = str(p.get("pre_checkout_query_id") or "")
