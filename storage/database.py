@@ -43,6 +43,7 @@ class Database:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        self.closed = False
         self._lock = asyncio.Lock()
 
     @asynccontextmanager
@@ -68,6 +69,7 @@ class Database:
             return list(await cursor.fetchall())
 
     async def close(self) -> None:
+        self.closed = True
         await self.conn.close()
 
 

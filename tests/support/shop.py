@@ -21,6 +21,7 @@ from bot.state import AppState, app_state
 from storage.ledger import balance_micros
 from tests.support.bot_runner import running_bot
 from tests.support.fake_telegram import FakeTelegram, FakeUser, SentMessage
+from tests.support.ledger_check import assert_ledger_consistent
 
 PANEL_KEY = "sk-shop-test-key-0001"
 ADMIN_ID = 900
@@ -70,6 +71,9 @@ async def run_shop(tmp_path: Path, telegram: FakeTelegram, server: SandboxServer
     telegram.user(ADMIN_ID, first_name="Admin")
     async with running_bot(settings) as app:
         yield Shop(telegram, server.panel, server, app, settings)
+        db = app_state(app).db  # type: ignore[arg-type]
+        if not db.closed:  # (a test may close it on purpose)
+            await assert_ledger_consistent(db)  # after every test
 
 
 class Customer:
