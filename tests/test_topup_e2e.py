@@ -373,3 +373,23 @@ async def test_invoices_and_payments_survive_restarts(tmp_path: Path) -> None:
             assert "25.00 USD" in balance.text and await shop.balance(ann.id) == Decimal(25)
             assert len([m for m in ann.user.messages() if m.text.startswith("✅ Payment received")]) == 1
             await assert_ledger_consistent(shop.state.db)
+
+
+async def test_leaving_a_topup_step_hands_typing_back_to_the_menus_and_orders(shop: Shop) -> None:
+    ann = shop.customer(4050, "Ann")
+    menu = await topup_menu(ann)
+    await ann.tap(menu, "t:c")
+    await ann.tap(menu, "t:x")  # Cancel
+    assert menu.text == texts.TOPUP_CANCELLED
+    assert (await ann.say("12")).text == texts.UNKNOWN_INPUT  # no longer read as an amount
+    menu = await topup_menu(ann)
+    await ann.tap(menu, "t:m")
+    order_menu = await ann.say("/order")  # a command leaves the top-up
+    assert order_menu.text.startswith("🛒 Choose a category"), order_menu.text
+    assert not shop.telegram.calls_of("sendInvoice")
+    # the order conversation gets the typing now, and the top-up step does not come back
+    card = await ann.open_service("102")
+    await ann.tap(card, ":go")
+    link_answer = await ann.say("https://instagram.com/ann")
+    assert "quantity" in link_answer.text.lower(), link_answer.text
+    assert not [m for m in ann.user.messages() if "not an amount" in m.text]
