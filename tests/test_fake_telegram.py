@@ -10,10 +10,20 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, MessageEntity, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    Message,
+    MessageEntity,
+    PreCheckoutQuery,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
@@ -27,7 +37,15 @@ from telegram.ext import (
     filters,
 )
 
-from tests.support.fake_telegram import FakeTelegram, parse_html, utf16_len
+from tests.support.fake_telegram import (
+    Charge,
+    FakeTelegram,
+    FakeUser,
+    PaymentResult,
+    SentMessage,
+    parse_html,
+    utf16_len,
+)
 
 pytestmark = pytest.mark.timeout(10)
 # PTB itself warns about RetryAfter.retry_after's future type while building the exception.
@@ -651,3 +669,444 @@ async def test_inject_error_after_applying(tg: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(BadRequest):
         await bot.send_message(USER_ID, "refused")
     assert len(tg.messages(USER_ID)) == 1
+
+
+# --------------------------------------------------------------------------- photos, more
+
+ADMIN_ID = 777
+
+
+async def test_a_users_photo_is_forwarded_to_an_admin_and_approved_by_a_button(tg: FakeTelegram) -> None:
+    """The receipt flow: three growing sizes arrive, the bot re-sends the largest by file_id, and a
+    button pressed under the photo carries the photo message (caption, no text)."""
+    received: list[Message] = []
+    pressed: list[Message] = []
+
+    async def forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.from_user is not None
+        received.append(message)
+        await context.bot.send_photo(
+            ADMIN_ID, message.photo[-1].file_id, caption=f"<b>{message.from_user.first_name}</b>: {message.caption}",
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Approve", callback_data="approve")]]))
+
+    async def approve(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None and isinstance(query.message, Message)
+        pressed.append(query.message)
+        await query.answer()
+        await query.edit_message_caption(caption=f"{query.message.caption}\n✅ Approved")
+
+    app = ApplicationBuilder().token(tg.token).base_url(tg.base_url).build()
+    app.add_handler(MessageHandler(filters.PHOTO, forward))
+    app.add_handler(CallbackQueryHandler(approve))
+    admin, user = tg.user(ADMIN_ID, "Boss"), tg.user(USER_ID)
+    async with running(app):
+        sent = await user.send_photo("receipt 42")
+        sizes = sent["photo"]
+        assert [s["width"] for s in sizes] == sorted(s["width"] for s in sizes) and len(sizes) == 3
+        assert [s["file_size"] for s in sizes] == sorted({s["file_size"] for s in sizes})
+        assert sent["caption"] == "receipt 42" and "caption_entities" not in sent and "text" not in sent
+        other = await user.send_photo()
+        assert "caption" not in other
+        ids = [s[key] for s in sizes + other["photo"] for key in ("file_id", "file_unique_id")]
+        assert len(set(ids)) == len(ids) == 12
+
+        forwarded = await admin.next_message()
+        assert forwarded.kind == "photo" and forwarded.text == "Ann: receipt 42"
+        assert forwarded.entities == [{"type": "bold", "offset": 0, "length": 3}]
+        assert forwarded.photo == sizes  # the same file, as Telegram shows it again
+        assert received[0].photo[-1].file_id == sizes[-1]["file_id"] and received[0].caption == "receipt 42"
+
+        query_id = await admin.press(forwarded, "Approve")
+        await admin.wait_answer(query_id)
+        edit = await tg.wait_call("editMessageCaption")
+        assert edit.ok, edit
+        assert pressed[0].caption == "Ann: receipt 42" and pressed[0].text is None and pressed[0].photo
+        assert pressed[0].caption_entities[0].type == "bold"
+        assert forwarded.text == "Ann: receipt 42\n✅ Approved" and forwarded.edits == 1
+        assert forwarded.entities == []  # the new caption was sent without markup
+
+
+async def test_every_size_can_be_sent_again_and_uploads_are_accepted(
+    tg: FakeTelegram, bot: Bot, http: httpx.AsyncClient
+) -> None:
+    uploaded = await bot.send_photo(USER_ID, b"\x89PNG not really a picture", caption="upload")
+    assert len(uploaded.photo) == 3 and uploaded.caption == "upload"
+    smallest = await bot.send_photo(USER_ID, uploaded.photo[0].file_id)
+    assert [size.width for size in smallest.photo] == [90]  # a 90px file is only ever 90px wide
+    largest = await bot.send_photo(USER_ID, uploaded.photo[-1].file_id)
+    assert [size.file_id for size in largest.photo] == [size.file_id for size in uploaded.photo]
+    with pytest.raises(BadRequest):
+        await bot.send_photo(USER_ID, b"")
+    assert_refused(tg, "Bad Request: file must be non-empty")
+    with pytest.raises(BadRequest):
+        await bot.send_photo(USER_ID, "https://example.com/receipt.jpg")
+    assert_refused(tg, "Bad Request: wrong file identifier/HTTP URL specified")
+    answer = await http.post(f"/bot{tg.token}/sendPhoto", data={"chat_id": USER_ID})
+    assert answer.status_code == 400
+    assert answer.json()["description"] == "Bad Request: there is no photo in the request"
+    tg.blocked.add(USER_ID)
+    with pytest.raises(Forbidden):
+        await bot.send_photo(USER_ID, uploaded.photo[-1].file_id)
+    assert len(tg.messages(USER_ID)) == 3
+
+
+async def test_caption_limit_counts_utf16_units_after_parsing_and_may_be_empty(tg: FakeTelegram, bot: Bot) -> None:
+    file_id = tg.new_file_id()
+    long_html = await bot.send_photo(USER_ID, file_id, caption=f"<b>{'x' * 1024}</b>", parse_mode=ParseMode.HTML)
+    assert long_html.caption == "x" * 1024
+    emoji = await bot.send_photo(USER_ID, file_id, caption="😀" * 512)  # 512 characters, 1024 units
+    assert emoji.caption == "😀" * 512
+    with pytest.raises(BadRequest):
+        await bot.send_photo(USER_ID, file_id, caption="😀" * 513)
+    assert_refused(tg, "Bad Request: message caption is too long")
+    for caption, mode in (("", None), ("   ", None), ("<b> </b>", ParseMode.HTML)):
+        bare = await bot.send_photo(USER_ID, file_id, caption=caption, parse_mode=mode)
+        assert bare.caption is None and not bare.caption_entities, caption
+    with pytest.raises(BadRequest):
+        await bot.send_photo(USER_ID, file_id, caption="<b>open", parse_mode=ParseMode.HTML)
+    assert_refused(tg, "can't parse entities")
+    removed = await bot.edit_message_caption(USER_ID, emoji.message_id, caption="")
+    assert isinstance(removed, Message) and removed.caption is None and removed.photo
+    assert tg.messages(USER_ID)[1].text == "" and tg.messages(USER_ID)[1].edits == 1
+    with pytest.raises(BadRequest):
+        await bot.edit_message_caption(USER_ID, emoji.message_id, caption="😀" * 513)
+    assert_refused(tg, "message caption is too long")
+
+
+# --------------------------------------------------------------------------- Stars invoices
+
+STARS_INVOICE: dict[str, Any] = {"title": "Top-up", "description": "10.00 USD", "payload": "topup:1",
+                                 "currency": "XTR", "prices": [LabeledPrice("Top-up", 500)]}
+
+
+async def test_edits_follow_the_kind_of_message(tg: FakeTelegram, bot: Bot) -> None:
+    """Text edits only texts, caption edits only media; the keyboard of every kind can change."""
+    pay_first = InlineKeyboardMarkup([[InlineKeyboardButton("Pay 500 ⭐", pay=True)]])
+    text = await bot.send_message(USER_ID, "text")
+    photo = await bot.send_photo(USER_ID, tg.new_file_id(), caption="photo")
+    invoice = await bot.send_invoice(USER_ID, **STARS_INVOICE, reply_markup=pay_first)
+    with pytest.raises(BadRequest):
+        await bot.edit_message_text("new", USER_ID, invoice.message_id)
+    assert_refused(tg, "Bad Request: there is no text in the message to edit")
+    with pytest.raises(BadRequest):
+        await bot.edit_message_caption(USER_ID, invoice.message_id, caption="new")
+    assert_refused(tg, "Bad Request: there is no caption in the message to edit")
+
+    for sent in (text, photo, invoice):
+        keyboard = [[InlineKeyboardButton("Pay 500 ⭐", pay=True)]] if sent is invoice else []
+        markup = InlineKeyboardMarkup([*keyboard, [InlineKeyboardButton("Help", callback_data="help")]])
+        edited = await bot.edit_message_reply_markup(USER_ID, sent.message_id, reply_markup=markup)
+        assert isinstance(edited, Message) and edited.reply_markup == markup
+        assert (edited.text, edited.caption, edited.invoice) == (sent.text, sent.caption, sent.invoice)
+        with pytest.raises(BadRequest):
+            await bot.edit_message_reply_markup(USER_ID, sent.message_id, reply_markup=markup)
+        assert_refused(tg, "message is not modified")
+    assert [(m.kind, m.edits) for m in tg.messages(USER_ID)] == [("text", 1), ("photo", 1), ("invoice", 1)]
+    assert tg.messages(USER_ID)[2].text == "Top-up\n10.00 USD"
+
+
+async def test_invoice_limits_are_inclusive_and_payload_counts_bytes(tg: FakeTelegram, bot: Bot) -> None:
+    edge = {"title": "t" * 32, "description": "d" * 255, "payload": "é" * 64, "currency": "XTR",
+            "prices": [LabeledPrice("All", 10_000)], "start_parameter": "topup"}
+    message = await bot.send_invoice(USER_ID, **edge)
+    assert message.invoice is not None and message.invoice.total_amount == 10_000
+    wire = tg.calls_of("sendInvoice")[-1].result
+    assert wire["invoice"] == {"title": "t" * 32, "description": "d" * 255, "start_parameter": "topup",
+                               "currency": "XTR", "total_amount": 10_000}  # the payload is never shown
+    assert "text" not in wire and "reply_markup" not in wire
+    live = tg.messages(USER_ID)[-1]
+    assert live.invoice == {**wire["invoice"], "payload": "é" * 64} and live.text == f"{'t' * 32}\n{'d' * 255}"
+    for changes, error in (({"payload": "é" * 65}, "INVOICE_PAYLOAD_INVALID"),  # 65 characters, 130 bytes
+                           ({"title": ""}, "INVOICE_TITLE_INVALID"),
+                           ({"description": ""}, "DESCRIPTION_INVALID"),
+                           ({"payload": ""}, "INVOICE_PAYLOAD_INVALID"),
+                           ({"provider_token": ""}, None),  # empty is the same as absent
+                           ({"prices": [LabeledPrice("a", -5)]}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+                           ({"prices": []}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+                           ({"currency": "xtr"}, "CURRENCY_INVALID")):
+        if error is None:
+            await bot.send_invoice(USER_ID, **{**STARS_INVOICE, **changes})
+            continue
+        with pytest.raises(BadRequest):
+            await bot.send_invoice(USER_ID, **{**STARS_INVOICE, **changes})
+        assert_refused(tg, f"Bad Request: {error}")
+    assert len(tg.messages(USER_ID)) == 2
+
+    async with FakeTelegram(max_stars_per_invoice=100) as small, Bot(small.token, base_url=small.base_url) as other:
+        small.user(USER_ID)
+        assert (await other.send_invoice(USER_ID, **{**STARS_INVOICE, "prices": [LabeledPrice("a", 100)]})).invoice
+        with pytest.raises(BadRequest):
+            await other.send_invoice(USER_ID, **{**STARS_INVOICE, "prices": [LabeledPrice("a", 101)]})
+        assert_refused(small, "CURRENCY_TOTAL_AMOUNT_INVALID")
+
+
+async def test_invoice_keyboard_starts_with_pay_and_the_chat_must_be_reachable(tg: FakeTelegram, bot: Bot) -> None:
+    for markup in (InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data="cancel")]]),
+                   InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data="cancel"),
+                                          InlineKeyboardButton("Pay", pay=True)]])):
+        with pytest.raises(BadRequest):
+            await bot.send_invoice(USER_ID, **STARS_INVOICE, reply_markup=markup)
+        assert_refused(tg, "Bad Request: REPLY_MARKUP_BUY_EMPTY")
+    good = InlineKeyboardMarkup([[InlineKeyboardButton("Pay 500 ⭐", pay=True)],
+                                 [InlineKeyboardButton("Cancel", callback_data="cancel")]])
+    message = await bot.send_invoice(USER_ID, **STARS_INVOICE, reply_markup=good)
+    assert message.reply_markup == good
+    with pytest.raises(BadRequest):
+        await bot.send_invoice(USER_ID + 1, **STARS_INVOICE)
+    assert_refused(tg, "Bad Request: chat not found")
+    tg.blocked.add(USER_ID)
+    with pytest.raises(Forbidden):
+        await bot.send_invoice(USER_ID, **STARS_INVOICE)
+    assert_refused(tg, "Forbidden: bot was blocked by the user")
+    assert len(tg.messages(USER_ID)) == 1
+
+
+@ignore_ptb_deprecation
+async def test_payment_answers_and_refunds_do_not_count_against_flood_limits() -> None:
+    async with FakeTelegram(global_limit_per_second=1) as tg, Bot(tg.token, base_url=tg.base_url) as bot:
+        tg.user(USER_ID)
+        await bot.send_invoice(USER_ID, **STARS_INVOICE)
+        with pytest.raises(BadRequest):
+            await bot.answer_pre_checkout_query("123", ok=True)
+        assert_refused(tg, "query is too old")
+        with pytest.raises(BadRequest):
+            await bot.refund_star_payment(USER_ID, "stxNOPE")
+        assert_refused(tg, "CHARGE_NOT_FOUND")
+        with pytest.raises(RetryAfter):
+            await bot.send_invoice(USER_ID, **STARS_INVOICE)  # the invoice itself did count
+
+
+# --------------------------------------------------------------------------- pre-checkout and pay
+
+
+def queued(tg: FakeTelegram, kind: str) -> list[dict[str, Any]]:
+    """Queued updates of one kind ("pre_checkout_query", or a message field such as
+    "refunded_payment"), oldest first; nothing confirms them while no bot is polling."""
+    updates = tg.pending_updates
+    if kind == "pre_checkout_query":
+        return [u[kind] for u in updates if kind in u]
+    return [u["message"] for u in updates if kind in u.get("message", {})]
+
+
+async def next_pre_checkout(tg: FakeTelegram, seen: int) -> dict[str, Any]:
+    """The first pre_checkout_query after the ``seen`` ones already queued."""
+    return (await tg.wait_for(lambda: queued(tg, "pre_checkout_query")[seen:] or None,
+                              what="a pre_checkout_query update"))[0]
+
+
+async def pay_answered(tg: FakeTelegram, bot: Bot, user: FakeUser, invoice: SentMessage) -> PaymentResult:
+    """user.pay() with the bot saying ok by hand (no Application)."""
+    seen = len(queued(tg, "pre_checkout_query"))
+    paying = asyncio.create_task(user.pay(invoice))
+    query = await next_pre_checkout(tg, seen)
+    assert await bot.answer_pre_checkout_query(query["id"], ok=True)
+    return await paying
+
+
+async def test_answer_pre_checkout_query_rules(tg: FakeTelegram, bot: Bot, http: httpx.AsyncClient) -> None:
+    user = tg.user(USER_ID)
+    asking = asyncio.create_task(user.pre_checkout("topup:1", 500))
+    query = await next_pre_checkout(tg, 0)
+    assert query == {"id": query["id"], "from": user.as_dict(), "currency": "XTR", "total_amount": 500,
+                     "invoice_payload": "topup:1"}
+    answer = await http.post(f"/bot{tg.token}/answerPreCheckoutQuery", data={"pre_checkout_query_id": query["id"]})
+    assert (answer.status_code, answer.json()["description"]) == (400, 'Bad Request: parameter "ok" is required')
+    for error_message in (None, "", "  "):
+        with pytest.raises(BadRequest):
+            await bot.answer_pre_checkout_query(query["id"], ok=False, error_message=error_message)
+        assert_refused(tg, 'Bad Request: parameter "error_message" is required')
+    with pytest.raises(BadRequest):
+        await bot.answer_pre_checkout_query(query["id"] + "9", ok=True)
+    assert_refused(tg, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+    assert not asking.done()  # refused answers are no answers
+
+    assert await bot.answer_pre_checkout_query(query["id"], ok=False, error_message="Sold out")
+    result = await asking
+    assert not result.ok and result.error_message == "Sold out" and result.answered_after is not None
+    assert result.charge_id is None and result.message is None
+    with pytest.raises(BadRequest):
+        await bot.answer_pre_checkout_query(query["id"], ok=True)  # the verdict was given already
+    assert_refused(tg, "query is too old")
+
+    tg.pre_checkout_timeout = 0.3
+    late = await user.pre_checkout("topup:2", 500)  # nobody answers
+    assert late == PaymentResult(ok=False)
+    with pytest.raises(BadRequest):
+        await bot.answer_pre_checkout_query((await next_pre_checkout(tg, 1))["id"], ok=True)
+    assert_refused(tg, "query is too old")
+    assert not tg.charges
+
+
+async def test_pay_through_an_application_late_forged_and_on_wrong_messages(tg: FakeTelegram) -> None:
+    """A bot that answers every pre-checkout ok, except payload "slow" which it answers too late."""
+    release, late_done = asyncio.Event(), asyncio.Event()
+    late_errors: list[str] = []
+    queries: list[PreCheckoutQuery] = []
+    payments: list[Message] = []
+    pressed: list[Message] = []
+
+    async def checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.pre_checkout_query
+        assert query is not None
+        queries.append(query)
+        if query.invoice_payload == "slow":
+            await release.wait()
+            try:
+                await query.answer(ok=True)
+            except BadRequest as exc:
+                late_errors.append(str(exc))
+            late_done.set()
+            return
+        await query.answer(ok=True)
+
+    async def paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        payments.append(update.message)
+
+    async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None and isinstance(update.callback_query.message, Message)
+        pressed.append(update.callback_query.message)
+        await update.callback_query.answer()
+
+    tg.pre_checkout_timeout = 0.3
+    app = ApplicationBuilder().token(tg.token).base_url(tg.base_url).build()
+    app.add_handler(PreCheckoutQueryHandler(checkout))
+    app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, paid))
+    app.add_handler(CallbackQueryHandler(button))
+    user, other = tg.user(USER_ID), tg.user(USER_ID + 1, "Bob")
+    async with running(app):
+        bot = app.bot
+        await bot.send_invoice(USER_ID, **{**STARS_INVOICE, "payload": "slow"})
+        slow = await user.next_message()
+        timed_out = await user.pay(slow)
+        assert timed_out == PaymentResult(ok=False) and not tg.charges
+        release.set()
+        async with asyncio.timeout(5):
+            await late_done.wait()
+        assert len(late_errors) == 1 and "query is too old" in late_errors[0].lower()
+        [late] = tg.calls_of("answerPreCheckoutQuery")
+        assert late.status == 400 and late.params["pre_checkout_query_id"] == queries[0].id
+
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Pay", pay=True)],
+                                         [InlineKeyboardButton("Cancel", callback_data="cancel")]])
+        await bot.send_invoice(USER_ID, **STARS_INVOICE, reply_markup=keyboard)
+        invoice = await user.next_message()
+        await user.wait_answer(await user.press(invoice, "cancel"))
+        assert pressed[0].invoice is not None and pressed[0].invoice.total_amount == 500 and pressed[0].text is None
+
+        forged = await user.pay(invoice, payload="topup:999", total_amount=7)
+        assert forged.ok and forged.charge_id is not None and forged.answered_after is not None
+        assert queries[-1].invoice_payload == "topup:999" and queries[-1].total_amount == 7
+        assert tg.charges[forged.charge_id] == Charge(forged.charge_id, USER_ID, 7, "XTR", "topup:999")
+        honest = await user.pay(invoice)
+        assert honest.ok and honest.charge_id not in (None, forged.charge_id)
+        assert tg.charges[honest.charge_id].total_amount == 500  # type: ignore[index]
+        await tg.wait_for(lambda: payments[1:] or None, what="two successful payments")
+        first = payments[0]
+        assert first.text is None and first.chat.id == USER_ID and first.from_user.id == USER_ID  # type: ignore[union-attr]
+        assert first.successful_payment is not None and first.successful_payment.provider_payment_charge_id == ""
+        assert first.successful_payment.telegram_payment_charge_id == forged.charge_id
+        assert forged.message is not None and forged.message["successful_payment"]["total_amount"] == 7
+        assert [p.successful_payment.total_amount for p in payments] == [7, 500]  # type: ignore[union-attr]
+
+        await tg.push_update({"message": honest.message})  # Telegram delivering it again
+        await tg.wait_for(lambda: payments[2:] or None, what="the replayed payment")
+        assert payments[2].successful_payment == payments[1].successful_payment
+
+        await bot.send_message(USER_ID, "not an invoice")
+        with pytest.raises(AssertionError, match="is not an invoice"):
+            await user.pay(await user.next_message())
+        with pytest.raises(AssertionError, match="is not an invoice sent to user"):
+            await other.pay(invoice)
+        await bot.delete_message(USER_ID, invoice.message_id)
+        with pytest.raises(AssertionError, match="deleted"):
+            await user.pay(invoice)
+    assert len(tg.charges) == 2 and len(queries) == 3
+
+
+# --------------------------------------------------------------------------- refunds and lost answers
+
+
+async def test_refunds_are_for_the_payers_own_charge_once(
+    tg: FakeTelegram, bot: Bot, http: httpx.AsyncClient
+) -> None:
+    ann, bob = tg.user(USER_ID), tg.user(USER_ID + 1, "Bob")
+    await bot.send_invoice(USER_ID, **STARS_INVOICE)
+    await bot.send_invoice(bob.id, **{**STARS_INVOICE, "payload": "topup:bob"})
+    anns = await pay_answered(tg, bot, ann, await ann.next_message())
+    bobs = await pay_answered(tg, bot, bob, await bob.next_message())
+    assert anns.charge_id and bobs.charge_id and anns.charge_id != bobs.charge_id
+
+    with pytest.raises(BadRequest):
+        await bot.refund_star_payment(bob.id, anns.charge_id)  # Bob's id, Ann's charge
+    assert_refused(tg, "Bad Request: CHARGE_NOT_FOUND")
+    with pytest.raises(BadRequest):
+        await bot.refund_star_payment(USER_ID, "stxFAKE999999999999")
+    assert_refused(tg, "Bad Request: CHARGE_NOT_FOUND")
+    answer = await http.post(f"/bot{tg.token}/refundStarPayment",
+                             data={"user_id": "ann", "telegram_payment_charge_id": anns.charge_id})
+    assert (answer.status_code, answer.json()["description"]) == (400, "Bad Request: invalid user_id specified")
+    assert not any(charge.refunded for charge in tg.charges.values()) and not queued(tg, "refunded_payment")
+
+    assert await bot.refund_star_payment(USER_ID, anns.charge_id) is True
+    assert tg.charges[anns.charge_id].refunded and not tg.charges[bobs.charge_id].refunded
+    [message] = queued(tg, "refunded_payment")
+    assert message["chat"]["id"] == message["from"]["id"] == USER_ID and "text" not in message
+    assert message["refunded_payment"] == {"currency": "XTR", "total_amount": 500, "invoice_payload": "topup:1",
+                                           "telegram_payment_charge_id": anns.charge_id}
+    parsed = Update.de_json({"update_id": 1, "message": message}, bot)
+    assert parsed.message is not None and parsed.message.refunded_payment is not None  # PTB digests it
+    with pytest.raises(BadRequest):
+        await bot.refund_star_payment(USER_ID, anns.charge_id)
+    assert_refused(tg, "Bad Request: CHARGE_ALREADY_REFUNDED")
+    assert len(queued(tg, "refunded_payment")) == 1  # no second refunded_payment
+    assert await bot.refund_star_payment(bob.id, bobs.charge_id)
+
+
+async def test_inject_error_before_and_after_the_call_takes_effect(tg: FakeTelegram, bot: Bot) -> None:
+    user = tg.user(USER_ID)
+    await bot.send_invoice(USER_ID, **STARS_INVOICE)
+    payment = await pay_answered(tg, bot, user, await user.next_message())
+    assert payment.charge_id is not None
+
+    # Telegram refunds, and the answer is lost: the effect (and its service message) stays
+    tg.inject_error(1, 500, "Internal Server Error", method="refundStarPayment", after_applying=True)
+    with pytest.raises(NetworkError):
+        await bot.refund_star_payment(USER_ID, payment.charge_id)
+    assert tg.charges[payment.charge_id].refunded
+    assert [m["refunded_payment"]["total_amount"] for m in queued(tg, "refunded_payment")] == [500]
+    with pytest.raises(BadRequest):  # a retry learns it was done
+        await bot.refund_star_payment(USER_ID, payment.charge_id)
+    assert_refused(tg, "CHARGE_ALREADY_REFUNDED")
+
+    # refused before anything happens, for exactly `count` calls; method names as in wait_call
+    tg.inject_error(2, 403, "Forbidden: bot was blocked by the user", method="sendinvoice")
+    for _ in range(2):
+        with pytest.raises(Forbidden):
+            await bot.send_invoice(USER_ID, **STARS_INVOICE)
+    assert len(tg.messages(USER_ID)) == 1
+    await bot.send_invoice(USER_ID, **STARS_INVOICE)
+    assert len(tg.messages(USER_ID)) == 2
+
+    # no method: the next call of any method but getUpdates
+    tg.inject_error(1, 502, "Bad Gateway")
+    await bot.get_updates(timeout=0)
+    assert tg.calls_of("getUpdates")[-1].ok
+    with pytest.raises(NetworkError):
+        await bot.send_photo(USER_ID, tg.new_file_id())
+    assert tg.calls[-1].status == 502 and len(tg.messages(USER_ID)) == 2
+
+
+@ignore_ptb_deprecation
+async def test_a_send_whose_answer_was_lost_still_counts_against_the_flood_limit() -> None:
+    async with FakeTelegram(per_chat_limit_per_second=1) as tg, Bot(tg.token, base_url=tg.base_url) as bot:
+        tg.user(USER_ID)
+        tg.inject_error(1, 502, "Bad Gateway", method="sendMessage", after_applying=True)
+        with pytest.raises(NetworkError):
+            await bot.send_message(USER_ID, "sent, answer lost")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(USER_ID, "too soon")
+        assert [m.text for m in tg.messages(USER_ID)] == ["sent, answer lost"]

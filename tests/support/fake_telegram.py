@@ -14,6 +14,13 @@ Usage::
         await user.send("/start")
         menu = await user.next_message()
         await user.press(menu, "Buy")
+
+Photos and Telegram Stars: ``user.send_photo(caption)`` sends a photo whose file_ids the bot may
+send again (sendPhoto, editMessageCaption); an invoice the bot sent (sendInvoice, XTR only) is
+paid with ``await user.pay(invoice)``: a pre_checkout_query the bot must answer within
+``pre_checkout_timeout``, then a charge in ``tg.charges`` and a successful_payment message.
+``refundStarPayment`` refunds once and tells the chat with a refunded_payment message.
+``inject_error`` makes calls fail, before or after they take effect.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ NOT_MODIFIED = (
 #: Form fields that carry JSON objects/arrays; they are decoded before recording and checking.
 JSON_FIELDS = frozenset(
     {"reply_markup", "commands", "allowed_updates", "entities", "caption_entities", "scope",
-     "link_preview_options", "reply_parameters", "media", "results"}
+     "link_preview_options", "reply_parameters", "media", "results", "prices"}
 )
 _BUTTON_ACTIONS = (
     "callback_data", "url", "web_app", "login_url", "switch_inline_query",
@@ -633,13 +640,10 @@ class FakeUser:
     async def send_photo(self, caption: str | None = None) -> dict[str, Any]:
         """Send a photo (three sizes, as Telegram delivers it), with an optional caption."""
         server = self._server
-        file_id = server.new_file_id()
         message: dict[str, Any] = {
             "message_id": server._new_message_id(self.id), "from": self.as_dict(),
-            "chat": self.chat_dict(), "date": int(time.time()), "photo": server._photo_sizes(file_id),
+            "chat": self.chat_dict(), "date": int(time.time()), "photo": server._new_photo(),
         }
-        for size in message["photo"]:
-            server._file_ids.add(size["file_id"])
         if caption is not None:
             message["caption"] = caption
         server._user_message_ids.setdefault(self.id, set()).add(message["message_id"])
@@ -655,10 +659,13 @@ class FakeUser:
                   currency: str | None = None) -> PaymentResult:
         """Press Pay on an invoice sent to this user: the pre-checkout query, then (if the bot said
         ok in time) the charge and the successful_payment message. Overrides forge the query."""
-        if invoice.kind != "invoice" or invoice.chat_id != self.id:
-            raise AssertionError(f"message {invoice.message_id} is not an invoice sent to user {self.id}")
         server = self._server
-        details = invoice.invoice
+        live = server._find_message(invoice.chat_id, invoice.message_id)
+        if live is None or live.kind != "invoice" or live.chat_id != self.id:
+            raise AssertionError(f"message {invoice.message_id} is not an invoice sent to user {self.id}")
+        if live.deleted:
+            raise AssertionError(f"invoice {live.message_id} was deleted; there is no Pay button to press")
+        details = live.invoice
         payload = details["payload"] if payload is None else payload
         total = details["total_amount"] if total_amount is None else total_amount
         currency = details["currency"] if currency is None else currency
@@ -805,7 +812,9 @@ class FakeTelegram:
         self.pre_checkout_timeout = pre_checkout_timeout
         self.charges: dict[str, Charge] = {}
         self._checkouts: dict[str, _Checkout] = {}
-        self._file_ids: set[str] = set()
+        #: Every photo file_id handed out (by a user's photo or the answer to a sendPhoto) and the
+        #: PhotoSize list it stands for: sending it again shows these sizes, up to its own.
+        self._photo_files: dict[str, list[dict[str, Any]]] = {}
         self._file_counter = 0
         self._charge_counter = 0
         self._pending_service_messages: list[dict[str, Any]] = []
@@ -894,15 +903,23 @@ class FakeTelegram:
 
     def inject_flood(self, count: int, retry_after: int = 1, method: str | None = None) -> None:
         """The next ``count`` calls (of ``method``; any but getUpdates if None) answer 429."""
-        self._injected.append(_Injected(method, count, 429, f"Too Many Requests: retry after {retry_after}",
-                                        retry_after))
+        self.inject_error(count, 429, f"Too Many Requests: retry after {retry_after}", method,
+                          retry_after=retry_after)
 
     def inject_error(self, count: int, status: int, description: str, method: str | None = None, *,
-                     after_applying: bool = False) -> None:
+                     after_applying: bool = False, retry_after: int | None = None) -> None:
         """The next ``count`` calls (of ``method``; any but getUpdates if None) answer ``status``
-        with ``description``. ``after_applying``: the call takes effect first and only its answer is
-        the error, as when Telegram did the work but the answer was lost (use a 5xx)."""
-        self._injected.append(_Injected(method, count, status, description, after_applying=after_applying))
+        with ``description`` (write it as Telegram would, e.g. "Bad Request: CHARGE_NOT_FOUND").
+
+        ``after_applying``: the call runs first and takes effect (a message is sent, a charge is
+        refunded, its service update is queued), and only then is the error answered - Telegram
+        did the work but its answer was lost; use 500/502, which PTB raises as NetworkError. A call
+        that fails on its own still answers its own error, and uses up one injected answer.
+        ``retry_after`` adds ``parameters.retry_after`` (for a 429).
+        """
+        if method is not None:
+            method = self._methods.get(method.lower(), (method, None))[0]
+        self._injected.append(_Injected(method, count, status, description, retry_after, after_applying))
 
     async def wait_call(
         self, method: str, predicate: Callable[[ApiCall], bool] | None = None,
@@ -992,10 +1009,10 @@ class FakeTelegram:
             result = handler(params)
             if inspect.isawaitable(result):  # only getUpdates waits (long polling)
                 result = await result
-            if injected is not None:  # done, but the answer is "lost"
-                raise _ApiError(injected.status, injected.description, injected.retry_after)
             if _is_send(method):
                 self._note_send(call.chat_id)
+            if injected is not None:  # done, but the answer is "lost"
+                raise _ApiError(injected.status, injected.description, injected.retry_after)
             call.result = result
             body = {"ok": True, "result": result}
         except _ApiError as exc:
@@ -1106,13 +1123,12 @@ class FakeTelegram:
         return self._formatted(p, "text", "entities", MAX_TEXT_UNITS)
 
     def _caption(self, p: dict[str, Any]) -> tuple[str, list[dict[str, Any]], str, str | None]:
-        """The same for a caption: at most 1024 units, and it may be empty."""
-        if not str(p.get("caption") or "").strip():
-            return "", [], "", p.get("parse_mode") or None
-        return self._formatted(p, "caption", "caption_entities", MAX_CAPTION_UNITS)
+        """The same for a caption: at most 1024 units after parsing, and it may be empty (absent,
+        blank, or markup with no text in it: the media then simply has no caption)."""
+        return self._formatted(p, "caption", "caption_entities", MAX_CAPTION_UNITS, allow_empty=True)
 
-    def _formatted(self, p: dict[str, Any], field: str, entities_field: str, limit: int
-                   ) -> tuple[str, list[dict[str, Any]], str, str | None]:
+    def _formatted(self, p: dict[str, Any], field: str, entities_field: str, limit: int, *,
+                   allow_empty: bool = False) -> tuple[str, list[dict[str, Any]], str, str | None]:
         raw = p.get(field)
         raw = "" if raw is None else str(raw)
         parse_mode = p.get("parse_mode") or None
@@ -1137,7 +1153,7 @@ class FakeTelegram:
             except EntityParseError as exc:
                 raise _bad(f"can't parse entities: {exc}") from None
         plain, entities = _strip(plain, entities)
-        if not plain:
+        if not plain and not allow_empty:
             raise _bad("message text is empty")
         if utf16_len(plain) > limit:
             raise _bad("message is too long" if field == "text" else "message caption is too long")
@@ -1402,41 +1418,54 @@ class FakeTelegram:
                                         "unique_gifts": False, "premium_subscription": False,
                                         "gifts_from_channels": False}}
 
-
     # ---- photos
 
     def new_file_id(self) -> str:
-        """A file id the server knows (as if a user had sent the file)."""
-        self._file_counter += 1
-        file_id = f"AgACAgFAKE{self._file_counter:08d}"
-        self._file_ids.add(file_id)
-        return file_id
+        """The file_id of a new photo the server knows (as if a user had sent it): the largest size."""
+        return self._new_photo()[-1]["file_id"]
 
-    def _photo_sizes(self, file_id: str) -> list[dict[str, Any]]:
-        return [{"file_id": f"{file_id}-{side}" if side < 1280 else file_id,
-                 "file_unique_id": f"uq{file_id[-8:]}{side}", "width": side, "height": side * 3 // 4,
-                 "file_size": side * 40} for side in (90, 320, 1280)]
+    def _new_photo(self, largest_bytes: int | None = None) -> list[dict[str, Any]]:
+        """A new photo as Telegram describes it: three PhotoSizes, smallest first, each with its own
+        file_id and file_unique_id; every file_id is remembered so the bot can send it again."""
+        self._file_counter += 1
+        base = f"AgACAgFAKE{self._file_counter:08d}"
+        sizes: list[dict[str, Any]] = []
+        for side in (90, 320, 1280):
+            file_size = side * 40 if largest_bytes is None else max(1, largest_bytes * side // 1280)
+            sizes.append({"file_id": base if side == 1280 else f"{base}-{side}",
+                          "file_unique_id": f"AQADFAKE{self._file_counter:08d}x{side}",
+                          "width": side, "height": side * 3 // 4, "file_size": file_size})
+        for index, size in enumerate(sizes):
+            self._photo_files[size["file_id"]] = sizes[: index + 1]
+        return copy.deepcopy(sizes)
 
     def _send_photo(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self._reachable(p)
-        markup = self._markup(p)
         photo = p.get("photo")
-        if isinstance(photo, dict):  # an uploaded file
-            file_id = self.new_file_id()
-        elif isinstance(photo, str) and photo in self._file_ids:
-            file_id = photo
-        else:
+        if isinstance(photo, dict):  # an uploaded file (multipart); its sizes are made up here
+            if not photo.get("size"):
+                raise _bad("file must be non-empty")
+            sizes = self._new_photo(photo["size"])
+        elif photo is None or photo == "":
+            raise _bad("there is no photo in the request")
+        elif isinstance(photo, str) and photo in self._photo_files:
+            sizes = copy.deepcopy(self._photo_files[photo])
+        else:  # unknown file_id, or a URL (the fake downloads nothing)
             raise _bad("wrong file identifier/HTTP URL specified")
+        markup = self._markup(p)
         plain, entities, raw, parse_mode = self._caption(p)
         return self._keep(SentMessage(
             message_id=self._new_message_id(user.id), chat_id=user.id, text=plain, raw_text=raw,
             parse_mode=parse_mode, reply_markup=markup, entities=entities, date=int(time.time()),
-            kind="photo", photo=self._photo_sizes(file_id),
+            kind="photo", photo=sizes,
         ))
 
     # ---- Telegram Stars payments
 
     def _send_invoice(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A Telegram Stars invoice (the only currency the fake takes): XTR, no provider token,
+        exactly one price of 1..max_stars_per_invoice Stars, and a Pay button first if a keyboard
+        is given. The stored message keeps the payload, which Telegram's answer never shows."""
         user = self._reachable(p)
         title, description = str(p.get("title") or ""), str(p.get("description") or "")
         payload = str(p.get("payload") or "")
@@ -1460,7 +1489,8 @@ class FakeTelegram:
             raise _bad("CURRENCY_TOTAL_AMOUNT_INVALID")
         markup = self._markup(p, inline_only=True)
         rows = _inline_rows(markup)
-        if rows is not None and not rows[0][0].get("pay"):
+        first_button = next((button for row in rows or [] for button in row), None)
+        if rows is not None and (first_button is None or first_button.get("pay") is not True):
             raise _bad("REPLY_MARKUP_BUY_EMPTY")
         message = SentMessage(
             message_id=self._new_message_id(user.id), chat_id=user.id, text=f"{title}\n{description}",
@@ -1471,25 +1501,37 @@ class FakeTelegram:
         return self._keep(message)
 
     def _answer_pre_checkout_query(self, p: dict[str, Any]) -> bool:
+        """The bot's verdict on a pre-checkout query: once, within ``pre_checkout_timeout``.
+
+        The parameters are checked before the query id, as the Bot API server does. Telegram reads
+        a missing ``ok`` as False (and then wants an error_message); the fake insists on ``ok``.
+        """
+        if p.get("ok") is None or p.get("ok") == "":
+            raise _bad('parameter "ok" is required')
+        ok = _flag(p, "ok")
+        error_message = str(p.get("error_message") or "")
+        if not ok and not error_message.strip():
+            raise _bad('parameter "error_message" is required')
         query_id = str(p.get("pre_checkout_query_id") or "")
         checkout = self._checkouts.get(query_id)
         late = checkout is not None and time.monotonic() - checkout.asked_at > self.pre_checkout_timeout
         if checkout is None or checkout.answered.is_set() or late:
             raise _bad("query is too old and response timeout expired or query ID is invalid")
-        if p.get("ok") is None or p.get("ok") == "":
-            raise _bad("parameter \"ok\" is required")
-        ok = _flag(p, "ok")
-        error_message = str(p.get("error_message") or "")
-        if not ok and not error_message.strip():
-            raise _bad("ERROR_MESSAGE_EMPTY")
         checkout.ok, checkout.error_message = ok, (None if ok else error_message)
         checkout.answered_at = time.monotonic()
         checkout.answered.set()
         return True
 
     def _refund_star_payment(self, p: dict[str, Any]) -> bool:
-        charge = self.charges.get(str(p.get("telegram_payment_charge_id") or ""))
-        if charge is None or str(charge.user_id) != str(p.get("user_id")):
+        """Give a user their Stars back: only their own charge, and only once."""
+        user_id = _int_or(p.get("user_id"), 0)
+        if user_id == 0:
+            raise _bad("invalid user_id specified")
+        charge_id = str(p.get("telegram_payment_charge_id") or "")
+        if not charge_id:
+            raise _bad('parameter "telegram_payment_charge_id" is required')
+        charge = self.charges.get(charge_id)
+        if charge is None or charge.user_id != user_id:
             raise _bad("CHARGE_NOT_FOUND")
         if charge.refunded:
             raise _bad("CHARGE_ALREADY_REFUNDED")
@@ -1523,7 +1565,8 @@ class FakeTelegram:
 
 
 def _is_send(method: str) -> bool:
-    """Calls that count against Telegram's message flood limits."""
+    """Calls that count against Telegram's message flood limits (sendInvoice and sendPhoto too;
+    answers to queries and refundStarPayment send nothing, so they do not count)."""
     if method == "sendChatAction":
         return False
     return method.startswith(("send", "edit", "copyMessage", "forwardMessage"))
