@@ -492,6 +492,10 @@ ALERT_UNEXPECTED_PAYMENT = _("⚠️ <b>A Stars payment did not match a pending 
                              "{stars} ⭐ (invoice: {invoice}). Credited {amount} (P{payment_id}). "
                              "Check /user {user_id}.")
 
+ALERT_PAYMENT_NOT_RECORDED = _("🚨 <b>A Stars payment could not be recorded</b>: user <code>{user_id}</code>, "
+                               "{stars} ⭐, charge <code>{charge_id}</code> (invoice: {invoice}). Credit it by hand "
+                               "with /credit and check the log.")
+
 # admins: manual requests and Stars refunds
 BUTTON_ADMIN_TOPUPS = _("🏦 Top-up requests ({count})")
 MANUAL_REQUEST_ADMIN = _("🏦 <b>Top-up request #{topup_id}</b>\nFrom: {name} (<code>{user_id}</code>)\n"

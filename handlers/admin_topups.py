@@ -168,9 +168,8 @@ def _refund_call(context: ContextTypes.DEFAULT_TYPE) -> RefundCall:
             if "CHARGE_ALREADY_REFUNDED" in exc.message.upper():
                 return  # refunded before (an earlier answer was lost): the state we want
             raise RefundRefused(exc.message) from None
-        except RetryAfter as exc:
-            raise RefundRefused(exc.message) from None
-        except NetworkError as exc:  # timed out, connection lost, a 5xx: it may have happened
+        except (RetryAfter, NetworkError) as exc:  # flood control, timeout, lost connection, 5xx: unknown
+            raise RefundUnknown(exc.message) from None
             raise RefundUnknown(exc.message) from None
         except TelegramError as exc:
             raise RefundRefused(exc.message) from None

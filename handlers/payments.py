@@ -71,9 +71,18 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if user.id not in state.known_users:  # the ledger needs the user's row
         await touch_user(state.db, user.id, user.first_name, user.username, user.language_code)
         state.known_users.add(user.id)
-    recorded = await record_payment(state.db, payer_id=user.id, charge_id=payment.telegram_payment_charge_id,
-                                    payload=payment.invoice_payload, total_stars=payment.total_amount,
-                                    stars_per_unit=state.settings.stars_per_unit, wallet_currency=state.currency)
+    try:
+        recorded = await record_payment(state.db, payer_id=user.id, charge_id=payment.telegram_payment_charge_id,
+                                        payload=payment.invoice_payload, total_stars=payment.total_amount,
+                                        stars_per_unit=state.settings.stars_per_unit, wallet_currency=state.currency)
+    except Exception:  # Telegram will not send it again: leave every detail for the admins
+        log.exception("could not record payment %s of user %s (%s Stars, payload %r)",
+                      payment.telegram_payment_charge_id, user.id, payment.total_amount, payment.invoice_payload)
+        await state.alerts.alert(texts.ALERT_PAYMENT_NOT_RECORDED.format(
+            user_id=user.id, stars=payment.total_amount,
+            charge_id=html.escape(payment.telegram_payment_charge_id),
+            invoice=html.escape(shorten(payment.invoice_payload, 60))))
+        raise ApplicationHandlerStop from None
     if recorded is None:
         log.info("payment %s of user %s was already credited", payment.telegram_payment_charge_id, user.id)
         raise ApplicationHandlerStop

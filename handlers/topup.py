@@ -132,7 +132,8 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: Decimal) -> None:
     """Open a Stars top-up of `amount` and send its invoice (after checking the amount again:
-    a button's amount is as untrusted as a typed one)."""
+    a button's amount is as untrusted as a typed one). Any top-up step in progress ends here."""
+    _drop(context)
     state, user, chat = app_state(context), update.effective_user, update.effective_chat
     if user is None or chat is None:
         return

@@ -195,3 +195,44 @@ async def test_refund_is_refused_when_the_wallet_was_spent(db) -> None:  # type:
 
     outcome = await refund_stars(db, paid.payment_id, 1, 900, never)
     assert outcome.result == "overdraft" and outcome.balance == Decimal("9.999999")
+
+
+async def test_a_retried_refund_is_never_given_back_on_an_unrelated_refusal(db) -> None:  # type: ignore[no-untyped-def]
+    """The first attempt's answer was lost (Telegram may have refunded); the retry meets another
+    refusal: the money stays held, only a definite answer settles it."""
+    invoice = await open_stars_topup(db, 1, Decimal(10), "USD", Decimal(50))
+    paid = await record_payment(db, payer_id=1, charge_id="ch-5", payload=invoice.payload, total_stars=500,
+                                stars_per_unit=Decimal(50), wallet_currency="USD")
+    assert paid is not None
+
+    async def lose_answer(user_id: int, charge_id: str) -> None:
+        raise RefundUnknown("timed out")
+
+    async def refuse(user_id: int, charge_id: str) -> None:
+        raise RefundRefused("Forbidden: bot was blocked by the user")
+
+    assert (await refund_stars(db, paid.payment_id, 1, 900, lose_answer)).result == "unknown"
+    assert (await refund_stars(db, paid.payment_id, 1, 900, refuse)).result == "unknown"
+    assert await _balance(db, 1) == 0  # still held
+
+
+async def test_two_admins_refunding_at_once_ask_telegram_once(db) -> None:  # type: ignore[no-untyped-def]
+    invoice = await open_stars_topup(db, 1, Decimal(10), "USD", Decimal(50))
+    paid = await record_payment(db, payer_id=1, charge_id="ch-6", payload=invoice.payload, total_stars=500,
+                                stars_per_unit=Decimal(50), wallet_currency="USD")
+    assert paid is not None
+    calls: list[str] = []
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(user_id: int, charge_id: str) -> None:
+        calls.append(charge_id)
+        asked.set()
+        await release.wait()
+
+    first = asyncio.create_task(refund_stars(db, paid.payment_id, 1, 900, slow))
+    second = asyncio.create_task(refund_stars(db, paid.payment_id, 1, 901, slow))
+    await asked.wait()  # the first admin's call is at Telegram
+    release.set()
+    results = sorted([(await first).result, (await second).result])
+    assert results == ["already", "done"] and calls == ["ch-6"]
+    assert await _balance(db, 1) == 0

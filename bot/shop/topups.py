@@ -7,6 +7,7 @@ once or a restart can neither credit twice nor lose a receipt.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -136,12 +137,27 @@ class RefundOutcome:
     reason: str = ""
 
 
+_refund_locks: dict[int, asyncio.Lock] = {}
+
+
 async def refund_stars(db: Database, payment_id: int, user_id: int, admin_id: int, call: RefundCall) -> RefundOutcome:
     """Refund a Stars payment of `user_id` and take its amount back from the wallet.
 
     The wallet is debited before Telegram is asked, so the customer cannot spend the money
     meanwhile; a refusal gives it back. Telegram refunds a charge once, so asking again after a
-    lost answer is safe: a refund left 'refunding' is retried, not debited again."""
+    lost answer is safe: a refund left 'refunding' is retried, not debited again. One refund of a
+    payment runs at a time (two admins: the second then finds it settled)."""
+    lock = _refund_locks.setdefault(payment_id, asyncio.Lock())
+    try:
+        async with lock:
+            return await _refund_stars(db, payment_id, user_id, admin_id, call)
+    finally:
+        if not lock.locked():
+            _refund_locks.pop(payment_id, None)
+
+
+async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: int, call: RefundCall
+                        ) -> RefundOutcome:
     payment = await get_star_payment(db, payment_id)
     if payment is None or payment.user_id != user_id:
         return RefundOutcome("not_found")
@@ -149,6 +165,7 @@ async def refund_stars(db: Database, payment_id: int, user_id: int, admin_id: in
     if payment.state == "refunded":
         return RefundOutcome("already", payment.stars, amount, currency)
     attempt = payment.refund_attempt
+    retry = payment.state == "refunding"  # an earlier attempt's answer was lost: it may have happened
     if payment.state == "paid":
         async with db.transaction() as conn:
             balance = await balance_micros(conn, user_id)
@@ -168,6 +185,9 @@ async def refund_stars(db: Database, payment_id: int, user_id: int, admin_id: in
     try:
         await call(user_id, payment.charge_id)
     except RefundRefused as exc:
+        if retry and "CHARGE_NOT_FOUND" not in str(exc).upper():
+            # This refusal says nothing of the earlier attempt, which may have refunded: keep it held.
+            return RefundOutcome("unknown", payment.stars, amount, currency)
         async with db.transaction() as conn:
             if await undo_refund(conn, payment_id, attempt) and payment.amount_micros:
                 await add_entry(conn, user_id, payment.amount_micros, currency, "topup_refund_undone",
