@@ -94,8 +94,9 @@ class Settings(BaseSettings):
                     amount = Decimal(item)
                 except ArithmeticError:
                     raise ValueError(f"must be amounts separated by commas, e.g. 5,10,25 (not {item!r})") from None
-                if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-                    raise ValueError(f"must be positive amounts with at most 2 decimals (not {item!r})")
+                if not amount.is_finite() or not Decimal("0.01") <= amount <= 10**9 \
+                        or amount != amount.quantize(Decimal("0.01")):
+                    raise ValueError(f"must be amounts from 0.01 to 1000000000 with at most 2 decimals (not {item!r})")
                 amounts.append(amount)
             if len(amounts) > 8:
                 raise ValueError("may list at most 8 amounts")

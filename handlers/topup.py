@@ -24,7 +24,14 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandl
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, parse_amount
-from bot.domain.topup import INVOICE_VALID_HOURS, MAX_PENDING_MANUAL, stars_for, stars_range, topup_amount_problem
+from bot.domain.topup import (
+    INVOICE_VALID_HOURS,
+    MAX_PENDING_MANUAL,
+    AmountRange,
+    stars_for,
+    stars_range,
+    topup_amount_problem,
+)
 from bot.shop.topups import TooManyPending, open_stars_topup, request_manual_topup
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
@@ -54,6 +61,10 @@ def _drop(context: ContextTypes.DEFAULT_TYPE) -> Step | None:
     return context.user_data.pop(STEP, None) if context.user_data is not None else None
 
 
+def _bounds(state: AppState, allowed: AmountRange) -> dict[str, str]:
+    return {"low": format_money(allowed.low, state.currency), "high": format_money(allowed.high, state.currency)}
+
+
 def _example(state: AppState) -> str:
     presets = state.settings.topup_presets
     return format_money(presets[0] if presets else Decimal(10), state.currency)
@@ -75,7 +86,7 @@ async def topup_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         allowed = stars_range(rate)
         methods.append(texts.TOPUP_STARS_LINE.format(
             currency=html.escape(state.currency), rate=f"{rate.normalize():f}",
-            low=format_money(allowed.low, state.currency), high=format_money(allowed.high, state.currency)))
+            **_bounds(state, allowed)))
         presets = [amount for amount in state.settings.topup_presets if topup_amount_problem(amount, allowed) is None]
         buttons: list[Button] = [(texts.BUTTON_TOPUP_PRESET.format(amount=format_money(amount, state.currency),
                                                                    stars=stars_for(amount, rate)), f"t:a:{amount:f}")
@@ -108,16 +119,15 @@ async def custom_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     allowed = stars_range(rate)
     _ask(context, "stars_amount")
     await show(update, texts.ASK_TOPUP_AMOUNT.format(
-        currency=html.escape(state.currency), low=format_money(allowed.low, state.currency),
-        high=format_money(allowed.high, state.currency), example=_example(state)), [CANCEL])
+        currency=html.escape(state.currency), example=_example(state), **_bounds(state, allowed)), [CANCEL])
 
 
 async def manual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     instructions = state.settings.manual_topup_text
     if instructions is None:
-        await show(update, texts.TOPUP_DISABLED.format(user_id=update.effective_user.id if update.effective_user
-                                                       else ""), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+        user_id = update.effective_user.id if update.effective_user else ""
+        await show(update, texts.TOPUP_DISABLED.format(user_id=user_id), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
         return
     _ask(context, "manual_amount")
     await show(update, texts.MANUAL_INSTRUCTIONS.format(instructions=html.escape(instructions),
@@ -145,8 +155,7 @@ async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: D
     allowed = stars_range(rate)
     if amount <= 0 or topup_amount_problem(amount, allowed) is not None:
         await show(update, texts.TOPUP_OUT_OF_RANGE.format(
-            amount=format_money(amount, state.currency), low=format_money(allowed.low, state.currency),
-            high=format_money(allowed.high, state.currency)), back)
+            amount=format_money(amount, state.currency), **_bounds(state, allowed)), back)
         return
     invoice = await open_stars_topup(state.db, user.id, amount, state.currency, rate)
     shown = format_money(amount, state.currency)
@@ -184,6 +193,9 @@ async def step_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     if (message.text or "").startswith("/"):
         _drop(context)
+        if (message.text or "").split()[0].split("@")[0] == "/cancel":  # cancels the top-up, nothing else
+            await reply(update, texts.TOPUP_CANCELLED, main_menu())
+            raise ApplicationHandlerStop
         return
     if step.kind == "stars_amount":
         await _stars_amount(update, context, message)
@@ -206,13 +218,11 @@ async def _stars_amount(update: Update, context: ContextTypes.DEFAULT_TYPE, mess
     if amount is None or topup_amount_problem(amount) is not None:
         await reply(update, texts.TOPUP_BAD_AMOUNT.format(
             value=html.escape(shorten(message.text or "", 40)), currency=html.escape(state.currency),
-            low=format_money(allowed.low, state.currency), high=format_money(allowed.high, state.currency),
-            example=_example(state)), [CANCEL])
+            example=_example(state), **_bounds(state, allowed)), [CANCEL])
         return
     if topup_amount_problem(amount, allowed) is not None:
         await reply(update, texts.TOPUP_OUT_OF_RANGE.format(
-            amount=format_money(amount, state.currency), low=format_money(allowed.low, state.currency),
-            high=format_money(allowed.high, state.currency)), [CANCEL])
+            amount=format_money(amount, state.currency), **_bounds(state, allowed)), [CANCEL])
         return
     _drop(context)
     await _invoice(update, context, amount)

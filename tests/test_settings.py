@@ -84,6 +84,9 @@ def test_the_example_env_file_is_valid() -> None:
         ({"log_level": "LOUD"}, "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
         ({"panel_low_balance": "-1"}, "PANEL_LOW_BALANCE input should be greater than or equal to 0"),
         ({"panel_low_balance": "lots"}, "PANEL_LOW_BALANCE input should be a valid decimal"),
+        ({"topup_presets": "5,x"}, "TOPUP_PRESETS must be amounts separated by commas"),
+        ({"topup_presets": "1e999999999"}, "TOPUP_PRESETS must be amounts from 0.01 to 1000000000"),
+        ({"stars_per_unit": "0"}, "STARS_PER_UNIT input should be greater than 0"),
     ],
 )
 def test_bad_settings_name_the_variable(overrides: dict[str, str], expected: str) -> None:
