@@ -21,7 +21,7 @@ def main() -> int:
         return 2
     configure_logging(settings.log_level_number, settings.secrets())
     try:
-        build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+        build_application(settings, freeze_heap=True).run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:
         print("Configuration error: TELEGRAM_BOT_TOKEN was refused by the Bot API server. "
               "Copy the token from @BotFather again.", file=sys.stderr)

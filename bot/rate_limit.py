@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
 
 
+MESSAGES_PER_WINDOW = 30
+WINDOW_SECONDS = 1.02
+
+
 class SlidingWindowRateLimiter(BaseRateLimiter[int]):
-    def __init__(self, max_per_window: int = 30, window_seconds: float = 1.02, max_retries: int = 3) -> None:
+    def __init__(self, max_per_window: int = MESSAGES_PER_WINDOW, window_seconds: float = WINDOW_SECONDS,
+                 max_retries: int = 3) -> None:
         # The window is a little longer than Telegram's second: requests sent on time can still
         # arrive bunched after a busy moment of the event loop.
         self._max = max_per_window
