@@ -12,10 +12,13 @@ has no write timeout of its own, so every request also gets a total cap of their
 
 from __future__ import annotations
 
+import functools
 import re
+import ssl
 from urllib.parse import urlencode
 
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -23,6 +26,11 @@ from telegram.request import BaseRequest, RequestData
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _TOKEN = re.compile(r"bot\d+:[\w-]+")  # never let the token reach an exception text or a log
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())  # loading the bundle takes ~20 ms: once
 
 
 class AiohttpRequest(BaseRequest):
@@ -44,8 +52,9 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            # trust_env: HTTPS_PROXY / NO_PROXY from the environment apply, as they do with httpx.
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._pool_size),
+            # As with httpx: certifi's CA bundle, and HTTPS_PROXY / NO_PROXY from the environment.
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=_tls_context())
+            self._session = aiohttp.ClientSession(connector=connector,
                                                   timeout=aiohttp.ClientTimeout(total=None), trust_env=True)
 
     async def shutdown(self) -> None:
