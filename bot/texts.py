@@ -496,6 +496,17 @@ ALERT_PAYMENT_NOT_RECORDED = _("🚨 <b>A Stars payment could not be recorded</b
                                "{stars} ⭐, charge <code>{charge_id}</code> (invoice: {invoice}). Credit it by hand "
                                "with /credit and check the log.")
 
+ALERT_REFUND_CONFIRMED = _("↩️ Telegram confirmed the refund of P{payment_id} ({stars} ⭐) to user "
+                           "<code>{user_id}</code>; it is settled and the customer was told.")
+ALERT_REFUND_TAKEN_BACK = _("⚠️ <b>P{payment_id} ({stars} ⭐) of user <code>{user_id}</code> was refunded outside "
+                            "the bot.</b> Its {amount} was taken from the wallet (balance now {balance}) and the "
+                            "customer was told.")
+ALERT_REFUND_SHORT = _("🚨 <b>P{payment_id} ({stars} ⭐) of user <code>{user_id}</code> was refunded outside the "
+                       "bot</b>, but the wallet holds only {balance} of the {amount} it credited: nothing was taken. "
+                       "Decide in /user {user_id} (/debit takes money back).")
+ALERT_REFUND_UNKNOWN = _("⚠️ Telegram reported a refund of {stars} ⭐ to user <code>{user_id}</code> for a payment "
+                         "the bot has no record of (charge <code>{charge_id}</code>). Check /user {user_id}.")
+
 # admins: manual requests and Stars refunds
 BUTTON_ADMIN_TOPUPS = _("🏦 Top-up requests ({count})")
 MANUAL_REQUEST_ADMIN = _("🏦 <b>Top-up request #{topup_id}</b>\nFrom: {name} (<code>{user_id}</code>)\n"

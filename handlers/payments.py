@@ -1,6 +1,7 @@
 """Telegram Stars payments as Telegram delivers them: the pre-checkout query (answered within
 Telegram's 10 seconds, never queued behind the payer's other updates), the successful payment
-(credited once per charge id), the refund notice; and /paysupport, which Telegram requires of
+(credited once per charge id), the refund notice (which settles a refund whose answer was lost,
+or one made outside the bot); and /paysupport, which Telegram requires of
 bots that take payments.
 
 These run before the access gate: money Telegram took must be credited even if the payer was
@@ -26,7 +27,7 @@ from telegram.ext import (
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
-from bot.shop.topups import record_payment, review_checkout
+from bot.shop.topups import RefundReport, record_payment, review_checkout, settle_reported_refund
 from bot.state import app_state
 from handlers import groups
 from handlers.common import reply
@@ -98,7 +99,30 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
 
 
 async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Telegram's service message about a refund we made: the customer was told already."""
+    """Telegram's service message about a refund. Usually one the bot made and settled; otherwise
+    it settles a refund whose answer was lost, or takes back the credit of a refund made outside
+    the bot, and tells the admins."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.refunded_payment is not None and user is not None
+    refund = message.refunded_payment
+    state = app_state(context)
+    try:
+        report = await settle_reported_refund(state.db, user.id, refund.telegram_payment_charge_id)
+    except Exception:  # Telegram will not send it again: leave the details for the admins
+        log.exception("could not settle the refund of charge %s of user %s", refund.telegram_payment_charge_id,
+                      user.id)
+        report = RefundReport("unknown")
+    log.info("refund of charge %s of user %s reported by Telegram: %s", refund.telegram_payment_charge_id, user.id,
+             report.result)
+    if report.result in ("confirmed", "taken_back") and state.notifier is not None:
+        state.notifier.wake()  # the customer's message is in the outbox
+    alert = {"confirmed": texts.ALERT_REFUND_CONFIRMED, "taken_back": texts.ALERT_REFUND_TAKEN_BACK,
+             "short": texts.ALERT_REFUND_SHORT, "unknown": texts.ALERT_REFUND_UNKNOWN}.get(report.result)
+    if alert is not None:
+        await state.alerts.alert(alert.format(
+            payment_id=report.payment_id, stars=report.stars or refund.total_amount, user_id=user.id,
+            amount=format_money(report.amount, report.currency), balance=format_money(report.balance, report.currency),
+            charge_id=html.escape(refund.telegram_payment_charge_id)))
     raise ApplicationHandlerStop
 
 

@@ -147,6 +147,11 @@ async def get_star_payment(conn: aiosqlite.Connection | Database, payment_id: in
     return StarPayment(*row) if row else None
 
 
+async def star_payment_by_charge(conn: aiosqlite.Connection | Database, charge_id: str) -> StarPayment | None:
+    row = await _one(conn, f"SELECT {PAYMENT_COLUMNS} FROM star_payments WHERE charge_id = ?", (charge_id,))
+    return StarPayment(*row) if row else None
+
+
 async def star_payments_of_user(db: Database, user_id: int, limit: int = 5) -> list[StarPayment]:
     rows = await db.fetchall(f"SELECT {PAYMENT_COLUMNS} FROM star_payments WHERE user_id = ?"
                              " ORDER BY payment_id DESC LIMIT ?", (user_id, limit))
@@ -164,8 +169,8 @@ async def begin_refund(conn: aiosqlite.Connection, payment_id: int) -> int | Non
     return int(row[0])
 
 
-async def finish_refund(conn: aiosqlite.Connection, payment_id: int, admin_id: int) -> bool:
-    """refunding → refunded, once."""
+async def finish_refund(conn: aiosqlite.Connection, payment_id: int, admin_id: int | None) -> bool:
+    """refunding → refunded, once (admin None: Telegram reported a refund nobody here asked for)."""
     cursor = await conn.execute(f"UPDATE star_payments SET state = 'refunded', refunded_by = ?, refunded_at = {_NOW}"
                                 " WHERE payment_id = ? AND state = 'refunding'", (admin_id, payment_id))
     return cursor.rowcount == 1

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
 from bot import texts
 from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
@@ -223,7 +224,7 @@ async def test_admin_refund_respects_the_wallet_and_happens_once(shop: Shop) -> 
     assert audit.count("stars refund") == 1
 
 
-async def test_a_refused_refund_gives_the_money_back_and_a_lost_answer_is_retried(shop: Shop) -> None:
+async def test_a_refused_refund_gives_the_money_back_and_a_lost_answer_is_settled(shop: Shop) -> None:
     ann, payment = await paid(shop, 4011)
     shop.telegram.inject_error(1, 400, "Bad Request: CHARGE_NOT_FOUND", method="refundStarPayment")
     admin, card = await open_card(shop, ann.id)
@@ -232,19 +233,61 @@ async def test_a_refused_refund_gives_the_money_back_and_a_lost_answer_is_retrie
     assert "telegram refused to refund p1 (charge_not_found)" in card.text.lower()  # PTB capitalises the error
     assert await shop.balance(ann.id) == Decimal(10)
 
-    # Telegram refunds, but its answer is lost: the money stays held, and a retry settles it
+    # Telegram refunds, but its answer is lost: the money stays held. Telegram's own
+    # refunded_payment message then settles it; a retry afterwards changes nothing.
     shop.telegram.inject_error(1, 502, "Bad Gateway", method="refundStarPayment", after_applying=True)
     await admin.tap(card, "a:rf:4011:1")
     await admin.tap(card, "a:rf:4011:1:y")
     assert "did not confirm the refund of P1" in card.text
     assert await shop.balance(ann.id) == 0
     assert shop.telegram.charges[payment.charge_id].refunded
-    await admin.tap(card, "Retry refund")
-    assert "P1 refunded" in card.text
-    assert await shop.balance(ann.id) == 0  # taken once
-    assert len(shop.telegram.calls_of("refundStarPayment")) == 3
+    confirmed = await shop.telegram.wait_for(
+        lambda: next((m for m in admin.user.messages() if "Telegram confirmed the refund of P1" in m.text), None),
+        what="the admins told that Telegram confirmed the refund")
+    assert f"to user {ann.id}" in confirmed.text
     told = await ann.user.next_message()
-    assert told.text.startswith("↩️ Your payment of 500 ⭐ was refunded")
+    assert told.text.startswith("↩️ Your payment of 500 ⭐ was refunded") and "Balance: 0.00 USD" in told.text
+    [state] = [p.state for p in await star_payments_of_user(shop.state.db, ann.id)]
+    assert state == "refunded"
+    admin, card = await open_card(shop, ann.id)
+    assert "Retry refund" not in str(card.button_texts()) and "Refund P1" not in str(card.button_texts())
+    await admin.user.wait_answer(await _forge(shop, admin, card, "a:rf:4011:1:y"))  # a retry from an old card
+    await admin.wait_text(card, lambda text: "already refunded" in text)
+    assert len(shop.telegram.calls_of("refundStarPayment")) == 2  # the retry did not ask Telegram again
+    assert await shop.balance(ann.id) == 0  # taken once
+    await settled(ann)
+    assert [m.text[:2] for m in ann.user.messages()].count("↩️"[:2]) == 1  # told once
+
+
+async def test_a_refund_made_outside_the_bot_takes_the_credit_back_or_alerts(shop: Shop) -> None:
+    """Anything holding the bot's token can refund Stars (another tool of the operator's, say):
+    Telegram's refunded_payment message is then the bot's only news of it."""
+    ann, ann_payment = await paid(shop, 4012)
+    bob, bob_payment = await paid(shop, 4013)
+    admin = shop.customer(ADMIN_ID, "Admin")
+    assert "Debited" in (await admin.say(f"/debit {bob.id} 3")).text  # Bob spent some of it
+    await bob.user.next_message()
+    async with Bot(shop.telegram.token, base_url=shop.telegram.base_url) as outside:
+        assert await outside.refund_star_payment(ann.id, ann_payment.charge_id)
+        assert await outside.refund_star_payment(bob.id, bob_payment.charge_id)
+
+    told = await ann.user.next_message()
+    assert told.text.startswith("↩️ Your payment of 500 ⭐ was refunded") and "Balance: 0.00 USD" in told.text
+    assert await shop.balance(ann.id) == 0
+    taken = await shop.telegram.wait_for(
+        lambda: next((m for m in admin.user.messages() if "was refunded outside the bot" in m.text
+                      and f"user {ann.id}" in m.text), None), what="the admins told of Ann's refund")
+    assert "10.00 USD was taken from the wallet (balance now 0.00 USD)" in taken.text
+
+    short = await shop.telegram.wait_for(
+        lambda: next((m for m in admin.user.messages() if "wallet holds only" in m.text), None),
+        what="the admins told of Bob's refund")
+    assert f"user {bob.id}" in short.text and "holds only 7.00 USD of the 10.00 USD" in short.text
+    assert await shop.balance(bob.id) == Decimal(7)  # nothing taken: an admin decides
+    await settled(bob)
+    assert not [m for m in bob.user.messages() if m.text.startswith("↩️")]
+    states = {p.user_id: p.state for u in (ann.id, bob.id) for p in await star_payments_of_user(shop.state.db, u)}
+    assert states == {ann.id: "refunded", bob.id: "paid"}
 
 
 # --------------------------------------------------------------------------- manual requests

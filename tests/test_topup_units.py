@@ -32,9 +32,11 @@ from bot.shop.topups import (
     refund_stars,
     request_manual_topup,
     review_checkout,
+    settle_reported_refund,
 )
 from storage.database import open_database
 from storage.ledger import balance_micros
+from storage.topups import get_star_payment
 from storage.users import touch_user
 from tests.support.ledger_check import assert_ledger_consistent
 
@@ -236,3 +238,84 @@ async def test_two_admins_refunding_at_once_ask_telegram_once(db) -> None:  # ty
     results = sorted([(await first).result, (await second).result])
     assert results == ["already", "done"] and calls == ["ch-6"]
     assert await _balance(db, 1) == 0
+
+
+async def _paid(db, charge_id: str, user_id: int = 1):  # type: ignore[no-untyped-def]
+    invoice = await open_stars_topup(db, user_id, Decimal(10), "USD", Decimal(50))
+    paid = await record_payment(db, payer_id=user_id, charge_id=charge_id, payload=invoice.payload, total_stars=500,
+                                stars_per_unit=Decimal(50), wallet_currency="USD")
+    assert paid is not None
+    return paid
+
+
+async def _notices(db) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(row[0]) for row in await db.fetchall("SELECT text FROM notifications ORDER BY notification_id")]
+
+
+async def test_a_reported_refund_settles_one_whose_answer_was_lost(db) -> None:  # type: ignore[no-untyped-def]
+    paid = await _paid(db, "ch-20")
+
+    async def lose_answer(user_id: int, charge_id: str) -> None:
+        raise RefundUnknown("timed out")
+
+    assert (await refund_stars(db, paid.payment_id, 1, 900, lose_answer)).result == "unknown"
+    before = len(await _notices(db))
+    report = await settle_reported_refund(db, 1, "ch-20")
+    assert (report.result, report.payment_id, report.stars, report.balance) == ("confirmed", paid.payment_id, 500, 0)
+    assert await _balance(db, 1) == 0  # the debit made when the refund began, not a second one
+    assert (await get_star_payment(db, paid.payment_id)).state == "refunded"  # type: ignore[union-attr]
+    assert len(await _notices(db)) == before + 1  # the customer is told once
+    assert (await settle_reported_refund(db, 1, "ch-20")).result == "ours"  # Telegram's message again
+
+    async def never(user_id: int, charge_id: str) -> None:
+        raise AssertionError("settled: Telegram must not be asked again")
+
+    assert (await refund_stars(db, paid.payment_id, 1, 900, never)).result == "already"
+    assert len(await _notices(db)) == before + 1
+
+
+async def test_a_refund_made_outside_the_bot_takes_the_credit_back_once(db) -> None:  # type: ignore[no-untyped-def]
+    await _paid(db, "ch-21")
+    assert (await settle_reported_refund(db, 2, "ch-21")).result == "unknown"  # another user's charge
+    assert (await settle_reported_refund(db, 1, "no-such-charge")).result == "unknown"
+    assert await _balance(db, 1) == 10_000_000
+    report = await settle_reported_refund(db, 1, "ch-21")
+    assert (report.result, report.amount, report.balance) == ("taken_back", Decimal(10), 0)
+    assert await _balance(db, 1) == 0
+    assert (await settle_reported_refund(db, 1, "ch-21")).result == "ours"
+    assert await _balance(db, 1) == 0
+    assert len(await _notices(db)) == 2  # the receipt of the payment, then the refund
+
+
+async def test_a_refund_made_outside_the_bot_of_spent_money_takes_nothing(db) -> None:  # type: ignore[no-untyped-def]
+    paid = await _paid(db, "ch-22")
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO ledger (user_id, amount_micros, currency, reason)"
+                           " VALUES (1, -4000000, 'USD', 'debit')")
+    report = await settle_reported_refund(db, 1, "ch-22")
+    assert (report.result, report.amount, report.balance) == ("short", Decimal(10), Decimal(6))
+    assert await _balance(db, 1) == 6_000_000
+    assert (await get_star_payment(db, paid.payment_id)).state == "paid"  # type: ignore[union-attr]
+
+
+async def test_a_reported_refund_waits_for_the_refund_the_bot_is_making(db) -> None:  # type: ignore[no-untyped-def]
+    """Telegram's message can arrive while the admin's refund call is still waiting for its
+    answer: it must not settle the refund under the admin's feet (the admin would then read
+    "already refunded" for their own refund, and the customer be told twice)."""
+    paid = await _paid(db, "ch-23")
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(user_id: int, charge_id: str) -> None:
+        asked.set()
+        await release.wait()
+
+    refund = asyncio.create_task(refund_stars(db, paid.payment_id, 1, 900, slow))
+    await asked.wait()
+    reported = asyncio.create_task(settle_reported_refund(db, 1, "ch-23"))
+    await asyncio.sleep(0)  # let it reach the lock
+    assert not reported.done()
+    release.set()
+    assert (await refund).result == "done"
+    assert (await reported).result == "ours"
+    assert await _balance(db, 1) == 0
+    assert len(await _notices(db)) == 2

@@ -8,6 +8,7 @@ once or a restart can neither credit twice nor lose a receipt.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from storage.topups import (
     insert_star_payment,
     insert_topup,
     settle_topup,
+    star_payment_by_charge,
     undo_refund,
 )
 from storage.tracking import Notice, queue_notice
@@ -205,6 +207,69 @@ async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: i
                 stars=payment.stars, amount=format_money(amount, currency),
                 balance=format_money(balance_now, currency))), time.time())
     return RefundOutcome("done" if done else "already", payment.stars, amount, currency, balance_now)
+
+
+@dataclass(frozen=True)
+class RefundReport:
+    """What Telegram's `refunded_payment` message meant for our records.
+
+    result: ours (a refund the bot made and settled: nothing to do), confirmed (a refund whose
+    answer was lost: now settled), taken_back (refunded outside the bot: the credit was taken
+    back), short (refunded outside the bot, but the wallet holds less than the credit: nothing
+    taken, an admin decides), unknown (no such payment of this user)."""
+
+    result: str
+    payment_id: int = 0
+    stars: int = 0
+    amount: Decimal = Decimal(0)
+    currency: str = ""
+    balance: Decimal = Decimal(0)
+
+
+async def settle_reported_refund(db: Database, user_id: int, charge_id: str) -> RefundReport:
+    """Telegram says `charge_id` of `user_id` was refunded. Stars are refunded only through the
+    Bot API, by this bot or by anything else holding its token; either way the wallet must not
+    keep the credit the Stars bought. Runs under the payment's refund lock, so a refund the bot
+    is making right now finishes first and this finds it settled."""
+    payment = await star_payment_by_charge(db, charge_id)
+    if payment is None or payment.user_id != user_id:
+        return RefundReport("unknown")
+    lock = _refund_locks.setdefault(payment.payment_id, asyncio.Lock())
+    try:
+        async with lock:
+            return await _settle_reported_refund(db, payment.payment_id)
+    finally:
+        if not lock.locked():
+            _refund_locks.pop(payment.payment_id, None)
+
+
+async def _settle_reported_refund(db: Database, payment_id: int) -> RefundReport:
+    async with db.transaction() as conn:
+        payment = await get_star_payment(conn, payment_id)
+        assert payment is not None
+        amount, currency = from_micros(payment.amount_micros), payment.currency
+        balance = await balance_micros(conn, payment.user_id)
+        report = RefundReport("ours", payment_id, payment.stars, amount, currency, from_micros(balance))
+        if payment.state == "refunded":
+            return report
+        if payment.state == "paid":
+            if balance < payment.amount_micros:
+                return dataclasses.replace(report, result="short")
+            attempt = await begin_refund(conn, payment_id)
+            assert attempt is not None  # the state was read in this transaction
+            if payment.amount_micros:
+                await add_entry(conn, payment.user_id, -payment.amount_micros, currency, "topup_refund",
+                                ref=f"stars:{payment.charge_id}:{attempt}", note=f"{payment.stars} Stars, "
+                                "refunded outside the bot")
+            balance -= payment.amount_micros
+            report = dataclasses.replace(report, result="taken_back", balance=from_micros(balance))
+        else:
+            report = dataclasses.replace(report, result="confirmed")
+        await finish_refund(conn, payment_id, None)
+        await queue_notice(conn, Notice(payment.user_id, texts.STARS_REFUNDED_CUSTOMER.format(
+            stars=payment.stars, amount=format_money(amount, currency),
+            balance=format_money(from_micros(balance), currency))), time.time())
+    return report
 
 
 # --------------------------------------------------------------------------- manual requests
