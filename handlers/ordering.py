@@ -46,7 +46,7 @@ from bot.panel import Service
 from bot.shop.ordering import Duplicate, OutcomeUnknown, Placed, Refused, ShortOfMoney, place_order, quote
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
-from handlers import menu
+from handlers import menu, topup
 from handlers.common import Button, answer, main_menu, replace, reply, show
 
 BROWSE, FIELD, CONFIRM = range(3)
@@ -440,7 +440,8 @@ def _conversation(text: filters.BaseFilter, timeout_seconds: float) -> Conversat
             CommandHandler("cancel", cancel),
             MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.COMMAND, not_text),
             *(CommandHandler(name, _leave(callback)) for name, callback in menu.COMMANDS.items()),
-            *(CallbackQueryHandler(_leave(callback), pattern=pattern) for pattern, callback in menu.BUTTONS.items()),
+            *(CallbackQueryHandler(_leave(callback), pattern=pattern)
+              for pattern, callback in {**menu.BUTTONS, **topup.STEP_BUTTONS}.items()),
         ],
         allow_reentry=True,
         conversation_timeout=timeout_seconds,

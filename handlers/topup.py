@@ -261,10 +261,15 @@ async def _manual_proof(update: Update, context: ContextTypes.DEFAULT_TYPE, mess
     await admin_topups.announce(context, topup_id)
 
 
+# The buttons that begin a typed step; the ordering conversation leaves itself through them too
+# (one typed conversation at a time, so no answer is read by a step the customer forgot).
+STEP_BUTTONS = {r"^t:c$": custom_button, r"^t:m$": manual_button}
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(TypeHandler(Update, step_input), group=groups.TOPUP_STEP)
     application.add_handler(CallbackQueryHandler(topup_menu, pattern=r"^t:home$"))
     application.add_handler(CallbackQueryHandler(preset_button, pattern=r"^t:a:\d{1,9}(\.\d{1,2})?$"))
-    application.add_handler(CallbackQueryHandler(custom_button, pattern=r"^t:c$"))
-    application.add_handler(CallbackQueryHandler(manual_button, pattern=r"^t:m$"))
+    for pattern, callback in STEP_BUTTONS.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^t:x$"))

@@ -431,3 +431,19 @@ async def test_leaving_a_topup_step_hands_typing_back_to_the_menus_and_orders(sh
     link_answer = await ann.say("https://instagram.com/ann")
     assert "quantity" in link_answer.text.lower(), link_answer.text
     assert not [m for m in ann.user.messages() if "not an amount" in m.text]
+
+
+async def test_a_top_up_step_begun_from_an_old_menu_ends_the_order_in_progress(shop: Shop) -> None:
+    """Like /topup and the Top up button: one typed conversation at a time, so that an answer is
+    never read by a step the customer has forgotten."""
+    ann = shop.customer(4051, "Ann")
+    old_menu = await topup_menu(ann)
+    card = await ann.open_service("102")
+    link_prompt, _ = await ann.tap(card, ":go")
+    assert "link" in link_prompt.text.lower(), link_prompt.text
+    await ann.tap(old_menu, "t:c")
+    invoice = await ann.say("12")  # read as the amount: the invoice is sent
+    assert invoice.kind == "invoice" and "12.00 USD" in invoice.text
+    await ann.user.next_message()  # "Invoice sent…"
+    assert (await ann.say("https://instagram.com/ann")).text == texts.UNKNOWN_INPUT  # the order is over
+    assert await ann.tap_answer(link_prompt, ":x") == texts.MENU_EXPIRED
