@@ -25,7 +25,8 @@ apart (1 s for 25 customers), so at most 25 customer messages a second reach "Te
 figures measure the bot, not the 30 messages/second limit; and a round starts only once the previous
 round's messages leave room for this round's replies in the flood window of the storefront's limiter
 (30 messages in any 1.02 s, ``bot.rate_limit``), for both bots alike, so that no reply waits for the
-limit. Setup is not measured: each customer
+limit (the time this adds is printed; Confirm's outcome, a second message in the same round, still
+may wait: it is no reply figure). Setup is not measured: each customer
 sends /start and the admin credits every wallet before the first ordering round.
 
 Checks: storefront p95 <= 1.1 x the bare bot's p95; every order placed exactly once (the panel's
@@ -363,14 +364,18 @@ def tap(message: SentMessage, suffix: str) -> Push:
     return push
 
 
-async def pace(previous_start: float, interval: float, window_clear: float = 0.0) -> float:
+async def pace(previous_start: float, interval: float, window_clear: float = 0.0,
+               waits: list[float] | None = None) -> float:
     """Sleep until ``interval`` after the previous round's start and until ``window_clear`` (see
-    ``flood_window_clear``); returns the new round's start.
+    ``flood_window_clear``); returns the new round's start. ``waits`` gets the time added for the
+    flood window (printed for both bots).
 
     Spacing round starts alone is not enough: with 25 customers, replies bunched at the end of
     one round and the start of the next are 50 messages within one second, and the storefront's
     limiter (rightly) holds back the ones past 30; the figure would then measure the limit."""
     ready = max(previous_start + interval, window_clear)
+    if waits is not None:
+        waits.append(ready - (previous_start + interval))
     await asyncio.sleep(max(0.0, ready - time.perf_counter()))
     return time.perf_counter()
 
@@ -384,6 +389,7 @@ class Phase:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the measured rounds, by process
     step_cpu: dict[str, float] = field(default_factory=dict)  # the bot's CPU seconds in each step's interval
     calls: Counter[str] = field(default_factory=Counter)  # the bot's Bot API calls in them, getUpdates aside
+    waits: list[float] = field(default_factory=list)  # added to a round's start for the flood window
 
 
 def count_calls(calls: Sequence[ApiCall]) -> Counter[str]:
@@ -416,7 +422,7 @@ async def bare_phase(
         await lockstep_round(tg, {u: say("/start") for u in users})  # warm-up, as the storefront's setup
         cpu, first_call = cpu_now(bot), len(tg.calls)
         for _ in range(rounds):
-            started = await pace(started, interval, flood_window_clear(tg, customers))
+            started = await pace(started, interval, flood_window_clear(tg, customers), phase.waits)
             record(phase, "/start", await lockstep_round(tg, {u: say("/start") for u in users}))
         await pace(started, interval, flood_window_clear(tg, customers))  # its late calls count too
         phase.cpu = cpu_since(cpu, bot)
@@ -470,7 +476,7 @@ async def storefront_phase(
             cpu, first_call = cpu_now(bot, panel), len(tg.calls)
             spacing = interval
             for number, step in enumerate(STEPS * orders):
-                started = await pace(started, spacing, flood_window_clear(tg, customers))
+                started = await pace(started, spacing, flood_window_clear(tg, customers), phase.waits)
                 # Confirm's round sends two messages a customer ("⏳ Placing…", then the outcome):
                 # twice the interval keeps it, too, under the limit.
                 replies = 2 if step == "Confirm" else 1
@@ -581,7 +587,9 @@ async def run(customers: int, orders: int, rounds: int | None, interval: float, 
           f"with the sandbox panel in another (pid {shop.panel.pid}: python -m bot.panel.sandbox --speed 0); "
           f"the bots long-poll the one FakeTelegram (no flood limits) over loopback, one after the other"
           f"{'; under cProfile (' + str(profile_dir) + ')' if profile_dir else ''}")
-    print(f"customers: {customers}   round interval: {interval:.2f} s (<= {MESSAGES_PER_SECOND} updates/s)")
+    print(f"customers: {customers}   round interval: {interval:.2f} s (<= {MESSAGES_PER_SECOND} updates/s), plus "
+          f"what the flood window needs (mean / max per round): bare bot {ms(statistics.fmean(bare.waits))} / "
+          f"{ms(max(bare.waits))}, storefront {ms(statistics.fmean(store.waits))} / {ms(max(store.waits))}")
     print(f"rounds: bare bot {bare_rounds} x /start; storefront {orders} order(s) a customer, "
           f"{len(STEPS)} steps each ({', '.join(STEPS)})")
     print(f"samples: bare bot {len(bare.latencies)}, storefront {len(store.latencies)}")

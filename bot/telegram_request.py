@@ -6,13 +6,21 @@ measured on loopback, about 0.55 ms a call one at a time and 1.25 ms with 25 cal
 uses for the sandbox panel's server. Under a burst of customers that CPU time is the reply
 latency (bench/conversation_load.py). PTB documents BaseRequest as the seam for this.
 
-Timeouts keep PTB's meaning: connect, read, pool (waiting for a free connection) and write; aiohttp
-has no write timeout of its own, so every request also gets a total cap of their sum.
+It behaves as HTTPXRequest does where the bot's safety depends on it:
+- timeouts keep PTB's meaning (None: no limit). The pool timeout is a wait for one of our own
+  connection slots, so running out of them says "not sent"; aiohttp has no write timeout, so a
+  request also gets a total cap of its phases' sum;
+- redirects are not followed (a POST must not turn into a body-less GET elsewhere);
+- a POST is never re-sent by aiohttp (it retries only idempotent methods);
+- no exception text or chained cause carries the URL, which contains the bot token;
+- certificates: certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR; proxies from the environment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 import re
 import ssl
 from urllib.parse import urlencode
@@ -25,18 +33,28 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+POOL_TIMEOUT = ("Pool timeout: all connections in the connection pool are occupied. The request was not sent to "
+                "Telegram.")
 _TOKEN = re.compile(r"bot\d+:[\w-]+")  # never let the token reach an exception text or a log
 
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=certifi.where())  # loading the bundle takes ~20 ms: once
+    """As httpx builds it: SSL_CERT_FILE or SSL_CERT_DIR when set, else certifi's bundle (loaded once: ~20 ms)."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _redacted(text: str) -> str:
+    return _TOKEN.sub("bot<token>", text)
 
 
 class AiohttpRequest(BaseRequest):
     """Defaults are HTTPXRequest's: 256 connections, 5 s read/write/connect, 1 s pool, 20 s media write."""
 
-    __slots__ = ("_connect", "_media_write", "_pool", "_pool_size", "_read", "_session", "_write")
+    __slots__ = ("_connect", "_media_write", "_pool", "_pool_size", "_read", "_session", "_slots", "_write")
 
     def __init__(self, connection_pool_size: int = 256, *, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
@@ -45,6 +63,7 @@ class AiohttpRequest(BaseRequest):
         self._read, self._write, self._connect = read_timeout, write_timeout, connect_timeout
         self._pool, self._media_write = pool_timeout, media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(connection_pool_size)  # made again in initialize, in its event loop
 
     @property
     def read_timeout(self) -> float | None:
@@ -52,10 +71,10 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            # As with httpx: certifi's CA bundle, and HTTPS_PROXY / NO_PROXY from the environment.
+            self._slots = asyncio.Semaphore(self._pool_size)
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=_tls_context())
-            self._session = aiohttp.ClientSession(connector=connector,
-                                                  timeout=aiohttp.ClientTimeout(total=None), trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None),
+                                                  trust_env=True)
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -72,7 +91,8 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
+        session = self._session
+        if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data is not None and request_data.contains_files
         read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
@@ -80,15 +100,14 @@ class AiohttpRequest(BaseRequest):
             else write_timeout
         connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
         pool = self._pool if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        phases = (pool, connect, write, read)
+        phases = (connect, write, read)
         total = None if None in phases else sum(p for p in phases if p is not None)
-        # aiohttp's `connect` covers waiting for a pooled connection and opening a new one.
-        opening = None if pool is None or connect is None else pool + connect
-        timeout = aiohttp.ClientTimeout(total=total, connect=opening, sock_connect=connect, sock_read=read)
+        # The slots are as many as the connector's connections, so aiohttp itself never waits for one.
+        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
         headers = {"User-Agent": self.USER_AGENT}
         body: aiohttp.FormData | bytes | None = None
         if request_data is not None and files:
-            form = aiohttp.FormData(request_data.json_parameters)
+            form = aiohttp.FormData(request_data.json_parameters, quote_fields=False)  # file names as they are
             for name, (filename, content, mime_type) in request_data.multipart_data.items():
                 form.add_field(name, content, filename=filename, content_type=mime_type)
             body = form
@@ -96,9 +115,18 @@ class AiohttpRequest(BaseRequest):
             body = urlencode(request_data.json_parameters).encode()
             headers.update(FORM)
         try:
-            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+            async with asyncio.timeout(pool):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise TimedOut(POOL_TIMEOUT) from None
+        # `from None` below: aiohttp's own exceptions may quote the URL, token included.
+        try:
+            async with session.request(method, url, data=body, headers=headers, timeout=timeout,
+                                       allow_redirects=False) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors; the outcome is unknown
-            raise TimedOut(_TOKEN.sub("bot<token>", str(exc)) or "Timed out") from exc
+            raise TimedOut(_redacted(f"aiohttp.{type(exc).__name__}: {exc}")) from None
         except aiohttp.ClientError as exc:
-            raise NetworkError(_TOKEN.sub("bot<token>", f"aiohttp.{type(exc).__name__}: {exc}")) from exc
+            raise NetworkError(_redacted(f"aiohttp.{type(exc).__name__}: {exc}")) from None
+        finally:
+            self._slots.release()

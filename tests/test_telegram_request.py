@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -94,9 +96,9 @@ async def test_a_file_goes_as_multipart_with_the_other_fields() -> None:
         return web.json_response({"ok": True, "result": message(42, "")})
 
     async with api_server(handler) as url, bot_at(url) as bot:
-        await bot.send_document(42, b"order,amount\n1,2.50\n", filename="orders.csv", caption="Export")
+        await bot.send_document(42, b"order,amount\n1,2.50\n", filename="заказы 2026.csv", caption="Export")
 
-    assert seen == {"type": "multipart/form-data", "chat": "42", "caption": "Export", "name": "orders.csv",
+    assert seen == {"type": "multipart/form-data", "chat": "42", "caption": "Export", "name": "заказы 2026.csv",
                     "body": b"order,amount\n1,2.50\n"}
 
 
@@ -119,23 +121,95 @@ async def test_telegrams_error_answers_still_become_ptbs_exceptions() -> None:
     assert flood.value.retry_after in (3, timedelta(seconds=3))
 
 
-async def test_a_slow_answer_is_timed_out_and_a_refused_connection_a_network_error() -> None:
+def get_me() -> web.Response:
+    return web.json_response({"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Shop",
+                                                     "username": "shop_bot"}})
+
+
+def full_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
+
+
+async def test_timeouts_keep_ptbs_meaning_per_call_default_and_none() -> None:
+    """A per-call timeout wins over the default in both directions, and None means no limit."""
+    async def handler(request: web.Request) -> web.Response:
+        if request.match_info["method"] == "getMe":
+            return get_me()
+        await asyncio.sleep(float((await request.post())["text"]))  # answers after `text` seconds
+        return web.json_response({"ok": True, "result": message(42, "late")})
+
+    async with api_server(handler) as url:
+        async with bot_at(url, AiohttpRequest(read_timeout=30)) as patient:
+            with pytest.raises(TimedOut) as slow:  # the call's 0.2 s, not the default's 30 s
+                await patient.send_message(42, "1.5", read_timeout=0.2)
+        assert TOKEN not in full_traceback(slow.value)
+        async with bot_at(url, AiohttpRequest(read_timeout=0.2)) as hasty:
+            with pytest.raises(TimedOut):
+                await hasty.send_message(42, "0.6")
+            assert (await hasty.send_message(42, "0.6", read_timeout=None)).text == "late"  # no limit
+
+
+async def test_a_long_poll_outlasts_the_read_timeout() -> None:
+    """getUpdates waits `timeout` seconds at Telegram: PTB adds it to the read timeout, which the
+    transport must honour (its default read_timeout is what PTB adds to)."""
+    async def handler(request: web.Request) -> web.Response:
+        if request.match_info["method"] == "getMe":
+            return get_me()
+        await asyncio.sleep(1.0)  # the long poll ends with no update
+        return web.json_response({"ok": True, "result": []})
+
+    async with api_server(handler) as url:
+        bot = Bot(TOKEN, base_url=url, request=AiohttpRequest(),
+                  get_updates_request=AiohttpRequest(connection_pool_size=1, read_timeout=0.3))
+        async with bot:
+            assert await bot.get_updates(timeout=1) == ()
+
+
+async def test_running_out_of_connections_says_not_sent() -> None:
+    held = asyncio.Event()
     release = asyncio.Event()
 
     async def handler(request: web.Request) -> web.Response:
         if request.match_info["method"] == "getMe":
-            return web.json_response({"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Shop",
-                                                             "username": "shop_bot"}})
-        await release.wait()  # never answers in time
-        return web.json_response({"ok": True, "result": message(42, "late")})
+            return get_me()
+        held.set()
+        await release.wait()
+        return web.json_response({"ok": True, "result": message(42, "x")})
 
-    async with api_server(handler) as url, bot_at(url, AiohttpRequest(read_timeout=0.2)) as bot:
-        with pytest.raises(TimedOut) as slow:
+    async with api_server(handler) as url, bot_at(url, AiohttpRequest(connection_pool_size=1)) as bot:
+        first = asyncio.create_task(bot.send_message(42, "first"))
+        try:
+            await held.wait()
+            started = time.monotonic()
+            with pytest.raises(TimedOut, match="was not sent") as waited:
+                await bot.send_message(42, "second", pool_timeout=0.2)
+            assert time.monotonic() - started < 3  # the pool's 0.2 s, not a connect timeout on top
+        finally:
+            release.set()
+            await first
+    assert TOKEN not in full_traceback(waited.value)
+
+
+async def test_a_redirect_is_an_error_not_a_body_less_get_elsewhere() -> None:
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(f"{request.method} {request.match_info['method']}")
+        if request.match_info["method"] == "getMe":
+            return get_me()
+        raise web.HTTPTemporaryRedirect(location=f"/bot{TOKEN}/getMe")  # 307: "POST it there instead"
+
+    async with api_server(handler) as url, bot_at(url) as bot:
+        seen.clear()
+        with pytest.raises(NetworkError) as redirected:
             await bot.send_message(42, "hello")
-        with pytest.raises(TimedOut):  # a per-call timeout wins over the default
-            await bot.send_message(42, "hello", read_timeout=0.1)
-        release.set()
-    assert TOKEN not in str(slow.value)
+    assert seen == ["POST sendMessage"]
+    assert TOKEN not in full_traceback(redirected.value)
+
+
+async def test_a_refused_connection_is_a_network_error_and_no_error_shows_the_token() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return get_me()
 
     async with api_server(handler) as url:
         pass  # the port is free again: nothing listens there
@@ -144,10 +218,14 @@ async def test_a_slow_answer_is_timed_out_and_a_refused_connection_a_network_err
     try:
         with pytest.raises(NetworkError) as refused:
             await request.post(f"{url}{TOKEN}/sendMessage")
+        with pytest.raises(NetworkError) as invalid:  # aiohttp quotes the URL in this one
+            await request.post(f"http://127.0.0.1:99999/bot{TOKEN}/sendMessage")
     finally:
         await request.shutdown()
     assert not isinstance(refused.value, TimedOut)
-    assert TOKEN not in str(refused.value) and "SECRET" not in str(refused.value)
+    assert "bot<token>/sendMessage" in str(invalid.value)
+    for error in (refused.value, invalid.value):
+        assert TOKEN not in full_traceback(error) and "SECRET" not in full_traceback(error)
 
 
 async def test_it_can_be_shut_down_and_started_again_and_refuses_calls_in_between() -> None:
@@ -165,4 +243,4 @@ async def test_it_can_be_shut_down_and_started_again_and_refuses_calls_in_betwee
         await request.initialize()
         assert await request.post(f"{url}{TOKEN}/deleteWebhook") is True
         await request.shutdown()
-    assert request.read_timeout == 5.0
+    assert request.read_timeout == 5.0 and AiohttpRequest(read_timeout=7.5).read_timeout == 7.5
