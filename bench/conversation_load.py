@@ -508,8 +508,7 @@ async def storefront_phase(
                     if current[chat_id].text.startswith(("⚠️", texts.ERROR_GENERIC[:20])):
                         raise AssertionError(f"step {step}: chat {chat_id} got {current[chat_id].text!r}\n"
                                              f"--- stderr of the storefront bot:\n{bot.stderr()[-5000:]}")
-                # the step's whole interval, so that its late calls count too
-                await pace(started, spacing, flood_window_clear(tg, customers))
+                await pace(started, spacing)  # the step's whole interval, so that its late calls count too
                 phase.step_cpu[step] = phase.step_cpu.get(step, 0.0) + cpu_seconds(bot.pid) - step_cpu
             phase.cpu = cpu_since(cpu, bot, panel)
         phase.calls = count_calls(tg.calls[first_call:])  # once stopped: the last round's late calls too
