@@ -397,6 +397,22 @@ async def test_the_key_never_leaks(server: SandboxServer, caplog: pytest.LogCapt
     assert len(seen) > 12 and not [line for line in seen if secret in line]
 
 
+@pytest.mark.parametrize("body", [
+    '{"error": "Invalid API key sk-ECHOED-KEY-77 for action add"}',
+    '{"error": "Not enough funds (key sk-ECHOED-KEY-77, balance 0.1)"}',
+    '<html><body>Error: key=sk-ECHOED-KEY-77 blocked</body></html>',
+])
+async def test_a_panel_quoting_the_key_back_never_passes_it_on(body: str) -> None:
+    """The panel's own words reach customers (a rejection), admins (alerts) and logs."""
+    secret = "sk-ECHOED-KEY-77"
+    async with PanelClient("http://panel.example/api/v2", secret, transport=answering(200, body)) as client:
+        for call in (client.add(default_order("https://instagram.com/s")), client.balance()):
+            with pytest.raises(PanelError) as error:
+                await call
+            shown = [str(error.value), repr(error.value), error.value.message, error.value.panel_message or ""]
+            assert not [text for text in shown if secret in text], shown
+
+
 async def test_redirect_is_explained() -> None:
     def redirect(request: httpx.Request) -> httpx.Response:
         return httpx.Response(301, headers={"location": "https://panel.example/api/v2"})

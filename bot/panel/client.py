@@ -139,8 +139,11 @@ class PanelClient:
         if status == 429:
             raise PanelRateLimited("the panel is rate limiting us (HTTP 429)",
                                    retry_after=_retry_after(response.headers.get("retry-after")))
+        key = self._key.get_secret_value().encode()
+        # Some panels quote the request back ("Invalid key sk-…"): their words reach customers and logs.
+        body = response.content.replace(key, b"***") if key else response.content
         try:
-            payload = decode_body(response.content, status)
+            payload = decode_body(body, status)
         except PanelBadResponse:
             if status in (401, 403):  # refused at the door (key, or a firewall): nothing was done
                 raise PanelAuthError(f"the panel refused the request (HTTP {status}): check the key, and "
