@@ -69,11 +69,15 @@ async def run_shop(tmp_path: Path, telegram: FakeTelegram, server: SandboxServer
     } | overrides
     settings = load_settings(_env_file=None, **values)
     telegram.user(ADMIN_ID, first_name="Admin")
+    earlier_queries = set(telegram._queries)
     async with running_bot(settings) as app:
         yield Shop(telegram, server.panel, server, app, settings)
         db = app_state(app).db  # type: ignore[arg-type]
         if not db.closed:  # (a test may close it on purpose)
             await assert_ledger_consistent(db)  # after every test
+    # Every button pressed while this bot ran was answered (Telegram shows a spinner until then).
+    unanswered = set(telegram._queries) - earlier_queries - telegram._answered
+    assert not unanswered, f"callback queries never answered: {sorted(unanswered)}"
 
 
 class Customer:
