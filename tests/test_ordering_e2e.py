@@ -124,6 +124,124 @@ async def test_every_order_type_from_start_to_panel_order(shop: Shop, service_ty
     assert await shop.balance(2001) == Decimal(100) - price
 
 
+# --------------------------------------------------------------------------- optional fields answered
+
+OPTIONAL_ANSWERS = {
+    "drip_feed": ("101", ["https://instagram.com/drip", "500", "3", "15"],
+                  {"link": "https://instagram.com/drip", "quantity": "500", "runs": "3", "interval": "15"}),
+    "subscription_old_posts": ("601", ["acme", "100", "200", "PICK:30", "5", "3", "31/12/2031"],
+                               {"username": "acme", "min": "100", "max": "200", "delay": "30", "posts": "5",
+                                "old_posts": "3", "expiry": "31/12/2031"}),
+    "comment_replies_username": ("502", ["https://youtube.com/watch?v=1&lc=4", "a\nb\nc\nd\ne", "owner1"],
+                                 {"link": "https://youtube.com/watch?v=1&lc=4", "comments": "a\nb\nc\nd\ne",
+                                  "username": "owner1"}),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTIONAL_ANSWERS))
+async def test_answered_optional_fields_reach_the_panel_and_the_price(shop: Shop, case: str) -> None:
+    """Optional steps that are answered (not skipped) are sent with `add`, stored with the order,
+    and the customer pays what the panel bills for them."""
+    service_id, answers, form = OPTIONAL_ANSWERS[case]
+    customer = await funded(shop, 2030)
+    summary = await order_until_summary(customer, service_id, answers)
+    price = money(summary.text.split("Price:")[1])  # type: ignore[attr-defined]
+    text = await confirm(customer, summary)
+    assert text.startswith("✅ Order placed") and f"Charged: {price} USD" in text, text
+    assert shop.adds() == [{"action": "add", "service": service_id, **form}]
+    panel_order_id = next(iter(shop.panel.orders))
+    assert shop.panel.orders[panel_order_id].price == price
+    order = (await orders_in_state(shop.state.db, "placed"))[0]
+    assert order.request == {"service": service_id, **form}  # what was sent, without key and action
+
+
+async def test_drip_feed_charges_every_run_with_the_markup(tmp_path: Path) -> None:
+    """0.90 per 1000 × 500 × 3 runs = 1.35 at the panel; the customer pays that × 1.125."""
+    async with open_shop(tmp_path, price_markup_percent="12.5") as shop:
+        customer = await funded(shop, 2031)
+        summary = await order_until_summary(customer, "101", ["https://instagram.com/drip", "500", "3", "15"])
+        assert "Price: 1.51875 USD" in summary.text  # type: ignore[attr-defined]
+        text = await confirm(customer, summary)
+        assert "Charged: 1.51875 USD" in text, text
+        assert shop.panel.orders[next(iter(shop.panel.orders))].price == Decimal("1.35")
+        order = (await orders_in_state(shop.state.db, "placed"))[0]
+        assert (order.price_micros, order.cost_micros) == (1518750, 1350000)
+        assert await shop.balance(2031) == Decimal(100) - Decimal("1.51875")
+
+
+async def test_a_placed_order_records_its_charge_and_placement_in_its_history(shop: Shop) -> None:
+    customer = await funded(shop, 2032)
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/history", "1000"])
+    assert (await confirm(customer, summary)).startswith("✅")
+    order = (await orders_in_state(shop.state.db, "placed"))[0]
+    rows = await shop.state.db.fetchall(
+        "SELECT kind, detail, created_at FROM order_events WHERE order_id = ? ORDER BY event_id", (order.order_id,))
+    assert [(row[0], row[1]) for row in rows] == [("charged", "120000"), ("placed", order.panel_order_id)]
+    assert order.panel_order_id in shop.panel.orders
+    assert all(row[2] for row in rows) and rows[0][2] <= rows[1][2]
+
+
+# --------------------------------------------------------------------------- service cards
+
+Y, N = texts.YES, texts.NO
+CARDS = {  # as the sandbox catalogue defines them; the test shop has no markup
+    "101": (f"💵 Price: 0.90 USD {texts.PER_1000}", "📏 Quantity: 50 – 10000", (Y, Y, Y)),
+    "102": (f"💵 Price: 0.12 USD {texts.PER_1000}", "📏 Quantity: 100 – 50000", (N, N, N)),
+    "103": (f"💵 Price: 0.05 USD {texts.PER_1000}", "📏 Quantity: 10 – 100000", (N, Y, Y)),
+    "104": (f"💵 Price: 2.50 USD {texts.PER_PACKAGE}", "📏 Quantity: 1 – 1", (N, N, N)),
+    "501": (f"💵 Price: 2.20 USD {texts.PER_1000}", "📏 Quantity: 20 – 10000", (Y, N, N)),
+}
+
+
+@pytest.mark.parametrize("service_id", list(CARDS))
+async def test_the_service_card_shows_price_range_and_flags(shop: Shop, service_id: str) -> None:
+    price, quantity, (refill, cancel, dripfeed) = CARDS[service_id]
+    card = await shop.customer(2033).open_service(service_id)
+    assert price in card.text and quantity in card.text, card.text
+    assert f"♻️ Refill: {refill} · ✖ Cancel: {cancel} · 💧 Drip-feed: {dripfeed}" in card.text, card.text
+    if service_id == "103":  # the panel's description is text, not markup
+        assert "Instant start. Likes <b>only</b> on public posts." in card.text
+
+
+async def test_the_service_card_price_includes_the_markup(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, price_markup_percent="12.5") as shop:
+        for service_id, price in (("101", "1.0125 USD per 1000"), ("104", "2.8125 USD per package")):
+            card = await shop.customer(2038).open_service(service_id)
+            assert f"💵 Price: {price}" in card.text, card.text
+
+
+# --------------------------------------------------------------------------- what users and panels type is text
+
+async def test_a_panel_rejection_reason_with_markup_characters_is_shown_verbatim(
+        shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    reason = "Quantity must be <= 10000 & > 0 <br>"
+    real_handle = shop.panel.handle
+
+    def handle(form: dict[str, str]) -> tuple[int, object]:
+        return (200, {"error": reason}) if form.get("action") == "add" else real_handle(form)
+
+    monkeypatch.setattr(shop.panel, "handle", handle)
+    customer = await funded(shop, 2034)
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/odd", "1000"])
+    assert await confirm(customer, summary) == texts.ORDER_REJECTED.format(reason=reason, price="0.12 USD")
+    assert await shop.balance(2034) == Decimal(100)
+
+
+async def test_a_search_query_with_markup_characters_is_echoed_verbatim(shop: Shop) -> None:
+    customer = shop.customer(2035)
+    await customer.say("/order")
+    nothing = await customer.say("<b>x & y")
+    assert nothing.text == "🔎 Nothing matches <b>x & y. Try another word, or choose a category."
+
+
+async def test_an_invalid_answer_with_markup_characters_is_quoted_verbatim(shop: Shop) -> None:
+    customer = shop.customer(2036)
+    card = await customer.open_service("101")
+    await customer.tap(card, ":go")
+    await customer.say("https://instagram.com/acme")
+    assert (await customer.say("<1>")).text == "⚠️ “<1>” is not a whole number. Send a number from 50 to 10000."
+
+
 # --------------------------------------------------------------------------- bad input
 
 async def test_bad_input_at_every_step_is_explained_and_the_step_repeats(shop: Shop) -> None:
@@ -320,6 +438,28 @@ async def test_allowlist_keeps_strangers_out(tmp_path: Path) -> None:
         assert (await admin.say("/balance")).text.startswith("💰 Your balance")
 
 
+async def test_allowlist_refuses_a_strangers_buttons_and_starts_no_order(tmp_path: Path) -> None:
+    """A button press is refused like a message: no menu is edited, no conversation starts."""
+    async with open_shop(tmp_path, allowed_user_ids="3001") as shop:
+        stranger = shop.customer(3002, "Mallory")
+        refusal_text = texts.PRIVATE_BOT.format(user_id=3002).replace("<code>", "").replace("</code>", "")
+        refusal = await stranger.say("/start")
+        assert refusal.text == refusal_text
+        for number, data in enumerate(["m:new", "o:abcdef:cats:0", "m:bal"]):
+            await shop.telegram.push_update({"callback_query": {
+                "id": f"stranger-{number}", "from": stranger.user.as_dict(), "chat_instance": "1", "data": data,
+                "message": {"message_id": refusal.message_id, "date": 0, "chat": stranger.user.chat_dict(),
+                            "text": refusal.text},
+            }})
+            await stranger.user.wait_answer(f"stranger-{number}")
+            assert (await stranger.user.next_message()).text == refusal_text
+        assert (await stranger.say("Instagram")).text == refusal_text  # a search would show results
+        assert (await stranger.say("https://instagram.com/x")).text == refusal_text
+        assert refusal.edits == 0
+        assert [m.text for m in stranger.user.messages()] == [refusal_text] * 6
+        assert "order" not in shop.app.user_data.get(3002, {})
+
+
 # --------------------------------------------------------------------------- leaving, expiry
 
 async def test_cancel_from_any_step_and_old_buttons_expire(shop: Shop) -> None:
@@ -381,6 +521,24 @@ async def test_5000_services_by_pages_and_by_search(tmp_path: Path) -> None:
         assert len(card.text) < 4096 and card.text.count("x") > 1000
         nothing = await customer.say("no such thing")
         assert nothing.text.startswith("🔎 Nothing matches")
+
+
+async def test_search_results_are_paged(tmp_path: Path) -> None:
+    catalogue = tuple(DemoService(900 + n, f"Zebra Likes {n:02d}", T.DEFAULT, "Zoo", Decimal(1), 10, 100)
+                      for n in range(1, 20))
+    async with open_shop(tmp_path, catalogue=catalogue) as shop:
+        customer = shop.customer(2037)
+        await customer.say("/order")
+        results = await customer.say("zebra")
+        assert "Results for zebra: 19" in results.text and "Page 1 of 3" in results.text
+        assert "Zebra Likes 08" in str(results.button_texts()) and "Zebra Likes 09" not in str(results.button_texts())
+        await customer.tap(results, "Next ›")
+        assert "Page 2 of 3" in results.text
+        labels = [b["text"] for row in results.buttons() for b in row if ":svc:" in b["callback_data"]]
+        assert [label.split(" · ")[0] for label in labels] == [f"Zebra Likes {n:02d}" for n in range(9, 17)]
+        card, _ = await customer.tap(results, ":svc:912")
+        await customer.tap(card, "‹ Back")  # back to the page it came from
+        assert "Page 2 of 3" in card.text
 
 
 # --------------------------------------------------------------------------- admin wallet commands

@@ -17,7 +17,7 @@ from bot.panel import PanelClient
 from bot.panel.sandbox import FaultKind
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import cached_catalogue, refresh_catalogue
-from bot.shop.ordering import Duplicate, Placed, place_order
+from bot.shop.ordering import Duplicate, Placed, Refused, place_order
 from storage.database import open_database
 from storage.orders import get_order, orders_in_state
 from tests.support.shop import ADMIN_ID, Customer, Shop, open_shop
@@ -205,6 +205,69 @@ async def test_alerts_are_throttled_per_key() -> None:
     assert await alerts.alert("unthrottled")
     assert sent == [(1, "low"), (2, "low"), (1, "low later"), (2, "low later"), (1, "unthrottled"),
                     (2, "unthrottled")]
+
+
+async def test_a_throttled_alert_waits_a_full_hour_from_the_last_one_sent() -> None:
+    sent: list[str] = []
+    now = [1000.0]
+
+    async def send(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    alerts = AdminAlerts([1], send, clock=lambda: now[0])
+    assert await alerts.alert("first", throttle_key="funds")
+    now[0] = 1000 + 3599
+    assert not await alerts.alert("too soon", throttle_key="funds")
+    now[0] = 1000 + 3600
+    assert await alerts.alert("an hour later", throttle_key="funds")
+    now[0] = 1000 + 3600 + 3599  # the hour counts from the last alert sent
+    assert not await alerts.alert("too soon again", throttle_key="funds")
+    assert sent == ["first", "an hour later"]
+
+
+async def test_out_of_funds_alerts_admins_at_most_once_an_hour(shop: Shop) -> None:
+    """place_order's own alert for an empty panel balance is throttled with a one-hour window."""
+    await funded(shop, 2111)
+    shop.panel.funds = Decimal("0.01")
+    service = shop.state.catalogue.service("102")
+    assert service is not None
+    sent: list[str] = []
+    now = [5000.0]
+
+    async def send(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    alerts = AdminAlerts([ADMIN_ID], send, clock=lambda: now[0])
+    for number, at in enumerate([5000.0, 5060.0, 5000 + 3599, 5000 + 3600, 5000 + 3601]):
+        now[0] = at
+        draft = OrderDraft.start(f"funds-{number}", service)
+        draft.answer(f"https://instagram.com/funds{number}")
+        draft.answer(1000)
+        outcome = await place_order(shop.state.db, shop.state.panel, alerts, user_id=2111, draft=draft,
+                                    markup_percent=Decimal(0), currency="USD")
+        assert isinstance(outcome, Refused) and outcome.why == "unavailable"
+    assert len(sent) == 2 and all("panel balance is too low" in text for text in sent)  # at 5000 and 8600
+    assert await shop.balance(2111) == Decimal(100)
+
+
+async def test_pressing_a_button_whose_page_is_already_shown_changes_nothing(shop: Shop) -> None:
+    """A double tap edits the message once; the second, identical edit is refused by Telegram as
+    "message is not modified", which the bot takes as done: no new message, no error."""
+    customer = shop.customer(2112)
+    menu = await customer.say("/start")
+    first_call = len(shop.telegram.calls)
+    queries = [await customer.user.press(menu, "m:bal") for _ in range(2)]  # before the bot reacts
+    for query_id in queries:
+        await customer.user.wait_answer(query_id)
+    calls = shop.telegram.calls[first_call:]
+    assert menu.edits == 1 and menu.text.startswith("💰 Your balance: 0.00 USD")
+    assert [c for c in calls if c.method == "sendMessage"] == []
+    for query_id in queries:
+        assert len([c for c in calls if c.method == "answerCallbackQuery"
+                    and c.params.get("callback_query_id") == query_id]) == 1
+    failed = [(c.method, c.error) for c in calls if not c.ok and c.method != "getUpdates"]
+    assert len(failed) == 1 and failed[0][0] == "editMessageText" and "message is not modified" in str(failed[0][1])
+    assert len(customer.user.messages()) == 1
 
 
 async def test_the_main_menu_leaves_an_order_in_progress(shop: Shop) -> None:
