@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from bot.panel.sandbox import SandboxClock, SandboxPanel, SandboxServer
 from bot.settings import Settings, load_settings
 from bot.state import app_state
 from storage.users import get_user
 from tests.support.bot_runner import running_bot
 from tests.support.fake_telegram import FakeTelegram
-from tests.support.shop import Shop
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Shop, run_shop
+from tests.test_ordering_e2e import order_until_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +133,21 @@ async def test_text_outside_a_conversation_points_to_the_menu(telegram: FakeTele
             reply = await ann.next_message()
             assert reply.text == texts.UNKNOWN_INPUT
             assert reply.button(texts.BUTTON_NEW_ORDER)["callback_data"] == "m:new"
+
+
+async def test_wallets_are_kept_in_the_currency_the_panel_reports(tmp_path: Path) -> None:
+    """Learned once from `balance` and remembered: a panel that later says another currency (or
+    none) does not relabel the money already in the wallets."""
+    panel = SandboxPanel(api_key=PANEL_KEY, clock=SandboxClock(speed=0), currency="EUR")
+    async with FakeTelegram() as telegram, SandboxServer(panel) as server:
+        async with run_shop(tmp_path, telegram, server) as shop:
+            ann = shop.customer(5101, "Ann")
+            admin = shop.customer(ADMIN_ID, "Admin")
+            assert "0.00 EUR" in (await ann.say("/balance")).text
+            assert "20.00 EUR" in (await admin.say(f"/credit {ann.id} 20")).text
+            assert "20.00 EUR" in (await ann.user.next_message()).text  # told of the credit
+            summary = await order_until_summary(ann, "102", ["https://instagram.com/ann", "1000"])
+            assert "EUR" in summary.text and "USD" not in summary.text  # type: ignore[attr-defined]
+        panel.currency = "USD"
+        async with run_shop(tmp_path, telegram, server) as shop:
+            assert "EUR" in (await shop.customer(5101, "Ann").say("/balance")).text
