@@ -3,6 +3,7 @@ and to the sandbox panel over loopback HTTP, with a real SQLite file."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 from bot import texts
 from bot.domain.catalogue import category_key
 from bot.panel import ServiceType
-from bot.panel.sandbox import FaultKind
+from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DemoService
+from bot.shop.tracking import poll_orders
 from storage.orders import get_order, orders_in_state
-from tests.support.shop import ADMIN_ID, Customer, Shop, money, open_shop
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Customer, Shop, money, open_shop, run_shop
 
 T = ServiceType
 SKIP = "SKIP"
@@ -384,6 +387,23 @@ async def test_unknown_outcome_holds_money_alerts_admins_and_never_resends(shop:
     assert f"Order #{unverified[0].order_id} of user 2009" in alert.text and "instagram.com/lost" in alert.text
     assert shop.settings.panel_api_key is not None
     assert shop.settings.panel_api_key.get_secret_value() not in alert.text + text
+
+
+async def test_an_unknown_outcome_is_sent_again_by_neither_polls_nor_a_restart(tmp_path: Path) -> None:
+    panel = SandboxPanel(api_key=PANEL_KEY, clock=SandboxClock(speed=0))
+    async with FakeTelegram() as telegram, SandboxServer(panel, hang_seconds=5) as server:
+        async with run_shop(tmp_path, telegram, server) as shop:
+            customer = await funded(shop, 2041)
+            summary = await order_until_summary(customer, "102", ["https://instagram.com/once", "1000"])
+            server.inject(FaultKind.DROP, action="add", after_processing=True)
+            assert (await confirm(customer, summary)).startswith("⏳ The provider did not answer in time")
+            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 3600, interval=60)
+        async with run_shop(tmp_path, telegram, server) as shop:  # a restart
+            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 7200, interval=60)
+            [order] = await orders_in_state(shop.state.db, "unverified")
+            assert order.user_id == 2041
+            assert len(shop.adds()) == 1 and len(panel.orders) == 1  # placed once, never again
+            assert await shop.balance(2041) == Decimal(100) - Decimal("0.12")  # still held for a person to settle
 
 
 # --------------------------------------------------------------------------- other users, access
