@@ -504,8 +504,9 @@ ALERT_REFUND_TAKEN_BACK = _("⚠️ <b>P{payment_id} ({stars} ⭐) of user <code
 ALERT_REFUND_SHORT = _("🚨 <b>P{payment_id} ({stars} ⭐) of user <code>{user_id}</code> was refunded outside the "
                        "bot</b>, but the wallet holds only {balance} of the {amount} it credited: nothing was taken. "
                        "Decide in /user {user_id} (/debit takes money back).")
-ALERT_REFUND_UNKNOWN = _("⚠️ Telegram reported a refund of {stars} ⭐ to user <code>{user_id}</code> for a payment "
-                         "the bot has no record of (charge <code>{charge_id}</code>). Check /user {user_id}.")
+ALERT_REFUND_UNKNOWN = _("⚠️ Telegram reported a refund of {stars} ⭐ to user <code>{user_id}</code> that the bot "
+                         "could not settle against a payment it recorded (charge <code>{charge_id}</code>). Check "
+                         "/user {user_id} and the log.")
 
 # admins: manual requests and Stars refunds
 BUTTON_ADMIN_TOPUPS = _("🏦 Top-up requests ({count})")

@@ -102,17 +102,19 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Telegram's service message about a refund. Usually one the bot made and settled; otherwise
     it settles a refund whose answer was lost, or takes back the credit of a refund made outside
     the bot, and tells the admins."""
-    message, user = update.effective_message, update.effective_user
-    assert message is not None and message.refunded_payment is not None and user is not None
+    message = update.effective_message
+    assert message is not None and message.refunded_payment is not None
     refund = message.refunded_payment
+    # The payer: the sender, or the private chat (a private chat's id is its user's id).
+    user_id = update.effective_user.id if update.effective_user else message.chat.id
     state = app_state(context)
     try:
-        report = await settle_reported_refund(state.db, user.id, refund.telegram_payment_charge_id)
+        report = await settle_reported_refund(state.db, user_id, refund.telegram_payment_charge_id)
     except Exception:  # Telegram will not send it again: leave the details for the admins
         log.exception("could not settle the refund of charge %s of user %s", refund.telegram_payment_charge_id,
-                      user.id)
+                      user_id)
         report = RefundReport("unknown")
-    log.info("refund of charge %s of user %s reported by Telegram: %s", refund.telegram_payment_charge_id, user.id,
+    log.info("refund of charge %s of user %s reported by Telegram: %s", refund.telegram_payment_charge_id, user_id,
              report.result)
     if report.result in ("confirmed", "taken_back") and state.notifier is not None:
         state.notifier.wake()  # the customer's message is in the outbox
@@ -120,7 +122,7 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
              "short": texts.ALERT_REFUND_SHORT, "unknown": texts.ALERT_REFUND_UNKNOWN}.get(report.result)
     if alert is not None:
         await state.alerts.alert(alert.format(
-            payment_id=report.payment_id, stars=report.stars or refund.total_amount, user_id=user.id,
+            payment_id=report.payment_id, stars=report.stars or refund.total_amount, user_id=user_id,
             amount=format_money(report.amount, report.currency), balance=format_money(report.balance, report.currency),
             charge_id=html.escape(refund.telegram_payment_charge_id)))
     raise ApplicationHandlerStop

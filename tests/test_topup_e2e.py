@@ -449,3 +449,20 @@ async def test_a_top_up_step_begun_from_an_old_menu_ends_the_order_in_progress(s
     await ann.user.next_message()  # "Invoice sent…"
     assert (await ann.say("https://instagram.com/ann")).text == texts.UNKNOWN_INPUT  # the order is over
     assert await ann.tap_answer(link_prompt, ":x") == texts.MENU_EXPIRED
+
+
+async def test_a_reported_refund_of_an_unknown_charge_alerts_the_admins(shop: Shop) -> None:
+    ann = shop.customer(4052, "Ann")
+    await settled(ann)
+    await shop.telegram.push_update({"message": {
+        "message_id": 999, "date": 0, "from": ann.user.as_dict(), "chat": ann.user.chat_dict(),
+        "refunded_payment": {"currency": "XTR", "total_amount": 70, "invoice_payload": "topup:999",
+                             "telegram_payment_charge_id": "stxNEVER-RECORDED"}}})
+    admin = shop.customer(ADMIN_ID, "Admin")
+    alert = await shop.telegram.wait_for(
+        lambda: next((m for m in admin.user.messages() if "could not settle" in m.text), None),
+        what="the admins told of a refund the bot cannot match")
+    assert f"70 ⭐ to user {ann.id}" in alert.text and "stxNEVER-RECORDED" in alert.text
+    balance = await settled(ann)
+    assert "0.00 USD" in balance.text  # nothing taken, nothing said to the customer
+    assert not [m for m in ann.user.messages() if m.text.startswith("↩️") or m.text == texts.UNKNOWN_INPUT]
