@@ -170,7 +170,7 @@ async def begin_refund(conn: aiosqlite.Connection, payment_id: int) -> int | Non
 
 
 async def finish_refund(conn: aiosqlite.Connection, payment_id: int, admin_id: int | None) -> bool:
-    """refunding → refunded, once (admin None: Telegram reported a refund nobody here asked for)."""
+    """refunding → refunded, once (admin None: settled on Telegram's refunded_payment message)."""
     cursor = await conn.execute(f"UPDATE star_payments SET state = 'refunded', refunded_by = ?, refunded_at = {_NOW}"
                                 " WHERE payment_id = ? AND state = 'refunding'", (admin_id, payment_id))
     return cursor.rowcount == 1

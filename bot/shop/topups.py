@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from bot import texts
 from bot.domain.money import format_money, from_micros, to_micros
@@ -30,6 +32,7 @@ from storage.audit import record
 from storage.database import Database
 from storage.ledger import add_entry, balance_micros
 from storage.topups import (
+    StarPayment,
     Topup,
     begin_refund,
     count_pending_manual,
@@ -43,6 +46,9 @@ from storage.topups import (
     undo_refund,
 )
 from storage.tracking import Notice, queue_notice
+
+if TYPE_CHECKING:  # the transaction's connection, only passed on to storage
+    import aiosqlite
 
 # --------------------------------------------------------------------------- Stars
 
@@ -149,13 +155,27 @@ async def refund_stars(db: Database, payment_id: int, user_id: int, admin_id: in
     meanwhile; a refusal gives it back. Telegram refunds a charge once, so asking again after a
     lost answer is safe: a refund left 'refunding' is retried, not debited again. One refund of a
     payment runs at a time (two admins: the second then finds it settled)."""
+    async with _refund_lock(payment_id):
+        return await _refund_stars(db, payment_id, user_id, admin_id, call)
+
+
+@asynccontextmanager
+async def _refund_lock(payment_id: int) -> AsyncIterator[None]:
+    """One refund step of a payment at a time; the lock is forgotten once nobody holds or awaits it."""
     lock = _refund_locks.setdefault(payment_id, asyncio.Lock())
     try:
         async with lock:
-            return await _refund_stars(db, payment_id, user_id, admin_id, call)
+            yield
     finally:
         if not lock.locked():
             _refund_locks.pop(payment_id, None)
+
+
+async def _tell_refunded(conn: aiosqlite.Connection, payment: StarPayment, balance_micros_now: int) -> None:
+    """The customer's message, in the outbox in the same transaction as the refund."""
+    await queue_notice(conn, Notice(payment.user_id, texts.STARS_REFUNDED_CUSTOMER.format(
+        stars=payment.stars, amount=format_money(from_micros(payment.amount_micros), payment.currency),
+        balance=format_money(from_micros(balance_micros_now), payment.currency))), time.time())
 
 
 async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: int, call: RefundCall
@@ -201,12 +221,10 @@ async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: i
         return RefundOutcome("unknown", payment.stars, amount, currency)
     async with db.transaction() as conn:
         done = await finish_refund(conn, payment_id, admin_id)
-        balance_now = from_micros(await balance_micros(conn, user_id))
+        balance_now = await balance_micros(conn, user_id)
         if done:
-            await queue_notice(conn, Notice(user_id, texts.STARS_REFUNDED_CUSTOMER.format(
-                stars=payment.stars, amount=format_money(amount, currency),
-                balance=format_money(balance_now, currency))), time.time())
-    return RefundOutcome("done" if done else "already", payment.stars, amount, currency, balance_now)
+            await _tell_refunded(conn, payment, balance_now)
+    return RefundOutcome("done" if done else "already", payment.stars, amount, currency, from_micros(balance_now))
 
 
 @dataclass(frozen=True)
@@ -234,13 +252,8 @@ async def settle_reported_refund(db: Database, user_id: int, charge_id: str) -> 
     payment = await star_payment_by_charge(db, charge_id)
     if payment is None or payment.user_id != user_id:
         return RefundReport("unknown")
-    lock = _refund_locks.setdefault(payment.payment_id, asyncio.Lock())
-    try:
-        async with lock:
-            return await _settle_reported_refund(db, payment.payment_id)
-    finally:
-        if not lock.locked():
-            _refund_locks.pop(payment.payment_id, None)
+    async with _refund_lock(payment.payment_id):
+        return await _settle_reported_refund(db, payment.payment_id)
 
 
 async def _settle_reported_refund(db: Database, payment_id: int) -> RefundReport:
@@ -266,9 +279,7 @@ async def _settle_reported_refund(db: Database, payment_id: int) -> RefundReport
         else:
             report = dataclasses.replace(report, result="confirmed")
         await finish_refund(conn, payment_id, None)
-        await queue_notice(conn, Notice(payment.user_id, texts.STARS_REFUNDED_CUSTOMER.format(
-            stars=payment.stars, amount=format_money(amount, currency),
-            balance=format_money(from_micros(balance), currency))), time.time())
+        await _tell_refunded(conn, payment, balance)
     return report
 
 
