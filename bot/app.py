@@ -27,9 +27,9 @@ from bot.rate_limit import SlidingWindowRateLimiter
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import cached_catalogue, catalogue_rules, refresh_catalogue
-from bot.shop.ordering import recover_interrupted
+from bot.shop.ordering import record_unrecorded, recover_interrupted
 from bot.shop.panel_watch import check_balance
-from bot.shop.tracking import poll_orders, poll_refills
+from bot.shop.tracking import PollReport, poll_orders, poll_refills
 from bot.state import AppState, app_state, find_app_state, pop_app_state, set_app_state
 from bot.telegram_request import AiohttpRequest
 from bot.update_processor import PerUserUpdateProcessor
@@ -172,13 +172,22 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     interval = state.settings.poll_interval_seconds
     now = time.time()
-    report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval)
-    refills = await poll_refills(state.db, state.panel, now=now, interval=interval)
+    report, refills = PollReport(), 0
+    if state.unrecorded:
+        await record_unrecorded(state.db, state.unrecorded, poll_interval=interval)
+    try:  # each duty on its own: a failure of one never keeps the other from running
+        report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval)
+    except Exception:
+        log.exception("order polling failed; it runs again next tick")
+    try:
+        refills = await poll_refills(state.db, state.panel, now=now, interval=interval)
+    except Exception:
+        log.exception("refill polling failed; it runs again next tick")
     if (report.changed or refills) and state.notifier is not None:
         state.notifier.wake()
     if report.due:
-        log.info("poll: %d due, %d changed, %d refunds, %d failed, %d unknown to the panel", report.due,
-                 report.changed, report.refunds, report.failed, report.missing)
+        log.info("poll: %d due, %d changed, %d refunds, %d held for an admin, %d failed, %d unknown to the panel",
+                 report.due, report.changed, report.refunds, report.held, report.failed, report.missing)
 
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -9,6 +11,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.broadcaster import Broadcaster
 from bot.domain.catalogue import Catalogue, CatalogueRules, visible
+from bot.domain.throttle import Throttle
 from bot.notifier import Notifier
 from bot.panel import PanelClient, Service
 from bot.panel.sandbox import SandboxServer
@@ -36,6 +39,12 @@ class AppState:
     seen_at: dict[int, float] = field(default_factory=dict)  # last_seen_at written (monotonic), by user
     banned: set[int] = field(default_factory=set)
     ban_told: set[int] = field(default_factory=set)  # banned users told this run
+    # Orders the panel took whose id the database would not store yet: order id → panel id.
+    unrecorded: dict[int, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic  # for expiries and throttles (tests move it)
+    # Refresh on an order card asks the panel at most once per customer every 10 s, and at most
+    # twice a second for the whole shop.
+    refresh_throttle: Throttle = field(default_factory=lambda: Throttle(every=10.0, overall_every=0.5))
 
     def __post_init__(self) -> None:
         self.show_catalogue(self.full_catalogue, self.rules)

@@ -230,8 +230,14 @@ NOTICE_START_COUNT = _(" Start count: {start_count}.")
 NOTICE_COMPLETED = _("✅ Order #{order_id} ({service}) is completed.")
 NOTICE_PARTIAL = _("⚠️ Order #{order_id} ({service}) was partially delivered: {remains} of {quantity} were not "
                    "delivered. {refund} was returned to your wallet.")
+NOTICE_PARTIAL_HELD = _("⚠️ Order #{order_id} ({service}) was partially delivered. The provider did not say how "
+                        "much is missing, so we are checking it by hand; the refund for the undelivered part will "
+                        "follow in a message.")
 NOTICE_CANCELED = _("❌ Order #{order_id} ({service}) was canceled by the provider. {refund} was returned to your "
                     "wallet.")
+NOTICE_REFUND_BY_HAND = _("↩️ {refund} was returned to your wallet for order #{order_id} ({service}).")
+NOTICE_NOTHING_DUE = _("ℹ️ Order #{order_id} ({service}) was checked with the provider: it was delivered as "
+                       "charged, so nothing is due back.")
 NOTICE_STATUS = _("ℹ️ Order #{order_id} ({service}): {status}.")
 NOTICE_REFILL = _("♻️ Refill of order #{order_id} ({service}): {status}.")
 BUTTON_OPEN_ORDER = _("🔎 Open order #{order_id}")
@@ -267,6 +273,8 @@ PANEL_UNSURE = _("⏳ The provider did not answer in time; the request may still
                  "order again in a few minutes before repeating it.")
 NOT_YOUR_ORDER = _("This order is not in your list.")
 REFRESHED = _("Updated.")
+REFRESH_THROTTLED = _("⏳ Status checked moments ago; try again in {seconds} s. Every change reaches you in a "
+                      "message anyway.")
 STATUS_NAMES: dict[str, str] = {
     "pending": _("pending"), "in progress": _("in progress"), "processing": _("in progress"),
     "completed": _("completed"), "partial": _("partially delivered"), "canceled": _("canceled"),
@@ -302,7 +310,19 @@ RESOLVED_PLACED_CUSTOMER = _("✅ Order #{order_id} ({service}) is confirmed: pr
 RESOLVED_FAILED_CUSTOMER = _("❌ Order #{order_id} ({service}) could not be placed. The {price} was returned to "
                              "your wallet.")
 ALERT_MISSING = _("⚠️ The panel does not know order #{order_id} (panel id {panel_order_id}, user "
-                  "<code>{user_id}</code>): \"{reason}\". It is no longer polled; check it on the panel.")
+                  "<code>{user_id}</code>): \"{reason}\". It is no longer polled; check it on the panel, and "
+                  "refund the customer if it is lost: <code>/settle {order_id}</code>")
+ALERT_PLACED_NOT_RECORDED = _("🚨 <b>Order #{order_id} of user <code>{user_id}</code> was placed at the panel as "
+                              "<code>{panel_order_id}</code>, but the database would not store it.</b> The bot "
+                              "keeps trying. If it stops before that works, settle it with "
+                              "<code>/resolve {order_id} placed {panel_order_id}</code>.")
+ALERT_REFUND_HELD = _("💸 <b>A refund needs your decision</b>: order #{order_id} of user <code>{user_id}</code> "
+                      "(price {price}, refunded so far {refunded}) is now \"{raw_status}\", but {reason}. The money "
+                      "is held. Check the order on the panel, then refund all, part or nothing: "
+                      "<code>/settle {order_id}</code>")
+ALERT_REFUND_OVERPAID = _("⚠️ Order #{order_id} of user <code>{user_id}</code> is now \"{raw_status}\", which makes "
+                          "{overpaid} less due back than the {refunded} already refunded. Nothing was taken back; "
+                          "debit the customer by hand if you need to.")
 ALERT_RESTART_PLACING = _("⚠️ Order #{order_id} was being placed when the bot stopped; its outcome is unknown. "
                           "Check the panel by hand, then <code>/resolve {order_id} placed PANEL_ORDER_ID</code> or "
                           "<code>/resolve {order_id} failed</code>.")
@@ -313,11 +333,12 @@ BANNED = _("⛔ Your access to this bot has been closed by the operator.")
 ALERT_LOW_BALANCE = _("⚠️ <b>The panel balance is low</b>: {balance}, below the alert level of {threshold}. Top up "
                       "the panel account before orders start to fail.")
 ADMIN_MENU = _("🛠 <b>Admin</b>\nCommands: <code>/user ID</code>, <code>/credit ID AMOUNT</code>, "
-               "<code>/debit ID AMOUNT</code>, /broadcast, /refresh, /unverified.")
+               "<code>/debit ID AMOUNT</code>, <code>/settle ORDER_ID</code>, /broadcast, /refresh, /unverified.")
 BUTTON_ADMIN_PANEL = _("🏦 Panel")
 BUTTON_ADMIN_STATS = _("📊 Stats")
 BUTTON_ADMIN_USERS = _("👥 Users")
 BUTTON_ADMIN_UNVERIFIED = _("❔ Unverified ({count})")
+BUTTON_ADMIN_HELD = _("💸 Refunds to decide ({count})")
 BUTTON_ADMIN_BROADCAST = _("📣 Broadcast")
 BUTTON_ADMIN_CATALOGUE = _("🗂 Catalogue")
 BUTTON_ADMIN_AUDIT = _("📜 Audit log")
@@ -357,6 +378,7 @@ BUTTON_UNBAN = _("✅ Unban")
 ASK_CREDIT = _("➕ How much to credit to user <code>{user_id}</code>? Send the amount (e.g. 10 or 2.50), or /cancel.")
 ASK_DEBIT = _("➖ How much to debit from user <code>{user_id}</code>? Send the amount (e.g. 10 or 2.50), or /cancel.")
 PROMPT_CANCELLED = _("Cancelled.")
+PROMPT_EXPIRED = _("⌛ That question has expired, so nothing was done. Open the screen again to start over.")
 BANNED_ADMIN = _("⛔ User <code>{user_id}</code> is banned. They are told once that access is closed; "
                  "nothing they send or press works.")
 UNBANNED_ADMIN = _("✅ User <code>{user_id}</code> is no longer banned.")
@@ -372,6 +394,39 @@ ASK_PANEL_ORDER_ID = _("✅ Order #{order_id}: send the panel's order id (as the
 CONFIRM_FAILED = _("❌ Mark order #{order_id} as failed and refund {price} to user <code>{user_id}</code>?")
 BAD_PANEL_ORDER_ID = _("A panel order id is 1–100 characters without spaces, e.g. <code>123456</code>. Send it again, "
                        "or /cancel.")
+BUTTON_ADMIN_HELD_LIST = _("💸 Refunds to decide")
+HELD_NONE = _("💸 No refund is waiting for a decision.")
+HELD_LIST = _("💸 <b>Refunds to decide</b> ({count}): the panel's answer did not say how much was not delivered. "
+              "Check each order on the panel, then open it:")
+HELD_ITEM = _("💸 <b>Order #{order_id}</b> · user <code>{user_id}</code> · {price}\n{service}\nWhy: {reason}")
+SETTLE_USAGE = _("Usage: <code>/settle ORDER_ID</code>: the order's money, with buttons to refund all, part, or "
+                 "(for a held refund) nothing.")
+SETTLE_UNKNOWN = _("There is no order #{order_id}.")
+SETTLE_CARD = _("💸 <b>Order #{order_id}</b> · user <code>{user_id}</code>\n"
+                "{service}\n🔗 {link} · quantity {quantity}\n"
+                "Status: {status} (panel: \"{raw_status}\", remains {remains}) · panel order {panel_order_id}\n"
+                "Price {price} · refunded so far {refunded} · <b>can still be refunded {left}</b>")
+SETTLE_HELD = _("⏸ <b>Refund held</b>: {reason}.")
+SETTLE_NOT_PLACED = _("Only a placed order is settled here; unverified orders are settled on the Unverified screen, "
+                      "and a refused order was refunded in full.")
+BUTTON_REFUND_ALL = _("↩️ Refund all {amount}")
+BUTTON_REFUND_PART = _("✏️ Refund part…")
+BUTTON_NOTHING_DUE = _("✅ Nothing is due")
+SETTLE_CONFIRM_ALL = _("↩️ Refund {amount} of order #{order_id} to user <code>{user_id}</code>? They are told.")
+SETTLE_CONFIRM_NOTHING = _("✅ Decide that nothing is due back on order #{order_id}? User <code>{user_id}</code> is "
+                           "told that the order was delivered as charged.")
+ASK_SETTLE_AMOUNT = _("✏️ Order #{order_id}: send the amount to refund (at most {left}), or /cancel.")
+BAD_SETTLE_AMOUNT = _("\"{value}\" is not an amount between 0.000001 and {left}. Send it again, or /cancel.")
+SETTLE_CHANGED = _("⚠️ The order's refunds changed since this screen was drawn; here it is again.")
+SETTLE_REFUSED: dict[str, str] = {
+    "unknown order": _("⚠️ There is no such order."),
+    "not placed": _("⚠️ This order is not placed, so it is not settled here."),
+    "changed": _("⚠️ The order's refunds changed meanwhile; nothing was done. Here it is again."),
+    "out of range": _("⚠️ Nothing is left to refund on this order."),
+    "nothing held": _("⚠️ No refund is held on this order (any more); nothing was done."),
+}
+SETTLED_REFUND = _("✅ {amount} refunded on order #{order_id} to user <code>{user_id}</code>, who is told.")
+SETTLED_NOTHING = _("✅ Order #{order_id}: nothing is due; user <code>{user_id}</code> is told.")
 BROADCAST_ASK = _("📣 Send the message for every customer ({count} can receive it). HTML is allowed: &lt;b&gt;, "
                   "&lt;i&gt;, &lt;u&gt;, &lt;s&gt;, &lt;a href=\"…\"&gt;, &lt;code&gt;, &lt;pre&gt;, "
                   "&lt;blockquote&gt;, &lt;tg-spoiler&gt;. /cancel to stop.")

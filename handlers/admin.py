@@ -17,11 +17,20 @@ from bot.shop.catalogue import refreshed_at
 from bot.shop.panel_watch import check_balance
 from bot.shop.stats import PERIODS, shop_stats
 from bot.state import AppState, app_state
-from handlers import admin_base, admin_broadcast, admin_catalogue, admin_orders, admin_topups, admin_users
+from handlers import (
+    admin_base,
+    admin_broadcast,
+    admin_catalogue,
+    admin_orders,
+    admin_settle,
+    admin_topups,
+    admin_users,
+)
 from handlers.admin_base import admin_only
 from handlers.common import Button, show
 from storage.audit import recent_entries
 from storage.orders import orders_in_state
+from storage.settlements import count_held
 from storage.stats import PeriodFigures
 from storage.topups import count_pending_manual_all
 
@@ -33,11 +42,14 @@ async def admin_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     state = app_state(context)
     waiting = len(await orders_in_state(state.db, "unverified"))
     topups = await count_pending_manual_all(state.db)
+    held = await count_held(state.db)
     await show(update, texts.ADMIN_MENU, [
         [(texts.BUTTON_ADMIN_PANEL, "a:panel"), (texts.BUTTON_ADMIN_STATS, "a:stats")],
         [(texts.BUTTON_ADMIN_USERS, "a:users"), (texts.BUTTON_ADMIN_UNVERIFIED.format(count=waiting), "a:unv")],
+        [(texts.BUTTON_ADMIN_HELD.format(count=held), "a:held"),
+         (texts.BUTTON_ADMIN_TOPUPS.format(count=topups), "a:tus")],
         [(texts.BUTTON_ADMIN_BROADCAST, "a:bc"), (texts.BUTTON_ADMIN_CATALOGUE, "a:cat:0")],
-        [(texts.BUTTON_ADMIN_TOPUPS.format(count=topups), "a:tus"), (texts.BUTTON_ADMIN_AUDIT, "a:audit")],
+        [(texts.BUTTON_ADMIN_AUDIT, "a:audit")],
     ])
 
 
@@ -105,5 +117,5 @@ def register(application: Application, admin_ids: frozenset[int]) -> None:  # ty
     for pattern, callback in ((r"^a:home$", admin_menu), (r"^a:panel$", panel_view), (r"^a:stats$", stats_view),
                               (r"^a:audit$", audit_view)):
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
-    for module in (admin_users, admin_orders, admin_broadcast, admin_catalogue, admin_topups):
+    for module in (admin_users, admin_orders, admin_settle, admin_broadcast, admin_catalogue, admin_topups):
         module.register(application, admins)

@@ -6,8 +6,10 @@ admins only (others get the catch-all's answer to any unknown command), and a fo
 button gets the answer any unknown button gets.
 
 A button stores a pending prompt in the admin's user_data; the admin's next text message
-answers it. A command instead drops the prompt (/cancel says so); the handler runs before every
-other group, so an answer never reaches the ordering conversation.
+answers it. A prompt belongs to the screen that asked: any button pressed afterwards (moving to
+another screen) drops it, a command drops it (/cancel says so), and it expires after
+CONVERSATION_TIMEOUT_SECONDS, so a typed answer never reaches a prompt the admin no longer sees.
+The handlers run before every other group, so an answer never reaches the ordering conversation.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Message, Update
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import texts
 from bot.state import app_state
@@ -35,6 +44,7 @@ _ANSWERS: dict[str, Answer] = {}
 class Prompt:
     kind: str  # a key of _ANSWERS
     target: str  # what it is about: a user id, an order id, a category key…
+    asked_at: float  # AppState.clock() when asked
 
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
@@ -74,8 +84,10 @@ def on_answer(kind: str) -> Callable[[Answer], Answer]:
 
 
 def ask(context: ContextTypes.DEFAULT_TYPE, kind: str, target: object = "") -> None:
+    """Wait for the admin's next text as the answer to `kind` about `target` (called by the
+    button that shows the question, after `_leave_screen` dropped any earlier prompt)."""
     assert context.user_data is not None
-    context.user_data[PROMPT] = Prompt(kind, str(target))
+    context.user_data[PROMPT] = Prompt(kind, str(target), app_state(context).clock())
 
 
 async def _dispatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -92,11 +104,24 @@ async def _dispatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(update, texts.PROMPT_CANCELLED)
             raise ApplicationHandlerStop
         return
+    state = app_state(context)
+    if state.clock() - prompt.asked_at > state.settings.conversation_timeout_seconds:
+        del context.user_data[PROMPT]
+        await reply(update, texts.PROMPT_EXPIRED)
+        raise ApplicationHandlerStop
     if await _ANSWERS[prompt.kind](update, context, prompt.target, message):
         context.user_data.pop(PROMPT, None)
     raise ApplicationHandlerStop
 
 
+async def _leave_screen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any button an admin presses leaves the screen that asked: its prompt goes with it (the
+    button's own handler, later, may ask anew)."""
+    if context.user_data is not None:
+        context.user_data.pop(PROMPT, None)
+
+
 def register(application: Application, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
     admins = filters.User(user_id=admin_ids) & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     application.add_handler(MessageHandler(admins, _dispatch), group=PROMPT_GROUP)
+    application.add_handler(CallbackQueryHandler(_leave_screen), group=PROMPT_GROUP)

@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import texts
 from bot.domain.catalogue import shorten
+from bot.domain.markup import escape_stray
 from bot.domain.progress import progress_bar
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
@@ -47,7 +48,7 @@ async def broadcast_text(update: Update, context: ContextTypes.DEFAULT_TYPE, tar
         await reply(update, texts.BROADCAST_NOT_TEXT)
         return False
     formatted = any(entity.type in FORMATTING for entity in message.entities)
-    text = message.text_html if formatted else message.text
+    text = message.text_html if formatted else escape_stray(message.text)
     try:  # the preview is the check: what Telegram refuses here, it would refuse for every customer
         await message.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
     except BadRequest as exc:

@@ -20,7 +20,7 @@ from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import admin_users
 from handlers.admin_base import admin_id, admin_only, args_of
-from handlers.common import Button, answer, keyboard, show
+from handlers.common import Button, answer, is_not_modified, keyboard, show
 from storage.topups import Topup, add_topup_notice, get_star_payment, get_topup, pending_manual, topup_notices
 from storage.users import get_user
 
@@ -82,9 +82,11 @@ async def _show_decision(context: ContextTypes.DEFAULT_TYPE, topup: Topup) -> No
             else:
                 await context.bot.edit_message_text(text, notice.admin_id, notice.message_id,
                                                     parse_mode=ParseMode.HTML, reply_markup=None)
-        except TelegramError:  # deleted by the admin, or already showing it
-            log.info("could not update admin %s's copy of top-up request %s", notice.admin_id, topup.topup_id,
-                     exc_info=True)
+        except TelegramError as exc:
+            if is_not_modified(exc):  # already showing it (another admin's press updated it): done
+                continue
+            log.warning("could not update admin %s's copy of top-up request %s: %s", notice.admin_id,
+                        topup.topup_id, exc)  # deleted by the admin, or too old: the decision stands
 
 
 @admin_only

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot import texts
 from bot.update_processor import current_processor
@@ -45,7 +45,7 @@ async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = (),
                                                    disable_web_page_preview=True)
             return edited if isinstance(edited, Message) else None
         except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
+            if not is_not_modified(exc):
                 raise
             return query.message  # the same page pressed twice: nothing to change
 
@@ -63,6 +63,11 @@ async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = (),
     return message
 
 
+def is_not_modified(exc: TelegramError) -> bool:
+    """Telegram's answer to an edit that changes nothing: the message already shows it (benign)."""
+    return isinstance(exc, BadRequest) and "message is not modified" in str(exc).lower()
+
+
 async def replace(update: Update, message: Message | None, text: str,
                   rows: Sequence[Sequence[Button]] = ()) -> Message | None:
     """Put `text` in place of `message`, an earlier reply of ours (a new message when it is gone)."""
@@ -72,6 +77,8 @@ async def replace(update: Update, message: Message | None, text: str,
                                              else None, disable_web_page_preview=True)
             return edited if isinstance(edited, Message) else message
         except BadRequest as exc:
+            if is_not_modified(exc):
+                return message
             log.info("could not edit message (%s); sending a new one", exc)
     return await reply(update, text, rows)
 

@@ -331,7 +331,7 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     outcome = await place_order(
         state.db, state.panel, state.alerts, user_id=user.id, draft=session.draft,
         markup_percent=state.markup_for(session.draft.service), currency=state.currency,
-        poll_interval=state.settings.poll_interval_seconds)
+        poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
     await replace(update, placing, _outcome_text(state, outcome, user.id), main_menu())
     return ConversationHandler.END
 

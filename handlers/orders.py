@@ -7,6 +7,7 @@ checks that it belongs to the user pressing, so a forged id shows nothing and do
 from __future__ import annotations
 
 import html
+import math
 import time
 
 from telegram import Update
@@ -37,8 +38,13 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     action = parts[2] if len(parts) > 2 else ""
     now, interval = time.time(), state.settings.poll_interval_seconds
     if action == "r" and order.state == "placed":
+        wait = state.refresh_throttle.wait(user.id, state.clock())
+        if wait:  # the card as last polled; the panel is not asked again so soon
+            await answer(update, texts.REFRESH_THROTTLED.format(seconds=math.ceil(wait)))
+            await show(update, await _card(state, order), _buttons(state, order), answered=True)
+            return
         try:
-            order = await refresh_order(state.db, state.panel, order, now=now, interval=interval)
+            order = await refresh_order(state.db, state.panel, state.alerts, order, now=now, interval=interval)
         except PanelError:
             await answer(update, texts.PANEL_BUSY[:200])
             return

@@ -75,6 +75,25 @@ class Database:
         await self.conn.close()
 
 
+_savepoints = 0
+
+
+@asynccontextmanager
+async def savepoint(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """A unit inside the caller's transaction: on an error only its own statements are undone."""
+    global _savepoints
+    _savepoints += 1
+    name = f"unit_{_savepoints}"
+    await conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        await conn.execute(f"ROLLBACK TO {name}")
+        await conn.execute(f"RELEASE {name}")
+        raise
+    await conn.execute(f"RELEASE {name}")
+
+
 async def open_database(path: Path) -> Database:
     """Open (creating the folder and file if needed) and migrate the database at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,45 @@ async def add_entry(conn: aiosqlite.Connection, user_id: int, amount_micros: int
 
 
 @dataclass(frozen=True)
+class Refunded:
+    """An order's refunds so far."""
+
+    micros: int = 0
+    count: int = 0
+
+
+def refund_ref(order_id: int, number: int) -> str:
+    """The ledger's name for an order's n-th refund: written once, whoever writes it."""
+    return f"order:{order_id}:refund:{number}"
+
+
+async def refunds_by_order(conn: aiosqlite.Connection | Database, order_ids: list[int]) -> dict[int, Refunded]:
+    """Refunds so far of each of these orders (those with none are left out)."""
+    found: dict[int, Refunded] = {}
+    for start in range(0, len(order_ids), 500):
+        part = order_ids[start:start + 500]
+        sql = (f"SELECT order_id, SUM(amount_micros), COUNT(*) FROM ledger WHERE reason = 'refund'"
+               f" AND order_id IN ({','.join('?' * len(part))}) GROUP BY order_id")
+        if isinstance(conn, Database):
+            rows = await conn.fetchall(sql, part)
+        else:
+            async with conn.execute(sql, part) as cursor:
+                rows = list(await cursor.fetchall())
+        found.update((row[0], Refunded(int(row[1]), int(row[2]))) for row in rows)
+    return found
+
+
+async def add_refund(conn: aiosqlite.Connection, *, user_id: int, order_id: int, amount_micros: int, currency: str,
+                     before: Refunded, note: str = "", admin_id: int | None = None) -> None:
+    """The order's next refund, inside the caller's transaction (which read `before` in it). The
+    database refuses a refund that would take the order's refunds past its charge."""
+    await conn.execute(
+        "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, admin_id, note, ref)"
+        " VALUES (?, ?, ?, 'refund', ?, ?, ?, ?)",
+        (user_id, amount_micros, currency, order_id, admin_id, note[:200], refund_ref(order_id, before.count + 1)))
+
+
+@dataclass(frozen=True)
 class LedgerEntry:
     created_at: str
     amount_micros: int

@@ -10,11 +10,11 @@ import aiosqlite
 
 from storage.audit import record
 from storage.database import Database
-from storage.ledger import add_entry, balance_micros
+from storage.ledger import Refunded, add_entry, add_refund, balance_micros
 
 ORDER_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
             " price_micros, cost_micros, currency, state, panel_order_id, panel_status, panel_raw_status,"
-            " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at")
+            " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at, refund_hold")
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
@@ -44,6 +44,7 @@ class OrderRecord:
     next_poll_at: float | None = None
     poll_failures: int = 0
     placed_at: float | None = None
+    refund_hold: str | None = None  # why the refund waits for an admin (the share cannot be known)
 
     @property
     def request(self) -> dict[str, str]:
@@ -155,9 +156,9 @@ async def reject_and_refund(db: Database, order_id: int, error: str, *, admin_id
             return False
         await conn.execute(f"UPDATE orders SET state = 'rejected', error = ?, updated_at = {_NOW}"
                            " WHERE order_id = ?", (error, order_id))
-        if order.price_micros:
-            await add_entry(conn, order.user_id, order.price_micros, order.currency, "refund",
-                            order_id=order_id, note=error[:200])
+        if order.price_micros:  # never placed, so never refunded before
+            await add_refund(conn, user_id=order.user_id, order_id=order_id, amount_micros=order.price_micros,
+                             currency=order.currency, before=Refunded(), note=error, admin_id=admin_id)
         await _event(conn, order_id, "rejected", error)
         if admin_id is not None:
             await record(conn, admin_id, "resolve failed", f"order #{order_id}", before="unverified",

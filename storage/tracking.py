@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.database import Database
+from storage.database import Database, savepoint
+from storage.ledger import Refunded, refund_ref, refunds_by_order
 from storage.orders import ORDER_COLUMNS, OrderRecord
+
+log = logging.getLogger(__name__)
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
@@ -25,20 +30,23 @@ class Notice:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """What one poll learned about one order, and what follows from it."""
+    """What one answer of the panel means for one order, decided on the order as it is stored
+    inside the transaction that writes it (see `apply_decisions`)."""
 
     order_id: int
-    user_id: int
-    currency: str
-    old_status: str | None
     panel_status: str | None  # None: keep the current one (the panel said something unreadable)
     raw_status: str | None
     start_count: int | None
     remains: int | None
     next_poll_at: float | None  # None: final, never polled again
-    refund_micros: int = 0
+    refund_micros: int = 0  # to refund now: the difference to what the status makes due
     refund_note: str = ""
+    hold: str | None = None  # why the refund waits for an admin; "" clears a hold
     notice: Notice | None = None
+    alert: str | None = None  # for the admins, sent by the caller once this is stored
+
+
+Decide = Callable[[OrderRecord, Refunded], StatusChange | None]
 
 
 async def queue_notice(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> None:
@@ -53,42 +61,104 @@ async def enqueue(db: Database, notice: Notice, due_at: float) -> None:
         await queue_notice(conn, notice, due_at)
 
 
-async def due_orders(db: Database, now: float) -> list[OrderRecord]:
+async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: int = 1) -> list[OrderRecord]:
+    """Orders due by `now`, then, to fill the last batch of `batch` ids, those due soonest within
+    `horizon` seconds after it: N open orders cost ceil(N / batch) requests however their
+    schedules drifted apart."""
+    row = await db.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'", (now,))
+    due = int(row[0]) if row else 0
+    if not due:
+        return []
     rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
-                             " ORDER BY next_poll_at", (now,))
+                             " ORDER BY next_poll_at, order_id LIMIT ?", (now + horizon, -(-due // batch) * batch))
     return [OrderRecord(*row) for row in rows]
 
 
-async def apply_changes(db: Database, changes: list[StatusChange], now: float) -> int:
-    """Store what polls learned, in one transaction: status, schedule, the refund (once per order,
-    by the ledger's unique key) and the customer's notification. Returns the refunds written.
-    Batched statements, so a cycle of 10,000 orders is a handful of round trips."""
-    if not changes:
-        return 0
+async def apply_decisions(db: Database, decisions: Mapping[int, Decide],
+                          now: float) -> dict[int, StatusChange | Exception]:
+    """Decide and store what the panel said, each order on its own row as stored now (so a poll
+    and a Refresh at the same moment never announce or refund one change twice).
+
+    Each order is its own unit: the whole set is written at once in a savepoint and, if that
+    fails, again one order per savepoint, so one order's bad answer or failed write never rolls
+    back or stops another's. Returns, per order, the change stored (None: nothing to store, e.g.
+    the order is no longer placed) or the exception that kept it from being stored."""
+    results: dict[int, StatusChange | Exception] = {}
+    if not decisions:
+        return results
     async with db.transaction() as conn:
-        await conn.executemany(
-            "UPDATE orders SET panel_status = COALESCE(?, panel_status),"
-            " panel_raw_status = COALESCE(?, panel_raw_status), start_count = COALESCE(?, start_count),"
-            " remains = COALESCE(?, remains), next_poll_at = ?,"
-            f" poll_failures = 0, updated_at = {_NOW} WHERE order_id = ?",
-            [(c.panel_status, c.raw_status, c.start_count, c.remains, c.next_poll_at, c.order_id) for c in changes])
-        await conn.executemany(
-            "INSERT INTO order_events (order_id, kind, detail) VALUES (?, 'status', ?)",
-            [(c.order_id, c.raw_status or c.panel_status or "") for c in changes
-             if c.panel_status is not None and c.panel_status != c.old_status])
-        before = conn.total_changes
-        await conn.executemany(
-            "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, note)"
-            " VALUES (?, ?, ?, 'refund', ?, ?) ON CONFLICT (order_id, reason) DO NOTHING",
-            [(c.user_id, c.refund_micros, c.currency, c.order_id, c.refund_note)
-             for c in changes if c.refund_micros > 0])
-        refunds = conn.total_changes - before
-        await conn.executemany(
-            "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(n.user_id, n.order_id, n.text, n.button_text, n.button_data, now) for c in changes
-             if (n := c.notice) is not None])
-    return refunds
+        ids = list(decisions)
+        orders = await _orders_by_id(conn, ids)
+        refunded = await refunds_by_order(conn, ids)
+        changes: list[tuple[OrderRecord, StatusChange]] = []
+        for order_id, decide in decisions.items():
+            order = orders.get(order_id)
+            if order is None or order.state != "placed":
+                continue
+            try:
+                change = decide(order, refunded.get(order_id, Refunded()))
+            except Exception as exc:  # a bug or an absurd value in one answer: that order only
+                log.exception("order %s: could not decide on the panel's answer", order_id)
+                results[order_id] = exc
+                continue
+            if change is not None:
+                changes.append((order, change))
+        try:
+            async with savepoint(conn):
+                await _write_changes(conn, changes, refunded, now)
+        except Exception:
+            log.warning("storing %d polled orders at once failed; storing them one by one", len(changes),
+                        exc_info=True)
+            for order, change in changes:
+                try:
+                    async with savepoint(conn):
+                        await _write_changes(conn, [(order, change)], refunded, now)
+                except Exception as exc:
+                    log.exception("order %s: could not store the panel's answer", order.order_id)
+                    results[order.order_id] = exc
+        for order, change in changes:
+            results.setdefault(order.order_id, change)
+    return results
+
+
+async def _orders_by_id(conn: aiosqlite.Connection, ids: list[int]) -> dict[int, OrderRecord]:
+    found: dict[int, OrderRecord] = {}
+    for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit is far above this
+        part = ids[start:start + 500]
+        marks = ",".join("?" * len(part))
+        async with conn.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id IN ({marks})", part) as cursor:
+            found.update((row[0], OrderRecord(*row)) for row in await cursor.fetchall())
+    return found
+
+
+async def _write_changes(conn: aiosqlite.Connection, changes: list[tuple[OrderRecord, StatusChange]],
+                         refunded: Mapping[int, Refunded], now: float) -> None:
+    """Batched statements, so a cycle of 10,000 orders is a handful of round trips."""
+    if not changes:
+        return
+    await conn.executemany(
+        "UPDATE orders SET panel_status = COALESCE(:status, panel_status),"
+        " panel_raw_status = COALESCE(:raw, panel_raw_status), start_count = COALESCE(:start, start_count),"
+        " remains = COALESCE(:remains, remains), next_poll_at = :next,"
+        " refund_hold = CASE WHEN :hold IS NULL THEN refund_hold ELSE NULLIF(:hold, '') END,"
+        f" poll_failures = 0, updated_at = {_NOW} WHERE order_id = :order",
+        [{"status": c.panel_status, "raw": c.raw_status, "start": c.start_count, "remains": c.remains,
+          "next": c.next_poll_at, "hold": c.hold, "order": c.order_id} for _, c in changes])
+    await conn.executemany(
+        "INSERT INTO order_events (order_id, kind, detail) VALUES (?, 'status', ?)",
+        [(c.order_id, c.raw_status or c.panel_status or "") for o, c in changes
+         if c.panel_status is not None and c.panel_status != o.panel_status])
+    await conn.executemany(
+        "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, note, ref)"
+        " VALUES (?, ?, ?, 'refund', ?, ?, ?)",
+        [(o.user_id, c.refund_micros, o.currency, o.order_id, c.refund_note,
+          refund_ref(o.order_id, refunded.get(o.order_id, Refunded()).count + 1))
+         for o, c in changes if c.refund_micros > 0])
+    await conn.executemany(
+        "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(n.user_id, n.order_id, n.text, n.button_text, n.button_data, now) for _, c in changes
+         if (n := c.notice) is not None])
 
 
 async def poll_failed(db: Database, order_ids: list[int], next_poll_at: dict[int, float]) -> None:
@@ -156,13 +226,19 @@ async def refills_of_order(db: Database, order_id: int) -> list[RefillRecord]:
 
 async def apply_refill_changes(db: Database, changes: list[tuple[int, str, str, float | None, Notice | None]],
                                now: float) -> None:
-    """(refill_id, status, raw status, next poll or None when final, notice) for each refill."""
+    """(refill_id, status, raw status, next poll or None when final, notice) for each refill; each
+    refill is its own unit (a failed write leaves it to the next poll, and the others stored)."""
     async with db.transaction() as conn:
         for refill_id, status, raw_status, next_poll_at, notice in changes:
-            await conn.execute(f"UPDATE refills SET status = ?, raw_status = ?, next_poll_at = ?, updated_at = {_NOW}"
-                               " WHERE refill_id = ?", (status, raw_status, next_poll_at, refill_id))
-            if notice is not None:
-                await queue_notice(conn, notice, now)
+            try:
+                async with savepoint(conn):
+                    await conn.execute(f"UPDATE refills SET status = ?, raw_status = ?, next_poll_at = ?,"
+                                       f" updated_at = {_NOW} WHERE refill_id = ?",
+                                       (status, raw_status, next_poll_at, refill_id))
+                    if notice is not None:
+                        await queue_notice(conn, notice, now)
+            except Exception:
+                log.exception("refill %s: could not store the panel's answer", refill_id)
 
 
 # --------------------------------------------------------------------------- the outbox

@@ -5,6 +5,7 @@ After every test the ledger's invariants hold (tests/support/ledger_check.py).""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -326,6 +327,32 @@ async def test_two_admins_approving_one_manual_request_at_once_credit_it_once(sh
     audit = [e for e in await recent_entries(shop.state.db) if e.action.startswith("top-up")]
     assert [(e.action, e.before, e.after) for e in audit] == [("top-up approve", "0.00 USD", "25.00 USD")]
     assert len([m for m in ann.user.messages() if "was approved" in m.text]) == 1
+
+
+async def test_a_press_on_a_decided_request_logs_no_traceback(shop: Shop, caplog: pytest.LogCaptureFixture) -> None:
+    """Hardening finding 9: the second admin's press re-draws every copy, which already show the
+    decision; Telegram's "message is not modified" was logged with a full traceback at INFO."""
+    caplog.set_level(logging.INFO)
+    first, second = shop.customer(ADMIN_ID, "Admin"), shop.customer(SECOND_ADMIN, "Admin 2")
+    ann = shop.customer(4022, "Ann")
+    menu = await topup_menu(ann)
+    await ann.tap(menu, "t:m")
+    await ann.say("25")
+    assert (await ann.say("wire ref 7782")).text.startswith("📨 Request #1 for 25.00 USD was sent")
+    copies = {admin_id: await shop.telegram.wait_for(lambda a=admin_id: next(
+        (m for m in shop.telegram.messages(a) if "Top-up request #1" in m.text), None), what="the request")
+        for admin_id in (ADMIN_ID, SECOND_ADMIN)}
+    await first.user.wait_answer(await first.user.press(copies[ADMIN_ID], "a:tu:1:ok"))
+    await shop.telegram.wait_for(lambda: all("✅ Approved by" in c.text for c in copies.values()) or None,
+                                 what="both copies to show the decision")
+    # The second admin's phone still showed the buttons when they pressed Reject.
+    late = await second.user.wait_answer(await _forge(shop, second, copies[SECOND_ADMIN], "a:tu:1:no"))
+    assert str(late.params.get("text")).startswith("Already decided: ✅ Approved by")
+    for _ in copies:  # the re-drawn copies: Telegram answers "not modified" for both
+        await shop.telegram.wait_call("editMessageText", lambda c: c.status == 400)
+    await ann.say("/balance")  # a later update: the press above has been handled in full
+    assert not [r for r in caplog.records if r.exc_info or "not modified" in r.getMessage()]
+    assert await shop.balance(ann.id) == Decimal(25)
 
 
 async def test_a_rejected_request_credits_nothing_and_requests_are_limited(shop: Shop) -> None:

@@ -26,6 +26,7 @@ from bot.panel.models import (
     ServiceType,
 )
 from bot.panel.orders import ORDER_FIELDS, OrderRequest, TypeFields
+from bot.panel.values import is_id
 
 __all__ = [
     "BATCH_LIMIT",
@@ -53,4 +54,5 @@ __all__ = [
     "Service",
     "ServiceType",
     "TypeFields",
+    "is_id",
 ]

@@ -25,6 +25,7 @@ from bot.panel.errors import (
     PanelAuthError,
     PanelBadResponse,
     PanelError,
+    PanelNotFound,
     PanelRateLimited,
     PanelRejected,
     PanelTransportError,
@@ -55,6 +56,7 @@ from bot.panel.parsing import (
     parse_services,
     parse_status,
     parse_statuses,
+    whole_request_error,
 )
 from bot.panel.values import to_id
 
@@ -62,6 +64,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 BATCH_LIMIT = 100  # ids per request, as every panel documents
+# A catalogue of 10,000 services is about 5 MB; anything larger is not an answer we can use.
+MAX_BODY_BYTES = 16_000_000
 # Some panels refuse clients that do not look like a browser.
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -123,13 +127,19 @@ class PanelClient:
         async with self._gate:
             started = time.perf_counter()
             try:
-                response = await self._http.post(self.api_url, data=form)
+                # httpx's timeouts are per step; the deadline also ends an answer that trickles in.
+                async with asyncio.timeout(2 * self._timeout), \
+                        self._http.stream("POST", self.api_url, data=form) as response:
+                    content = await _read_capped(response, MAX_BODY_BYTES)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 raise PanelUnreachable(f"could not connect to the panel ({type(exc).__name__})") from None
-            except httpx.TimeoutException:
+            except (httpx.TimeoutException, TimeoutError):
                 raise PanelTransportError(f"the panel did not answer within {self._timeout:g}s") from None
             except httpx.TransportError as exc:
                 raise PanelTransportError(f"the connection to the panel broke ({type(exc).__name__})") from None
+        if content is None:
+            raise PanelBadResponse(f"the panel's answer is larger than {MAX_BODY_BYTES // 1_000_000} MB",
+                                   http_status=response.status_code)
         status = response.status_code
         log.debug("panel %s → HTTP %s in %.0f ms", action, status, (time.perf_counter() - started) * 1000)
         if 300 <= status < 400:
@@ -141,7 +151,7 @@ class PanelClient:
                                    retry_after=_retry_after(response.headers.get("retry-after")))
         key = self._key.get_secret_value().encode()
         # Some panels quote the request back ("Invalid key sk-…"): their words reach customers and logs.
-        body = response.content.replace(key, b"***") if key else response.content
+        body = content.replace(key, b"***") if key else content
         try:
             payload = decode_body(body, status)
         except PanelBadResponse:
@@ -196,7 +206,14 @@ class PanelClient:
         """Status of many orders: ≤100 ids a request, bounded concurrency, one result per id."""
 
         async def batch(chunk: list[str]) -> dict[str, OrderStatusInfo | PanelError]:
-            return parse_statuses(await self._read("status", {"orders": ",".join(chunk)}), chunk)
+            payload = await self._read("status", {"orders": ",".join(chunk)})
+            if len(chunk) > 1 and isinstance(whole_request_error(payload, chunk), PanelNotFound):
+                # Some panels refuse the whole request for one id they do not know: ask each half
+                # again until that id stands alone, so only it is reported missing.
+                halves = chunk[:len(chunk) // 2], chunk[len(chunk) // 2:]
+                answers = await asyncio.gather(*(batch(list(half)) for half in halves))
+                return answers[0] | answers[1]
+            return parse_statuses(payload, chunk)
 
         return await self._batched(order_ids, batch)
 
@@ -320,6 +337,18 @@ class PanelClient:
 
         answers = await asyncio.gather(*(one(one_id) for one_id in chunk))
         return dict(zip(chunk, answers, strict=True))
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
+    """The body, or None once it grows past `limit` bytes (the rest is never read)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
+    return b"".join(parts)
 
 
 def _retry_after(header: str | None) -> float | None:

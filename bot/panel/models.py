@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from bot.panel.values import (
     normalise_word,
+    to_currency,
     to_decimal,
     to_flag,
     to_id,
@@ -162,9 +163,12 @@ class Service(_Model):
     @classmethod
     def _read_type(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            raw = to_text(data.get("type")) or ServiceType.DEFAULT.value
+            raw = to_text(data.get("type"))[:RAW_STATUS_LIMIT] or ServiceType.DEFAULT.value
             data = {**data, "type": ServiceType.parse(raw), "raw_type": raw}
         return data
+
+
+RAW_STATUS_LIMIT = 100  # a status word as the panel spelled it, kept for people to read
 
 
 class OrderStatusInfo(_Model):
@@ -182,10 +186,9 @@ class OrderStatusInfo(_Model):
     @classmethod
     def _read_status(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            raw = to_text(data.get("status"))
-            data = {**data, "status": OrderStatus.parse(raw), "raw_status": raw}
-            if not data.get("currency"):
-                data["currency"] = None
+            raw = to_text(data.get("status"))[:RAW_STATUS_LIMIT]
+            data = {**data, "status": OrderStatus.parse(raw), "raw_status": raw,
+                    "currency": to_currency(data.get("currency"))}
         return data
 
 
@@ -218,7 +221,7 @@ class RefillStatusInfo(_Model):
     @classmethod
     def _read_status(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            raw = to_text(data.get("status"))
+            raw = to_text(data.get("status"))[:RAW_STATUS_LIMIT]
             data = {**data, "status": RefillStatus.parse(raw), "raw_status": raw}
         return data
 
@@ -236,5 +239,5 @@ class Balance(_Model):
     @classmethod
     def _read_currency(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = {**data, "currency": to_text(data.get("currency")) or None}
+            data = {**data, "currency": to_currency(data.get("currency"))}
         return data

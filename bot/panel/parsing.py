@@ -35,7 +35,7 @@ from bot.panel.models import (
     RefillStatusInfo,
     Service,
 )
-from bot.panel.values import to_id, to_text
+from bot.panel.values import TEXT_LIMIT, to_id
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ T = TypeVar("T")
 Result = T | PanelError
 
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+MAX_DEPTH = 32  # nesting of a JSON answer; real answers have 3 levels at most
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 # Error wordings seen in the wild (normalised: lowercase, "_" "." "-" as spaces).
@@ -76,10 +77,31 @@ def decode_body(body: bytes, http_status: int) -> Any:
                                http_status=http_status)
     for candidate in (text, _TRAILING_COMMA.sub(r"\1", text)):
         try:
-            return json.loads(candidate, parse_float=Decimal)
-        except ValueError:
+            payload = json.loads(candidate, parse_float=Decimal)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             continue
+        if not _shallow(payload):
+            raise PanelBadResponse(f"the panel sent JSON nested too deeply (HTTP {http_status})",
+                                   http_status=http_status)
+        return payload
     raise PanelBadResponse(f"the panel sent broken JSON (HTTP {http_status})", http_status=http_status)
+
+
+def _shallow(payload: Any) -> bool:
+    """No container nested deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Iterable[Any] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 # --------------------------------------------------------------------------- errors
@@ -114,31 +136,48 @@ def classify_error(message: str, *, http_status: int | None = None) -> PanelErro
     return PanelRejected(shown, panel_message=shown)
 
 
+def message_text(value: Any) -> str:
+    """A panel's words for people and logs, whatever JSON they came as; never raises."""
+    if isinstance(value, str):
+        return value.strip()[:TEXT_LIMIT]
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        inner = value.get("message") or value.get("error")
+        if isinstance(inner, str | int | Decimal) and not isinstance(inner, bool):
+            return message_text(str(inner))
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)[:TEXT_LIMIT]
+    except (ValueError, TypeError, RecursionError):
+        return type(value).__name__
+
+
 def error_message(payload: Any) -> str | None:
     """The error text if this JSON value is an error answer, else None."""
     if isinstance(payload, str):
-        return payload.strip() or "error"
+        return message_text(payload) or "error"
     if not isinstance(payload, Mapping):
         return None
     error = payload.get("error")
     if error not in (None, "", False, 0):
-        if isinstance(error, Mapping):
-            return to_text(error.get("message") or error.get("error") or json.dumps(error))
         if isinstance(error, str):
-            return error.strip() or to_text(payload.get("message")) or "error"
-        return to_text(payload.get("message")) or f"error {error}"
+            return message_text(error) or message_text(payload.get("message")) or "error"
+        if isinstance(error, Mapping):
+            return message_text(error) or "error"
+        return message_text(payload.get("message")) or f"error {message_text(error)}"
     errors = payload.get("errors")
     if errors:
-        items = errors.values() if isinstance(errors, Mapping) else errors
-        return "; ".join(to_text(item) for item in (items if isinstance(items, Iterable) else [items]))
+        items = list(errors.values()) if isinstance(errors, Mapping) else errors
+        items = items if isinstance(items, list) else [items]
+        return "; ".join(message_text(item) for item in items[:10])[:TEXT_LIMIT] or "error"
     status = payload.get("status")
     # {"status": "error", "message": "..."}; a bare order status "Error" is data, not an API error.
     if isinstance(status, str) and status.strip().lower() in {"error", "fail", "failed"} and (
         "message" in payload or "msg" in payload
     ):
-        return to_text(payload.get("message") or payload.get("msg")) or "error"
+        return message_text(payload.get("message") or payload.get("msg")) or "error"
     if status is False:
-        return to_text(payload.get("message")) or "error"
+        return message_text(payload.get("message")) or "error"
     return None
 
 
@@ -187,10 +226,18 @@ def parse_services(payload: Any) -> list[Service]:
 
 
 def parse_added(payload: Any) -> AddedOrder:
+    """The new order's id. `{"order": {"error": …}}` is that error (nothing was placed); an id
+    that is not one (0, an object, a list, junk) is unreadable, which `add` reports as unknown."""
     data = _mapping(payload, "the new order")
-    if data.get("order") in (None, ""):
+    order = data.get("order")
+    if isinstance(order, Mapping) and (message := error_message(order)) is not None:
+        raise classify_error(message)
+    if order in (None, ""):
         raise PanelBadResponse("the panel accepted the order but sent no order id")
-    return _validate(AddedOrder.model_validate, {"order_id": data["order"]}, "the new order")
+    added = _validate(AddedOrder.model_validate, {"order_id": order}, "the new order")
+    if added.order_id.isdigit() and int(added.order_id) == 0:
+        raise PanelBadResponse("the panel answered order id 0, which is no order")
+    return added
 
 
 def parse_status(payload: Any, order_id: str) -> OrderStatusInfo:
@@ -259,12 +306,23 @@ def _readable_id(value: Any) -> str | None:
         return None
 
 
+def whole_request_error(payload: Any, ids: list[str]) -> PanelError | None:
+    """The error of a batch answer that refuses the whole request (not keyed by any id), or None."""
+    if isinstance(payload, list) or (isinstance(payload, Mapping) and not set(payload).isdisjoint(ids)):
+        return None
+    message = error_message(payload)
+    return classify_error(message) if message is not None else None
+
+
 def _parse_batch(payload: Any, ids: list[str], id_field: str,
                  parse_item: Callable[[str, Any], Result[T]]) -> dict[str, Result[T]]:
-    if not isinstance(payload, list):
-        message = error_message(payload)
-        if message is not None and not (isinstance(payload, Mapping) and set(payload) & set(ids)):
-            return dict.fromkeys(ids, classify_error(message))  # the whole request was refused
+    refused = whole_request_error(payload, ids)
+    if refused is not None:
+        if len(ids) > 1 and isinstance(refused, PanelNotFound):
+            # "Incorrect order ID" for the whole request names no order: it is not "not found"
+            # for each of them (which would stop polling them all), only an unanswered request.
+            refused = PanelBadResponse(f"the panel refused the whole request: {refused.message}")
+        return dict.fromkeys(ids, refused)
     if not isinstance(payload, Mapping | list):
         return dict.fromkeys(ids, PanelBadResponse("the panel's batch answer is not an object or a list"))
     found = _by_id(payload, ids, id_field)
@@ -298,7 +356,7 @@ def _refill_item(order_id: str, item: Any) -> Result[RefillRequested]:
     outer = error_message(item)
     if inner is not None or outer is not None:
         return classify_error(inner or outer or "error")
-    text = to_text(item.get("message") or item.get("success"))
+    text = message_text(item.get("message") or item.get("success"))
     if refill is None and not text:
         return PanelBadResponse(f"the panel's refill answer for order {order_id} says neither yes nor no")
     if refill is None or isinstance(refill, bool) or refill in ("", 0):
@@ -313,6 +371,8 @@ def _refill_status_item(refill_id: str, item: Any) -> Result[RefillStatusInfo]:
         message = error_message(item["status"])
     if message is not None:
         return classify_error(message)
+    if not isinstance(item, Mapping):
+        return PanelBadResponse(f"the panel's answer for refill {refill_id} is not an object")
     return _validate(RefillStatusInfo.model_validate, {**item, "refill_id": refill_id}, f"refill {refill_id}")
 
 
@@ -326,7 +386,7 @@ def _cancel_item(order_id: str, item: Any) -> Result[CancelRequested]:
         return classify_error(message)
     if cancel in (None, False, 0, "0", ""):
         return PanelRejected("the panel did not accept the cancel request")
-    text = cancel if isinstance(cancel, str) else to_text(item.get("message"))
+    text = message_text(cancel if isinstance(cancel, str) else item.get("message"))
     return CancelRequested(order_id=order_id, message=text)
 
 

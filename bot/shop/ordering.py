@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -96,7 +97,10 @@ Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
 
 
 async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
-                      markup_percent: Decimal, currency: str, poll_interval: float = 60.0) -> Outcome:
+                      markup_percent: Decimal, currency: str, poll_interval: float = 60.0,
+                      unrecorded: dict[int, str] | None = None) -> Outcome:
+    """`unrecorded`: where an order the panel took is kept when its id cannot be stored (the
+    poll job stores it later, see `record_unrecorded`)."""
     price = quote(draft, markup_percent)
     request = draft.to_request()
     form = request.to_form()
@@ -131,9 +135,49 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     except Exception as exc:  # anything else after the charge: the order may exist, a person decides
         log.exception("unexpected error while placing order %s", order.order_id)
         return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
-    now = time.time()
-    await mark_placed(db, order.order_id, added.order_id, now=now, first_poll_at=now + poll_interval)
+    if not await _record_placed(db, order.order_id, added.order_id, poll_interval):
+        # The panel has the order, the database would not take its id: never lose that id. It is
+        # logged, the admins get it with the command that settles it, and the poll job retries.
+        log.error("order %s was placed at the panel as %r but could not be recorded", order.order_id,
+                  added.order_id)
+        if unrecorded is not None:
+            unrecorded[order.order_id] = added.order_id
+        await alerts.alert(texts.ALERT_PLACED_NOT_RECORDED.format(
+            order_id=order.order_id, user_id=order.user_id, panel_order_id=html.escape(added.order_id)))
     return Placed(order, added.order_id, from_micros(charged.balance_after_micros))
+
+
+RECORD_RETRY_DELAYS = (0.2, 1.0)  # seconds before the second and third attempt
+
+
+async def _record_placed(db: Database, order_id: int, panel_order_id: str, poll_interval: float) -> bool:
+    """Store the panel's order id, trying a few times (a locked database frees up in seconds)."""
+    for delay in (0.0, *RECORD_RETRY_DELAYS):
+        await asyncio.sleep(delay)
+        now = time.time()
+        try:
+            await mark_placed(db, order_id, panel_order_id, now=now, first_poll_at=now + poll_interval)
+            return True
+        except Exception:
+            log.warning("could not record order %s as placed; trying again", order_id, exc_info=True)
+    return False
+
+
+async def record_unrecorded(db: Database, unrecorded: dict[int, str], *, poll_interval: float) -> list[int]:
+    """Orders the panel took whose id could not be stored at the time: store them now (the poll
+    job calls this every tick). Returns the orders recorded."""
+    recorded = []
+    for order_id, panel_order_id in list(unrecorded.items()):
+        now = time.time()
+        try:
+            await mark_placed(db, order_id, panel_order_id, now=now, first_poll_at=now + poll_interval)
+        except Exception:
+            log.warning("order %s (panel id %r) still cannot be recorded", order_id, panel_order_id)
+            continue
+        del unrecorded[order_id]
+        recorded.append(order_id)
+        log.info("order %s recorded as placed (panel id %r) after an earlier failure", order_id, panel_order_id)
+    return recorded
 
 
 async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: str) -> Refused:
@@ -144,8 +188,11 @@ async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: str) -
 
 
 async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: str) -> OutcomeUnknown:
-    await mark_unverified(db, order.order_id, reason)
     log.warning("order %s outcome unknown: %s", order.order_id, reason)
+    try:
+        await mark_unverified(db, order.order_id, reason)
+    except Exception:  # it stays 'placing', which a restart turns into unverified: the alert matters more
+        log.exception("could not mark order %s as unverified", order.order_id)
     await alerts.alert(texts.ALERT_UNVERIFIED.format(
         order_id=order.order_id, user_id=order.user_id, service_id=html.escape(order.service_id),
         service=html.escape(order.service_name), link=html.escape(order.link or "-"),

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
-from bot.domain.tracking import next_poll_delay, refund_micros, retry_delay
+from bot.domain.refunds import Settlement, billed_units, refund_target, settle
+from bot.domain.tracking import next_poll_delay, retry_delay
 from bot.panel import (
+    BATCH_LIMIT,
     OrderStatus,
     OrderStatusInfo,
     PanelClient,
@@ -26,15 +28,18 @@ from bot.panel import (
     PanelTransportError,
     PanelUnreachable,
     RefillStatus,
+    is_id,
 )
 from bot.shop.alerts import AdminAlerts
 from storage.database import Database
+from storage.ledger import Refunded
 from storage.orders import OrderRecord, get_order
 from storage.tracking import (
+    Decide,
     Notice,
     StatusChange,
     add_refill,
-    apply_changes,
+    apply_decisions,
     apply_refill_changes,
     due_orders,
     due_refills,
@@ -45,6 +50,7 @@ from storage.tracking import (
 
 log = logging.getLogger(__name__)
 RUNNING = frozenset({OrderStatus.IN_PROGRESS, OrderStatus.PROCESSING})
+APPLY_CHUNK = 100  # orders stored per transaction: the database is never held long for one cycle
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class PollReport:
     refunds: int = 0
     failed: int = 0
     missing: int = 0
+    held: int = 0
 
 
 def open_button(order_id: int) -> tuple[str, str]:
@@ -64,53 +71,83 @@ def status_name(status: str | None) -> str:
     return texts.STATUS_NAMES.get(status or "pending", status or "")
 
 
-def status_change(order: OrderRecord, info: OrderStatusInfo, *, now: float, interval: float) -> StatusChange:
-    """What one status answer means for one order: the new state, the next poll (none once
-    final), the refund and the customer's message."""
+def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded, *, now: float,
+                  interval: float) -> StatusChange:
+    """What one status answer means for one order as stored now: the new state, the next poll
+    (none once final), the refund still due (bot/domain/refunds.py), the customer's message and
+    the admins' alert."""
     status = info.status
     old = OrderStatus(order.panel_status) if order.panel_status else None
+    next_poll = now + next_poll_delay(now - (order.placed_at or now), interval)
     if status is OrderStatus.UNKNOWN:  # never guessed: keep what we knew, ask again later
         log.warning("order %s: the panel says %r, which we do not know", order.order_id, info.raw_status)
-        next_poll = now + next_poll_delay(now - (order.placed_at or now), interval)
-        return StatusChange(order.order_id, order.user_id, order.currency, order.panel_status, None, info.raw_status,
-                            info.start_count, info.remains, next_poll)
+        return StatusChange(order.order_id, None, info.raw_status, info.start_count, info.remains, next_poll)
+    if status.is_final:
+        next_poll = None
     changed = status is not old and not (status in RUNNING and old in RUNNING)
-    refund = refund_micros(status, order.price_micros, order.quantity, info.remains) if changed else 0
+    if not changed:
+        return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll)
+    units = billed_units(order.service_type, order.quantity, order.request)
+    target = refund_target(status, order.price_micros, units, info.remains)
+    settlement = settle(target, order.price_micros, refunded.micros)
+    hold = None
+    if settlement.held is not None:
+        hold = settlement.held.reason
+    elif isinstance(target, int) and order.refund_hold:
+        hold = ""  # this status decides the refund: the admins have nothing left to decide
     notice = None
-    if changed and status is not OrderStatus.PENDING:
-        notice = Notice(order.user_id, _notice_text(order, status, info, refund), *open_button(order.order_id),
-                        order_id=order.order_id)
-    next_poll = None if status.is_final else now + next_poll_delay(now - (order.placed_at or now), interval)
-    return StatusChange(order.order_id, order.user_id, order.currency, order.panel_status, status.value,
-                        info.raw_status, info.start_count, info.remains, next_poll, refund,
-                        f"panel status {info.raw_status}", notice)
+    if status is not OrderStatus.PENDING:
+        text = _notice_text(order, status, info, units, settlement)
+        notice = Notice(order.user_id, text, *open_button(order.order_id), order_id=order.order_id)
+    return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll,
+                        settlement.pay, f"panel status {info.raw_status}"[:100], hold, notice,
+                        _alert_text(order, status, info, refunded, settlement))
 
 
-def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, refund: int) -> str:
+def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, units: int | None,
+                 settlement: Settlement) -> str:
     service = html.escape(shorten(order.service_name, 120))
-    refunded = format_money(from_micros(refund), order.currency)
+    refunded = format_money(from_micros(settlement.pay), order.currency)
     if status in RUNNING:
         start = texts.NOTICE_START_COUNT.format(start_count=info.start_count) if info.start_count is not None else ""
         return texts.NOTICE_STARTED.format(order_id=order.order_id, service=service, start=start)
     if status is OrderStatus.COMPLETED:
         return texts.NOTICE_COMPLETED.format(order_id=order.order_id, service=service)
-    if status is OrderStatus.PARTIAL:
-        undelivered = min(max(info.remains or 0, 0), order.quantity or 0)
-        return texts.NOTICE_PARTIAL.format(order_id=order.order_id, service=service, remains=undelivered,
-                                           quantity=order.quantity, refund=refunded)
-    if refund:
+    if status is OrderStatus.PARTIAL and settlement.held is not None:
+        return texts.NOTICE_PARTIAL_HELD.format(order_id=order.order_id, service=service)
+    if status is OrderStatus.PARTIAL and settlement.pay:
+        return texts.NOTICE_PARTIAL.format(order_id=order.order_id, service=service, remains=info.remains,
+                                           quantity=units, refund=refunded)
+    if settlement.pay:
         return texts.NOTICE_CANCELED.format(order_id=order.order_id, service=service, refund=refunded)
     return texts.NOTICE_STATUS.format(order_id=order.order_id, service=service, status=status_name(status.value))
 
 
+def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, refunded: Refunded,
+                settlement: Settlement) -> str | None:
+    price = format_money(from_micros(order.price_micros), order.currency)
+    before = format_money(from_micros(refunded.micros), order.currency)
+    if settlement.held is not None:
+        return texts.ALERT_REFUND_HELD.format(order_id=order.order_id, user_id=order.user_id, price=price,
+                                              refunded=before, raw_status=html.escape(info.raw_status),
+                                              reason=html.escape(settlement.held.reason))
+    if settlement.overpaid:
+        return texts.ALERT_REFUND_OVERPAID.format(
+            order_id=order.order_id, user_id=order.user_id, raw_status=html.escape(info.raw_status), refunded=before,
+            overpaid=format_money(from_micros(settlement.overpaid), order.currency))
+    return None
+
+
 async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
                       interval: float) -> PollReport:
-    """One cycle: every due order in ceil(due / 100) status requests."""
-    due = await due_orders(db, now)
+    """One cycle: every due order, topped up to full batches of 100 with the orders due soonest
+    (at most one interval early), so N open orders cost ceil(N / 100) status requests."""
+    due = await due_orders(db, now, horizon=interval, batch=BATCH_LIMIT)
     if not due:
         return PollReport()
-    results = await panel.statuses(order.panel_order_id for order in due if order.panel_order_id)
-    changes: list[StatusChange] = []
+    askable = [order for order in due if order.panel_order_id and is_id(order.panel_order_id)]
+    results = await panel.statuses(order.panel_order_id for order in askable if order.panel_order_id)
+    decisions: dict[int, Decide] = {}
     failed: dict[int, float] = {}
     missing = 0
     for order in due:
@@ -119,14 +156,43 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
             missing += 1
             await _report_missing(db, alerts, order, result)
         elif isinstance(result, OrderStatusInfo):
-            changes.append(status_change(order, result, now=now, interval=interval))
-        else:  # the panel is down or answered garbage: ask again later, never crash the job
+            decisions[order.order_id] = _decider(result, now, interval)
+        else:  # the panel is down or answered garbage for this id: ask again later
             failed[order.order_id] = now + retry_delay(order.poll_failures + 1, interval)
-    refunds = await apply_changes(db, changes, now) if changes else 0
+    stored = await _store(db, alerts, decisions, now)
+    for order_id, outcome in stored.items():
+        if isinstance(outcome, Exception):
+            failed[order_id] = now + retry_delay(1, interval)
     if failed:
         await poll_failed(db, list(failed), failed)
         log.warning("polling: no status for %d of %d orders; retrying later", len(failed), len(due))
-    return PollReport(len(due), sum(1 for c in changes if c.notice), refunds, len(failed), missing)
+    changes = [c for c in stored.values() if isinstance(c, StatusChange)]
+    return PollReport(len(due), sum(1 for c in changes if c.notice), sum(1 for c in changes if c.refund_micros),
+                      len(failed), missing, sum(1 for c in changes if c.hold))
+
+
+def _decider(info: OrderStatusInfo, now: float, interval: float) -> Decide:
+    def decide(order: OrderRecord, refunded: Refunded) -> StatusChange:
+        return status_change(order, info, refunded, now=now, interval=interval)
+    return decide
+
+
+async def _store(db: Database, alerts: AdminAlerts, decisions: dict[int, Decide],
+                 now: float) -> dict[int, StatusChange | Exception]:
+    """Store the decisions a chunk per transaction, then send the admins' alerts they raised."""
+    stored: dict[int, StatusChange | Exception] = {}
+    ids = list(decisions)
+    for start in range(0, len(ids), APPLY_CHUNK):
+        chunk = {order_id: decisions[order_id] for order_id in ids[start:start + APPLY_CHUNK]}
+        try:
+            stored.update(await apply_decisions(db, chunk, now))
+        except Exception as exc:  # the database itself failed (disk full, locked): these wait for next time
+            log.exception("polling: could not store %d orders' statuses", len(chunk))
+            stored.update(dict.fromkeys(chunk, exc))
+    for change in stored.values():
+        if isinstance(change, StatusChange) and change.alert:
+            await alerts.alert(change.alert)
+    return stored
 
 
 async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord, error: PanelError) -> None:
@@ -136,13 +202,15 @@ async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord,
         reason=html.escape(error.panel_message or error.message)))
 
 
-async def refresh_order(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
+async def refresh_order(db: Database, panel: PanelClient, alerts: AdminAlerts, order: OrderRecord, *, now: float,
                         interval: float) -> OrderRecord:
     """Ask the panel about one order now (the card's Refresh button). Panel errors propagate."""
     if order.state != "placed" or not order.panel_order_id:
         return order
     info = await panel.status(order.panel_order_id)
-    await apply_changes(db, [status_change(order, info, now=now, interval=interval)], now)
+    stored = await _store(db, alerts, {order.order_id: _decider(info, now, interval)}, now)
+    if isinstance(outcome := stored.get(order.order_id), Exception):
+        raise outcome
     return await get_order(db, order.order_id) or order
 
 

@@ -684,6 +684,10 @@ class FakeUser:
         result.charge_id, result.message = charge_id, message
         return result
 
+    def skip_pending(self) -> None:
+        """Take every message sent so far as consumed: the next `next_message` is a new one."""
+        self._cursor = len(self._server._messages.get(self.id, []))
+
     async def next_message(self, timeout: float = 5.0) -> SentMessage:  # noqa: ASYNC109 - test API
         """The oldest message to this chat that this user has not consumed yet."""
 

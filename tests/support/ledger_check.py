@@ -1,6 +1,7 @@
 """The ledger's invariants, checked after a test: every wallet the bot shows is the sum of its
 entries, none is negative, and every top-up entry is explained by exactly one payment or
-approved request (no credit twice, no credit without a payment, no refund without its debit)."""
+approved request (no credit twice, no credit without a payment, no refund without its debit),
+and no order is refunded more than it was charged."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ async def assert_ledger_consistent(db: Database) -> None:
         explained.add(credit)
     unexplained = [key for key in by_ref if key[0].startswith("topup") and key not in explained]
     assert not unexplained, f"top-up entries with no payment or request: {unexplained}"
+
+    # An order is charged once and refunded at most its charge, over all its refunds together.
+    for order_id, charged, refunded, charges in await db.fetchall(
+            "SELECT order_id, -SUM(CASE WHEN reason = 'order' THEN amount_micros ELSE 0 END),"
+            " SUM(CASE WHEN reason = 'refund' THEN amount_micros ELSE 0 END),"
+            " SUM(reason = 'order') FROM ledger WHERE order_id IS NOT NULL GROUP BY order_id"):
+        assert charges <= 1, f"order {order_id} charged {charges} times"
+        assert 0 <= refunded <= charged, f"order {order_id}: refunded {refunded} of a charge of {charged}"

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -34,6 +35,18 @@ class FaultKind(StrEnum):
     RATE_LIMIT_JSON = "rate_limit_json"  # HTTP 200 {"error": "Rate limit exceeded"}
     TIMEOUT = "timeout"  # no answer until the client gives up
     DROP = "drop"  # the connection is closed without an answer
+    ANSWER = "answer"  # a chosen answer: `payload` (JSON, or Raw text) with `http_status`
+
+
+@dataclass(frozen=True)
+class Raw:
+    """An answer body sent exactly as written (JSON no encoder would write: 1e1000000, [[[[…)."""
+
+    text: str
+
+
+# Changes the sandbox's own answer to a request: (action, form, answer) → answer to send.
+Tamper = Callable[[str, Mapping[str, str], Any], Any]
 
 
 @dataclass
@@ -44,6 +57,8 @@ class Fault:
     # True: the panel does the work first, then the answer is lost (an order that exists
     # although the client saw a timeout).
     after_processing: bool = False
+    payload: Any = None  # ANSWER: what to send
+    http_status: int = 200  # ANSWER: with this status
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class SandboxServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._faults: list[Fault] = []
+        self.tamper: Tamper | None = None
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -81,8 +97,8 @@ class SandboxServer:
         return Counter(r.action for r in self.requests)
 
     def inject(self, kind: FaultKind, *, action: str | None = None, times: int = 1,
-               after_processing: bool = False) -> None:
-        self._faults.append(Fault(FaultKind(kind), action, times, after_processing))
+               after_processing: bool = False, payload: Any = None, http_status: int = 200) -> None:
+        self._faults.append(Fault(FaultKind(kind), action, times, after_processing, payload, http_status))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -145,9 +161,14 @@ class SandboxServer:
                 await asyncio.sleep(self.latency)
             fault = self._take_fault(action)
             if fault is None:
-                return self._json(*self.panel.handle(form))
+                status, payload = self.panel.handle(form)
+                if self.tamper is not None:
+                    payload = self.tamper(action, form, payload)
+                return self._json(status, payload)
             if fault.after_processing:
                 self.panel.handle(form)
+            if fault.kind is FaultKind.ANSWER:
+                return self._json(fault.http_status, fault.payload)
             return await self._faulty(request, fault.kind)
         finally:
             self.in_flight -= 1
@@ -155,7 +176,8 @@ class SandboxServer:
     @staticmethod
     def _json(status: int, payload: Any) -> web.Response:
         # Real panels often say text/html for JSON; the client must not care.
-        return web.Response(status=status, text=json.dumps(payload), content_type="text/html")
+        text = payload.text if isinstance(payload, Raw) else json.dumps(payload)
+        return web.Response(status=status, text=text, content_type="text/html")
 
     async def _faulty(self, request: web.Request, kind: FaultKind) -> web.StreamResponse:
         if kind is FaultKind.HTML_502:
