@@ -172,7 +172,6 @@ def _refund_call(context: ContextTypes.DEFAULT_TYPE) -> RefundCall:
             raise RefundRefused(exc.message) from None
         except (RetryAfter, NetworkError) as exc:  # flood control, timeout, lost connection, 5xx: unknown
             raise RefundUnknown(exc.message) from None
-            raise RefundUnknown(exc.message) from None
         except TelegramError as exc:
             raise RefundRefused(exc.message) from None
     return call

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -75,23 +76,41 @@ class Database:
         await self.conn.close()
 
 
-_savepoints = 0
-
-
 @asynccontextmanager
 async def savepoint(conn: aiosqlite.Connection) -> AsyncIterator[None]:
-    """A unit inside the caller's transaction: on an error only its own statements are undone."""
-    global _savepoints
-    _savepoints += 1
-    name = f"unit_{_savepoints}"
-    await conn.execute(f"SAVEPOINT {name}")
+    """A unit inside the caller's transaction: on an error only its own statements are undone.
+    (One name serves nested units too: SQLite rolls back to the innermost of that name.)"""
+    await conn.execute("SAVEPOINT unit")
     try:
         yield
     except BaseException:
-        await conn.execute(f"ROLLBACK TO {name}")
-        await conn.execute(f"RELEASE {name}")
+        await conn.execute("ROLLBACK TO unit")
+        await conn.execute("RELEASE unit")
         raise
-    await conn.execute(f"RELEASE {name}")
+    await conn.execute("RELEASE unit")
+
+
+async def write_each(conn: aiosqlite.Connection, items: Sequence[T],
+                     write: Callable[[Sequence[T]], Awaitable[None]]) -> dict[int, Exception]:
+    """Write `items` inside the caller's transaction, each one its own unit: all at once in a
+    savepoint (the fast path) and, if that fails, one per savepoint, so one item's failed write
+    never undoes or stops another's. Returns the failures by position in `items`."""
+    if not items:
+        return {}
+    try:
+        async with savepoint(conn):
+            await write(items)
+        return {}
+    except Exception:
+        log.warning("writing %d items at once failed; writing them one by one", len(items), exc_info=True)
+    failures: dict[int, Exception] = {}
+    for position, item in enumerate(items):
+        try:
+            async with savepoint(conn):
+                await write([item])
+        except Exception as exc:
+            failures[position] = exc
+    return failures
 
 
 async def open_database(path: Path) -> Database:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.database import Database, savepoint
+from storage.database import Database, write_each
 from storage.ledger import Refunded, refund_ref, refunds_by_order
 from storage.orders import ORDER_COLUMNS, OrderRecord
 
@@ -103,21 +103,14 @@ async def apply_decisions(db: Database, decisions: Mapping[int, Decide],
                 continue
             if change is not None:
                 changes.append((order, change))
-        try:
-            async with savepoint(conn):
-                await _write_changes(conn, changes, refunded, now)
-        except Exception:
-            log.warning("storing %d polled orders at once failed; storing them one by one", len(changes),
-                        exc_info=True)
-            for order, change in changes:
-                try:
-                    async with savepoint(conn):
-                        await _write_changes(conn, [(order, change)], refunded, now)
-                except Exception as exc:
-                    log.exception("order %s: could not store the panel's answer", order.order_id)
-                    results[order.order_id] = exc
-        for order, change in changes:
-            results.setdefault(order.order_id, change)
+        async def write(part: Sequence[tuple[OrderRecord, StatusChange]]) -> None:
+            await _write_changes(conn, part, refunded, now)
+
+        failures = await write_each(conn, changes, write)
+        for position, (order, change) in enumerate(changes):
+            if position in failures:
+                log.error("order %s: could not store the panel's answer: %s", order.order_id, failures[position])
+            results[order.order_id] = failures.get(position, change)
     return results
 
 
@@ -131,7 +124,7 @@ async def _orders_by_id(conn: aiosqlite.Connection, ids: list[int]) -> dict[int,
     return found
 
 
-async def _write_changes(conn: aiosqlite.Connection, changes: list[tuple[OrderRecord, StatusChange]],
+async def _write_changes(conn: aiosqlite.Connection, changes: Sequence[tuple[OrderRecord, StatusChange]],
                          refunded: Mapping[int, Refunded], now: float) -> None:
     """Batched statements, so a cycle of 10,000 orders is a handful of round trips."""
     if not changes:
@@ -161,11 +154,17 @@ async def _write_changes(conn: aiosqlite.Connection, changes: list[tuple[OrderRe
          if (n := c.notice) is not None])
 
 
-async def poll_failed(db: Database, order_ids: list[int], next_poll_at: dict[int, float]) -> None:
+async def poll_failed(db: Database, next_poll_at: Mapping[int, float]) -> None:
+    """No status for these orders this time: ask again at their next time (each its own unit)."""
     async with db.transaction() as conn:
-        await conn.executemany(
-            "UPDATE orders SET poll_failures = poll_failures + 1, next_poll_at = ? WHERE order_id = ?",
-            [(next_poll_at[order_id], order_id) for order_id in order_ids])
+        async def write(part: Sequence[tuple[int, float]]) -> None:
+            await conn.executemany(
+                "UPDATE orders SET poll_failures = poll_failures + 1, next_poll_at = ? WHERE order_id = ?",
+                [(when, order_id) for order_id, when in part])
+
+        failures = await write_each(conn, list(next_poll_at.items()), write)
+    if failures:
+        log.error("could not reschedule %d orders after a failed poll; they are asked again next tick", len(failures))
 
 
 async def stop_polling(db: Database, order_id: int, reason: str) -> None:
@@ -229,16 +228,17 @@ async def apply_refill_changes(db: Database, changes: list[tuple[int, str, str, 
     """(refill_id, status, raw status, next poll or None when final, notice) for each refill; each
     refill is its own unit (a failed write leaves it to the next poll, and the others stored)."""
     async with db.transaction() as conn:
-        for refill_id, status, raw_status, next_poll_at, notice in changes:
-            try:
-                async with savepoint(conn):
-                    await conn.execute(f"UPDATE refills SET status = ?, raw_status = ?, next_poll_at = ?,"
-                                       f" updated_at = {_NOW} WHERE refill_id = ?",
-                                       (status, raw_status, next_poll_at, refill_id))
-                    if notice is not None:
-                        await queue_notice(conn, notice, now)
-            except Exception:
-                log.exception("refill %s: could not store the panel's answer", refill_id)
+        async def write(part: Sequence[tuple[int, str, str, float | None, Notice | None]]) -> None:
+            for refill_id, status, raw_status, next_poll_at, notice in part:
+                await conn.execute(f"UPDATE refills SET status = ?, raw_status = ?, next_poll_at = ?,"
+                                   f" updated_at = {_NOW} WHERE refill_id = ?", (status, raw_status, next_poll_at,
+                                                                                refill_id))
+                if notice is not None:
+                    await queue_notice(conn, notice, now)
+
+        failures = await write_each(conn, changes, write)
+    for position in failures:
+        log.error("refill %s: could not store the panel's answer: %s", changes[position][0], failures[position])
 
 
 # --------------------------------------------------------------------------- the outbox

@@ -12,13 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_poll_scale_bench_runs_and_checks_its_targets() -> None:
     result = subprocess.run(
-        [sys.executable, "bench/poll_scale.py", "--orders", "250", "--latency", "0.05", "--concurrency", "2"],
+        [sys.executable, "bench/poll_scale.py", "--orders", "250", "--latency", "0.05", "--concurrency", "2",
+         "--spread-orders", "250"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
         check=False,
     )
     assert "requests made: 3" in result.stdout, result.stdout + result.stderr
     assert "max concurrent requests seen by the panel: 2" in result.stdout
     assert "ids answered with a status: 250/250" in result.stdout
+    assert "orders placed over 5 minutes: 250" in result.stdout
+    assert "PASS  requests per cycle <= ceil(250 / 100) = 3" in result.stdout, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout
 
 

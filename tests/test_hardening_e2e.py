@@ -71,8 +71,10 @@ async def refunds(shop: Shop, order_id: int) -> list[int]:
 
 
 def status_tamper(panel_order_id: str, **fields: Any) -> Any:
-    """Make the sandbox answer these fields for one order in every multi-status answer."""
+    """Make the sandbox answer these fields for one order in every status answer about it."""
     def tamper(action: str, form: Mapping[str, str], payload: Any) -> Any:
+        if action == "status" and form.get("order") == panel_order_id and isinstance(payload, dict):
+            return {**payload, **fields}  # the single-order form (the card's Refresh)
         if action == "status" and isinstance(payload, dict) and isinstance(payload.get(panel_order_id), dict):
             payload[panel_order_id] = {**payload[panel_order_id], **fields}
         return payload
@@ -238,6 +240,30 @@ async def test_partial_with_unknown_remains_is_held_not_announced_as_nothing(sho
     order = await get_order(shop.state.db, order_id)
     assert order is not None and order.refund_hold is None and await refunds(shop, order_id) == []
     assert await shop.balance(3302) == Decimal("99.88")
+
+
+async def test_a_held_refund_is_paid_once_the_panel_says_how_much(tmp_path: Path) -> None:
+    """Held for an unknown `remains`; when a later answer (here: the customer's Refresh) gives the
+    number, the share is refunded and the hold cleared without waiting for an admin."""
+    async with open_shop(tmp_path) as shop:
+        customer = await funded(shop, 3304)
+        order_id = await place(shop, customer, "https://instagram.com/later", service="102")
+        pid = await panel_id(shop, order_id)
+        shop.panel.force_status(pid, OrderStatus.PARTIAL, remains=500)
+        shop.server.tamper = status_tamper(pid, remains="Unknown")
+        card, _ = await customer.tap(await say(customer, "/orders"), f"ord:{order_id}")
+        await customer.tap(card, f"ord:{order_id}:r")
+        await message_starting(customer, f"⚠️ Order #{order_id}", ending="will follow in a message.")
+        assert (await get_order(shop.state.db, order_id)).refund_hold  # type: ignore[union-attr]
+
+        shop.server.tamper = None
+        later = time.monotonic() + 11
+        shop.state.clock = lambda: later
+        await customer.tap_answer(card, f"ord:{order_id}:r")
+        paid = await message_starting(customer, f"⚠️ Order #{order_id}", ending="returned to your wallet.")
+        assert "500 of 1000 were not delivered. 0.06 USD was returned" in paid.text
+        order = await get_order(shop.state.db, order_id)
+        assert order is not None and order.refund_hold is None and await refunds(shop, order_id) == [60_000]
 
 
 async def test_a_hand_refund_pressed_on_a_stale_screen_is_not_doubled(shop: Shop) -> None:

@@ -85,10 +85,11 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
     if status.is_final:
         next_poll = None
     changed = status is not old and not (status in RUNNING and old in RUNNING)
-    if not changed:
-        return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll)
     units = billed_units(order.service_type, order.quantity, order.request)
     target = refund_target(status, order.price_micros, units, info.remains)
+    # A held refund is settled as soon as an answer makes it computable, even without a new status.
+    if not changed and not (order.refund_hold and isinstance(target, int)):
+        return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll)
     settlement = settle(target, order.price_micros, refunded.micros)
     hold = None
     if settlement.held is not None:
@@ -139,10 +140,11 @@ def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, 
 
 
 async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
-                      interval: float) -> PollReport:
+                      interval: float, early: float | None = None) -> PollReport:
     """One cycle: every due order, topped up to full batches of 100 with the orders due soonest
-    (at most one interval early), so N open orders cost ceil(N / 100) status requests."""
-    due = await due_orders(db, now, horizon=interval, batch=BATCH_LIMIT)
+    (at most `early` seconds early, one interval by default), so N open orders cost about
+    ceil(N / 100) status requests a cycle however their schedules drifted apart."""
+    due = await due_orders(db, now, horizon=interval if early is None else early, batch=BATCH_LIMIT)
     if not due:
         return PollReport()
     askable = [order for order in due if order.panel_order_id and is_id(order.panel_order_id)]
@@ -164,7 +166,7 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
         if isinstance(outcome, Exception):
             failed[order_id] = now + retry_delay(1, interval)
     if failed:
-        await poll_failed(db, list(failed), failed)
+        await poll_failed(db, failed)
         log.warning("polling: no status for %d of %d orders; retrying later", len(failed), len(due))
     changes = [c for c in stored.values() if isinstance(c, StatusChange)]
     return PollReport(len(due), sum(1 for c in changes if c.notice), sum(1 for c in changes if c.refund_micros),

@@ -1,0 +1,187 @@
+"""Polling, refunds and the small rules around them, on a real SQLite file: each order's update
+is its own unit, requests are filled to 100 ids, and refunds follow one rule per order type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.domain.markup import escape_stray
+from bot.domain.refunds import Held, billed_units, refund_target, settle
+from bot.domain.throttle import Throttle
+from bot.panel import OrderStatus, PanelClient
+from bot.shop.alerts import AdminAlerts
+from bot.shop.tracking import poll_orders
+from storage.database import Database, open_database
+from storage.orders import get_order
+from storage.tracking import StatusChange, apply_decisions, due_orders
+from tests.support.ledger_check import assert_ledger_consistent
+from tests.support.orders import placed_order
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_database(tmp_path / "bot.db")
+    yield database
+    await assert_ledger_consistent(database)
+    await database.close()
+
+
+def panel_answering(statuses: dict[str, dict[str, str]]) -> PanelClient:
+    """A real client whose panel answers these statuses (by panel id) to every multi-status."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = dict(httpx.QueryParams(request.content.decode()))["orders"].split(",")
+        return httpx.Response(200, text=json.dumps({one: statuses[one] for one in asked if one in statuses}))
+    return PanelClient("http://panel.test/api/v2", "k", transport=httpx.MockTransport(answer), read_attempts=1)
+
+
+async def no_alerts(chat_id: int, text: str) -> None:
+    raise AssertionError(f"unexpected alert: {text}")
+
+
+# --------------------------------------------------------------------------- each order its own unit
+
+async def test_one_orders_failed_write_leaves_the_others_stored(db: Database) -> None:
+    good = await placed_order(db, user_id=1, panel_order_id="101", price_micros=120_000)
+    bad = await placed_order(db, user_id=2, panel_order_id="102", price_micros=120_000)
+    also = await placed_order(db, user_id=3, panel_order_id="103", price_micros=120_000)
+    async with db.transaction() as conn:  # the database refuses any write to one order's row
+        await conn.execute(f"CREATE TRIGGER broken BEFORE UPDATE ON orders WHEN OLD.order_id = {bad.order_id}"
+                           " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    canceled = {"status": "Canceled", "remains": "1000"}
+    async with panel_answering({"101": canceled, "102": canceled, "103": canceled}) as client:
+        report = await poll_orders(db, client, AdminAlerts([], no_alerts), now=100.0, interval=60.0)
+    assert (report.due, report.refunds, report.failed) == (3, 2, 1)
+    for order in (good, also):
+        stored = await get_order(db, order.order_id)
+        assert stored is not None and stored.panel_status == "canceled" and stored.next_poll_at is None
+    refunded = await db.fetchall("SELECT order_id, amount_micros FROM ledger WHERE reason = 'refund'")
+    assert sorted(tuple(r) for r in refunded) == [(good.order_id, 120_000), (also.order_id, 120_000)]
+    notices = await db.fetchall("SELECT order_id FROM notifications ORDER BY order_id")
+    assert [r[0] for r in notices] == [good.order_id, also.order_id]
+    async with db.transaction() as conn:
+        await conn.execute("DROP TRIGGER broken")
+    stuck = await get_order(db, bad.order_id)
+    assert stuck is not None and stuck.panel_status is None  # untouched, asked again next cycle
+
+
+async def test_a_decision_that_raises_stops_only_its_order(db: Database) -> None:
+    first = await placed_order(db, user_id=1, panel_order_id="201", price_micros=1)
+    second = await placed_order(db, user_id=2, panel_order_id="202", price_micros=1)
+
+    def boom(order: object, refunded: object) -> StatusChange:
+        raise ZeroDivisionError("a bug in one decision")
+
+    def fine(order: object, refunded: object) -> StatusChange:
+        return StatusChange(second.order_id, "completed", "Completed", 5, 0, None)
+
+    results = await apply_decisions(db, {first.order_id: boom, second.order_id: fine}, now=1.0)
+    assert isinstance(results[first.order_id], ZeroDivisionError)
+    assert isinstance(results[second.order_id], StatusChange)
+    assert (await get_order(db, second.order_id)).panel_status == "completed"  # type: ignore[union-attr]
+
+
+async def test_the_database_refuses_a_refund_beyond_the_charge(db: Database) -> None:
+    order = await placed_order(db, user_id=1, panel_order_id="301", price_micros=100)
+
+    def too_much(current: object, refunded: object) -> StatusChange:
+        return StatusChange(order.order_id, "canceled", "Canceled", None, None, None, refund_micros=101)
+
+    results = await apply_decisions(db, {order.order_id: too_much}, now=1.0)
+    assert "exceed its charge" in str(results[order.order_id])
+    assert await db.fetchall("SELECT * FROM ledger WHERE reason = 'refund'") == []
+
+
+# --------------------------------------------------------------------------- full batches
+
+async def test_due_orders_are_topped_up_to_full_batches_with_the_soonest_due(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO users (user_id, first_name) VALUES (1, 'x')")
+        await conn.executemany(
+            "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, quantity, request_json,"
+            " price_micros, cost_micros, currency, state, panel_order_id, next_poll_at)"
+            " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?)",
+            [(f"d{i}", str(1000 + i), at) for i, at in enumerate(
+                [100.0] * 150 + [100.0 + 60 - i / 10 for i in range(60)] + [100.0 + 61 + i for i in range(40)])])
+    due = await due_orders(db, 100.0, horizon=60.0, batch=100)
+    assert len(due) == 200
+    assert sum(1 for o in due if o.next_poll_at == 100.0) == 150
+    soonest = sorted(o.next_poll_at for o in due if o.next_poll_at != 100.0)  # type: ignore[type-var]
+    assert soonest == sorted(100.0 + 60 - i / 10 for i in range(60))[:50]
+    assert len(await due_orders(db, 100.0, horizon=0.0, batch=100)) == 150  # nothing early without a horizon
+    assert await due_orders(db, 50.0, horizon=60.0, batch=100) == []  # nothing due: nothing asked early
+
+
+# --------------------------------------------------------------------------- the refund rule
+
+@pytest.mark.parametrize(("service_type", "quantity", "sent", "units"), [
+    ("Default", 1000, {}, 1000),
+    ("Default", 1000, {"runs": "10", "interval": "15"}, 10_000),
+    ("Subscriptions", 200, {"max": "200", "posts": "5"}, 1000),
+    ("Package", 1, {}, None),
+    ("Custom Comments Package", 4, {"comments": "a\nb\nc\nd"}, None),
+    ("Custom Comments", 5, {"comments": "a\nb\nc\nd\ne"}, 5),
+    ("Default", 1000, {"runs": "x"}, None),
+])
+def test_the_units_a_price_paid_for(service_type: str, quantity: int, sent: dict[str, str],
+                                    units: int | None) -> None:
+    assert billed_units(service_type, quantity, sent) == units
+
+
+@pytest.mark.parametrize(("status", "units", "remains", "target"), [
+    (OrderStatus.CANCELED, 1000, 1000, 10_000_000),
+    (OrderStatus.REFUNDED, None, None, 10_000_000),
+    (OrderStatus.FAILED, 1000, 0, 10_000_000),
+    (OrderStatus.COMPLETED, 1000, 500, 0),
+    (OrderStatus.IN_PROGRESS, 1000, 500, None),
+    (OrderStatus.PARTIAL, 10_000, 500, 500_000),  # 1000 × 10 runs for 10.00, 500 undelivered: 0.50
+    (OrderStatus.PARTIAL, 3, 1, 3_333_333),  # rounded down
+    (OrderStatus.PARTIAL, 1000, 1000, 10_000_000),
+    (OrderStatus.PARTIAL, None, 1, Held("the price is per package, so the undelivered part cannot be computed")),
+    (OrderStatus.PARTIAL, 1000, None, Held("the panel did not say how many were not delivered")),
+    (OrderStatus.PARTIAL, 1000, 1001, Held("the panel says 1001 of 1000 were not delivered, which cannot be right")),
+    (OrderStatus.PARTIAL, 1000, 0, Held("the panel says 0 of 1000 were not delivered, which cannot be right")),
+])
+def test_what_each_status_makes_due(status: OrderStatus, units: int | None, remains: int | None,
+                                    target: object) -> None:
+    assert refund_target(status, 10_000_000, units, remains) == target
+
+
+def test_a_later_status_settles_the_difference_and_never_takes_back() -> None:
+    assert settle(30_000, 120_000, 0).pay == 30_000  # Partial
+    assert settle(120_000, 120_000, 30_000).pay == 90_000  # then Canceled: the rest
+    assert settle(120_000, 120_000, 120_000).pay == 0  # asked again: nothing more
+    later = settle(0, 120_000, 120_000)  # then Completed: nothing taken back, the admins are told
+    assert (later.pay, later.overpaid) == (0, 120_000)
+    assert settle(None, 120_000, 5).pay == 0
+
+
+# --------------------------------------------------------------------------- small rules
+
+def test_the_refresh_throttle() -> None:
+    throttle = Throttle(every=10, overall_every=0.5)
+    assert throttle.wait("ann", 100.0) == 0
+    assert throttle.wait("ann", 105.0) == pytest.approx(5.0)  # her own limit
+    assert throttle.wait("bob", 100.2) == pytest.approx(0.3)  # the shop's overall limit
+    assert throttle.wait("bob", 100.5) == 0
+    assert throttle.wait("ann", 110.0) == 0
+
+
+@pytest.mark.parametrize(("typed", "sent"), [
+    ("today & tomorrow", "today &amp; tomorrow"),
+    ("<3 and 2<5", "&lt;3 and 2&lt;5"),
+    ("<b>bold</b> & <i>it</i>", "<b>bold</b> &amp; <i>it</i>"),
+    ('<a href="https://x.test/?a=1&b=2">link</a>', '<a href="https://x.test/?a=1&b=2">link</a>'),
+    ("&amp; &lt; &#128512; &#x1F600; &copy;", "&amp; &lt; &#128512; &#x1F600; &amp;copy;"),
+    ("<br> <script>", "&lt;br> &lt;script>"),
+    ('<span class="tg-spoiler">s</span> <tg-spoiler>t</tg-spoiler>',
+     '<span class="tg-spoiler">s</span> <tg-spoiler>t</tg-spoiler>'),
+    ("<blockquote expandable>q</blockquote><pre><code class=\"language-py\">x</code></pre>",
+     "<blockquote expandable>q</blockquote><pre><code class=\"language-py\">x</code></pre>"),
+])
+def test_stray_markup_characters_are_escaped_and_tags_kept(typed: str, sent: str) -> None:
+    assert escape_stray(typed) == sent
