@@ -42,9 +42,9 @@ class AppState:
     # Orders the panel took whose id the database would not store yet: order id → panel id.
     unrecorded: dict[int, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic  # for expiries and throttles (tests move it)
-    # Refresh on an order card asks the panel at most once per customer every 10 s, and at most
-    # twice a second for the whole shop.
-    refresh_throttle: Throttle = field(default_factory=lambda: Throttle(every=10.0, overall_every=0.5))
+    # Refresh (and Refill) on an order card ask the panel at most once per customer every 10 s,
+    # and at most twice a second for the whole shop.
+    card_throttle: Throttle = field(default_factory=lambda: Throttle(every=10.0, overall_every=0.5))
 
     def __post_init__(self) -> None:
         self.show_catalogue(self.full_catalogue, self.rules)

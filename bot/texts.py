@@ -275,6 +275,7 @@ NOT_YOUR_ORDER = _("This order is not in your list.")
 REFRESHED = _("Updated.")
 REFRESH_THROTTLED = _("⏳ Status checked moments ago; try again in {seconds} s. Every change reaches you in a "
                       "message anyway.")
+REFILL_THROTTLED = _("⏳ A refill was just requested; try again in {seconds} s if you need to.")
 STATUS_NAMES: dict[str, str] = {
     "pending": _("pending"), "in progress": _("in progress"), "processing": _("in progress"),
     "completed": _("completed"), "partial": _("partially delivered"), "canceled": _("canceled"),
@@ -392,8 +393,10 @@ BUTTON_YES_REFUND = _("Yes, refund {price}")
 BUTTON_NO = _("No")
 ASK_PANEL_ORDER_ID = _("✅ Order #{order_id}: send the panel's order id (as the panel shows it), or /cancel.")
 CONFIRM_FAILED = _("❌ Mark order #{order_id} as failed and refund {price} to user <code>{user_id}</code>?")
-BAD_PANEL_ORDER_ID = _("A panel order id is 1–100 characters without spaces, e.g. <code>123456</code>. Send it again, "
-                       "or /cancel.")
+BAD_PANEL_ORDER_ID = _("A panel order id is 1–64 characters without spaces or commas, e.g. <code>123456</code>. Send "
+                       "it again, or /cancel.")
+BAD_PANEL_ORDER_ID_COMMAND = _("A panel order id is 1–64 characters without spaces or commas, e.g. "
+                               "<code>/resolve 12 placed 123456</code>.")
 BUTTON_ADMIN_HELD_LIST = _("💸 Refunds to decide")
 HELD_NONE = _("💸 No refund is waiting for a decision.")
 HELD_LIST = _("💸 <b>Refunds to decide</b> ({count}): the panel's answer did not say how much was not delivered. "

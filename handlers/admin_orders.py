@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
@@ -15,6 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
+from bot.panel import is_id
 from bot.shop.ordering import resolve_failed, resolve_placed
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
 SHOWN = 10  # orders listed at once; the oldest first
-PANEL_ORDER_ID = re.compile(r"^\S{1,100}$")
 
 
 @admin_only
@@ -73,7 +72,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 @on_answer("placed")
 async def placed_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     panel_order_id = (message.text or "").strip()
-    if not PANEL_ORDER_ID.match(panel_order_id):
+    if not is_id(panel_order_id):  # the rule the panel's own answers are held to: it is polled with it
         await reply(update, texts.BAD_PANEL_ORDER_ID)
         return False
     await reply(update, await _settle(context, admin_id(update), int(target), panel_order_id))
@@ -88,7 +87,10 @@ async def resolve_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not valid or not args[0].isascii() or not args[0].isdigit():
         await reply(update, texts.RESOLVE_USAGE)
         return
-    panel_order_id = args[2][:100] if len(args) == 3 else None
+    panel_order_id = args[2] if len(args) == 3 else None
+    if panel_order_id is not None and not is_id(panel_order_id):
+        await reply(update, texts.BAD_PANEL_ORDER_ID_COMMAND)
+        return
     await reply(update, await _settle(context, admin_id(update), int(args[0]), panel_order_id))
 
 

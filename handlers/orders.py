@@ -38,8 +38,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     action = parts[2] if len(parts) > 2 else ""
     now, interval = time.time(), state.settings.poll_interval_seconds
     if action == "r" and order.state == "placed":
-        wait = state.refresh_throttle.wait(user.id, state.clock())
-        if wait:  # the card as last polled; the panel is not asked again so soon
+        if wait := state.card_throttle.wait(user.id, state.clock()):  # the card as last polled
             await answer(update, texts.REFRESH_THROTTLED.format(seconds=math.ceil(wait)))
             await show(update, await _card(state, order), _buttons(state, order), answered=True)
             return
@@ -53,6 +52,9 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             state.notifier.wake()
         await show(update, await _card(state, order), _buttons(state, order), answered=True)
     elif action == "f" and _can_refill(state, order):
+        if wait := state.card_throttle.wait((user.id, "refill"), state.clock()):  # a write: one at a time
+            await answer(update, texts.REFILL_THROTTLED.format(seconds=math.ceil(wait)))
+            return
         result = await request_refill(state.db, state.panel, order, now=now, interval=interval)
         await answer(update)
         await reply(update, result.text)

@@ -414,6 +414,32 @@ async def test_refresh_asks_the_panel_at_most_once_in_ten_seconds(tmp_path: Path
         assert len([r for r in shop.server.requests if r.action == "status" and "order" in r.fields]) == 2
 
 
+async def test_refill_is_sent_at_most_once_in_ten_seconds(shop: Shop) -> None:
+    """A write the customer taps: a second tap within 10 s is answered without a second request."""
+    customer = await funded(shop, 3802)
+    order_id = await place(shop, customer, "https://instagram.com/refill-tap")
+    shop.panel.clock.advance(DONE)
+    done = await message_starting(customer, f"✅ Order #{order_id}")
+    card, _ = await customer.tap(done, f"ord:{order_id}")
+    await customer.tap_answer(card, f"ord:{order_id}:f")
+    second = await customer.tap_answer(card, f"ord:{order_id}:f")
+    assert second.startswith("⏳ A refill was just requested")
+    assert shop.server.actions()["refill"] == 1
+
+
+async def test_a_panel_id_typed_by_an_admin_is_held_to_the_panels_rule(shop: Shop) -> None:
+    """An id with a comma would be polled as two orders: refused, as it is in a panel's answer."""
+    customer = await funded(shop, 3803)
+    shop.server.inject(FaultKind.HTML_502, action="add", after_processing=True)
+    text = await confirm(customer, await order_until_summary(customer, "102", ["https://instagram.com/u", "1000"]))
+    order_id = int(text.split("#")[1].split()[0])
+    admin = shop.customer(ADMIN_ID, "Admin")
+    assert (await say(admin, f"/resolve {order_id} placed 23501,23502")).text == (
+        "A panel order id is 1–64 characters without spaces or commas, e.g. /resolve 12 placed 123456.")
+    assert (await get_order(shop.state.db, order_id)).state == "unverified"  # type: ignore[union-attr]
+    assert (await say(admin, f"/resolve {order_id} placed 23501")).text.startswith(f"✅ Order #{order_id} marked")
+
+
 # --------------------------------------------------------------------------- 9: smaller ones
 
 async def test_a_broadcast_with_a_bare_ampersand_is_escaped_not_refused(shop: Shop) -> None:

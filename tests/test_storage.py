@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from storage.database import migrate, migrations, open_database
-from storage.ledger import add_entry, balance_micros
+from storage.ledger import Refunded, add_entry, add_refund, balance_micros, refunds_by_order
 from storage.users import get_user, touch_user
 
 
@@ -71,5 +73,50 @@ async def test_a_database_at_version_2_is_upgraded_and_keeps_its_rows(tmp_path: 
         async with db.transaction() as conn:  # the upgraded ledger takes the newer kinds of entry
             assert await add_entry(conn, 42, 1000000, "USD", "topup", ref="manual:1")
         assert await balance_micros(db, 42) == 13500000
+    finally:
+        await db.close()
+
+
+async def test_a_shop_at_version_5_keeps_its_refunds_and_may_refund_again_within_the_charge(tmp_path: Path) -> None:
+    """006 rebuilds the ledger once more: an order refunded once before the upgrade (by the old
+    one-refund-per-order key) gets its reference, may be refunded the rest, and never more."""
+    path = tmp_path / "v5.db"
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                           " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))")
+        for version, name, sql in migrations()[:5]:
+            await conn.executescript(sql)
+            await conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
+        await conn.execute("INSERT INTO users (user_id, first_name) VALUES (42, 'Ann')")
+        await conn.execute("INSERT INTO orders (order_id, user_id, draft_key, service_id, service_name, service_type,"
+                           " request_json, price_micros, cost_micros, currency, state) VALUES"
+                           " (7, 42, 'k', '1', 's', 'Default', '{}', 120000, 100000, 'USD', 'placed')")
+        await conn.executescript(
+            "INSERT INTO ledger (user_id, amount_micros, currency, reason, admin_id) VALUES (42, 120000, 'USD',"
+            " 'credit', 1);"
+            "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id) VALUES (42, -120000, 'USD',"
+            " 'order', 7);"
+            "INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id, note) VALUES (42, 30000, 'USD',"
+            " 'refund', 7, 'panel status Partial');")
+    finally:
+        await conn.close()
+    db = await open_database(path)
+    try:
+        rows = await db.fetchall("SELECT reason, amount_micros, ref FROM ledger WHERE order_id = 7 ORDER BY entry_id")
+        assert [tuple(r) for r in rows] == [("order", -120000, None), ("refund", 30000, "order:7:refund:1")]
+        before = (await refunds_by_order(db, [7]))[7]
+        assert before == Refunded(30000, 1)
+        async with db.transaction() as conn:
+            await add_refund(conn, user_id=42, order_id=7, amount_micros=90000, currency="USD", before=before)
+        with pytest.raises(sqlite3.IntegrityError, match="exceed its charge"):
+            async with db.transaction() as conn:
+                await add_refund(conn, user_id=42, order_id=7, amount_micros=1, currency="USD",
+                                 before=Refunded(120000, 2))
+        with pytest.raises(sqlite3.IntegrityError):  # the charge stays one per order
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO ledger (user_id, amount_micros, currency, reason, order_id)"
+                                   " VALUES (42, -1, 'USD', 'order', 7)")
+        assert await balance_micros(db, 42) == 120000
     finally:
         await db.close()

@@ -20,6 +20,7 @@ from bot.panel.values import (
     to_flag,
     to_id,
     to_int,
+    to_note,
     to_optional_decimal,
     to_optional_int,
     to_text,
@@ -32,6 +33,7 @@ OptionalCount = Annotated[int | None, BeforeValidator(to_optional_int)]
 Flag = Annotated[bool, BeforeValidator(to_flag)]
 Id = Annotated[str, BeforeValidator(to_id)]
 Text = Annotated[str, BeforeValidator(to_text)]
+Note = Annotated[str, BeforeValidator(to_note)]
 
 
 class ServiceType(StrEnum):
@@ -156,8 +158,8 @@ class Service(_Model):
     refill: Flag = False
     cancel: Flag = False
     dripfeed: Flag = False
-    description: Text = ""
-    average_time: Text = ""
+    description: Note = ""
+    average_time: Note = ""
 
     @model_validator(mode="before")
     @classmethod

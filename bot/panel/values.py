@@ -173,6 +173,15 @@ def to_currency(value: Any) -> str | None:
     return value.strip()
 
 
+def to_note(value: Any) -> str:
+    """Like to_text, for what is only shown (a description, an average time): what is not a text
+    is left out rather than making the whole entry unreadable."""
+    try:
+        return to_text(value)
+    except ValueError:
+        return ""
+
+
 def normalise_word(value: str) -> str:
     """"In_Progress ", "in-progress", "IN PROGRESS" → "in progress"."""
     return " ".join(re.split(r"[\s_\-]+", value.strip().lower())).strip()
