@@ -84,8 +84,9 @@ async def savepoint(conn: aiosqlite.Connection) -> AsyncIterator[None]:
     try:
         yield
     except BaseException:
-        await conn.execute("ROLLBACK TO unit")
-        await conn.execute("RELEASE unit")
+        if conn.in_transaction:  # SQLite undoes the whole transaction itself on some errors (disk full)
+            await conn.execute("ROLLBACK TO unit")
+            await conn.execute("RELEASE unit")
         raise
     await conn.execute("RELEASE unit")
 
@@ -102,6 +103,8 @@ async def write_each(conn: aiosqlite.Connection, items: Sequence[T],
             await write(items)
         return {}
     except Exception:
+        if not conn.in_transaction:  # the database undid the whole transaction (disk full, I/O): so do we
+            raise
         log.warning("writing %d items at once failed; writing them one by one", len(items), exc_info=True)
     failures: dict[int, Exception] = {}
     for position, item in enumerate(items):
@@ -109,6 +112,8 @@ async def write_each(conn: aiosqlite.Connection, items: Sequence[T],
             async with savepoint(conn):
                 await write([item])
         except Exception as exc:
+            if not conn.in_transaction:
+                raise
             failures[position] = exc
     return failures
 

@@ -40,3 +40,16 @@ def test_conversation_load_bench_completes_every_order() -> None:
     assert "bots stopped with SIGINT: bare bot exit code 0, storefront bot exit code 0: PASS" in result.stdout, (
         result.stdout + result.stderr)
     assert "Traceback" not in result.stderr, result.stderr  # exit code 1 only means the latency target was missed
+
+
+def test_hostile_panel_soak_runs_and_checks_its_targets() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/hostile_panel.py", "--cycles", "300", "--garbage", "0.05"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert "cycles completed: " in result.stdout, result.stdout + result.stderr
+    for target in ("cycles completed >= 300, none failed", "orders stuck == 0",
+                   "refunds == undelivered share, to the micro-unit, for every order"):
+        assert f"PASS  {target}" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0

@@ -130,17 +130,68 @@ async def test_a_whole_request_not_found_is_narrowed_to_the_ids_it_is_about() ->
     asked: list[int] = []
 
     def panel(request: httpx.Request) -> httpx.Response:
-        ids = dict(httpx.QueryParams(request.content.decode()))["orders"].split(",")
+        form = dict(httpx.QueryParams(request.content.decode()))
+        ids = form["orders"].split(",") if "orders" in form else [form["order"]]
         asked.append(len(ids))
         if any(one not in known for one in ids):
             return httpx.Response(200, json={"error": "Incorrect order ID"})
-        return httpx.Response(200, json={one: GOOD for one in ids})
+        return httpx.Response(200, json={one: GOOD for one in ids} if "orders" in form else GOOD)
 
     async with PanelClient("http://panel.test/api/v2", "k", transport=httpx.MockTransport(panel)) as client:
         results = await client.statuses(str(i) for i in range(1, 101))
     assert isinstance(results["57"], PanelNotFound)
     assert all(isinstance(results[one], OrderStatusInfo) for one in known)
     assert asked[0] == 100 and len(asked) <= 2 * 7 + 1  # a halving per level: about 2 log2(100) requests
+
+
+async def test_a_panel_refusing_every_batch_costs_a_bounded_number_of_requests_and_reports_nobody() -> None:
+    """A glitch (or a panel without the `orders` form) refusing every request as a whole: the
+    narrowing stops at its budget; no order is taken as "not found", all are asked again later."""
+    asked: list[httpx.Request] = []
+
+    def panel(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, json={"error": "Incorrect order ID"})
+
+    async with PanelClient("http://panel.test/api/v2", "k", transport=httpx.MockTransport(panel),
+                           read_attempts=1) as client:
+        results = await client.statuses(str(i) for i in range(1, 101))
+    assert len(asked) <= 1 + 30
+    assert not any(isinstance(r, PanelNotFound) for r in results.values())
+    assert all(isinstance(r, PanelBadResponse) for r in results.values())
+
+
+async def test_an_id_alone_is_confirmed_in_the_single_order_form() -> None:
+    """A panel that refuses `orders=` for one id but answers `order=`: the order is not lost."""
+    def panel(request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        if "orders" in form:
+            return httpx.Response(200, json={"error": "Incorrect order ID"})
+        return httpx.Response(200, json=GOOD)
+
+    async with PanelClient("http://panel.test/api/v2", "k", transport=httpx.MockTransport(panel)) as client:
+        assert isinstance((await client.statuses(["5"]))["5"], OrderStatusInfo)
+
+
+def test_a_number_of_thousands_of_digits_spoils_only_its_own_order() -> None:
+    """Python's JSON parser refuses an integer of more than 4,300 digits for the whole answer."""
+    body = ('{"1": {"status": "Canceled", "remains": "1000"}, "2": {"status": "Partial", "remains": '
+            + "9" * 5000 + "}}").encode()
+    results = parse_statuses(decode_body(body, 200), ["1", "2"])
+    assert isinstance(results["1"], OrderStatusInfo) and isinstance(results["2"], PanelBadResponse)
+
+
+def test_lone_surrogates_never_reach_the_database_or_the_panel() -> None:
+    """A lone surrogate (JSON "\\ud800") is valid JSON but no UTF-8: it could be neither stored
+    nor sent. As an id it is refused; in a text it is replaced."""
+    body = rb'{"1": {"status": "Partial \ud800", "remains": "1"}, "\ud800": {"status": "Completed"}}'
+    results = parse_statuses(decode_body(body, 200), ["1"])
+    info = results["1"]
+    assert isinstance(info, OrderStatusInfo) and info.raw_status.encode("utf-8") == b"Partial ?"
+    with pytest.raises(ValueError, match="not an id"):
+        to_id("\ud800")
+    error = parse_statuses(decode_body(rb'{"1": {"error": "Incorrect order ID \udc00"}}', 200), ["1"])["1"]
+    assert isinstance(error, PanelNotFound) and error.message.encode("utf-8")
 
 
 async def test_a_whole_request_not_found_that_stays_is_never_per_id_for_a_batch() -> None:

@@ -4,6 +4,7 @@ is its own unit, requests are filled to 100 ids, and refunds follow one rule per
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from bot.panel import OrderStatus, PanelClient
 from bot.shop.alerts import AdminAlerts
 from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
-from storage.orders import get_order
+from storage.orders import OrderRecord, get_order
 from storage.tracking import StatusChange, apply_decisions, due_orders
 from tests.support.ledger_check import assert_ledger_consistent
 from tests.support.orders import placed_order
@@ -67,6 +68,58 @@ async def test_one_orders_failed_write_leaves_the_others_stored(db: Database) ->
         await conn.execute("DROP TRIGGER broken")
     stuck = await get_order(db, bad.order_id)
     assert stuck is not None and stuck.panel_status is None  # untouched, asked again next cycle
+
+
+async def test_when_the_database_undoes_the_whole_transaction_nothing_is_half_stored(db: Database) -> None:
+    """On some errors (disk full, I/O) SQLite rolls the whole transaction back by itself: the
+    per-order units must not go on outside it, committing some orders and not others."""
+    orders = [await placed_order(db, user_id=i, panel_order_id=str(400 + i), price_micros=100) for i in (1, 2, 3)]
+    async with db.transaction() as conn:
+        await conn.execute(f"CREATE TRIGGER full BEFORE UPDATE ON orders WHEN OLD.order_id = {orders[1].order_id}"
+                           " BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END")
+
+    def canceled(order: OrderRecord, refunded: object) -> StatusChange:
+        return StatusChange(order.order_id, "canceled", "Canceled", None, None, None, refund_micros=100)
+
+    with pytest.raises(sqlite3.IntegrityError, match="disk is full"):
+        await apply_decisions(db, {o.order_id: canceled for o in orders}, now=1.0)
+    assert await db.fetchall("SELECT * FROM ledger WHERE reason = 'refund'") == []
+    assert await db.fetchall("SELECT * FROM notifications") == []
+    assert not db.conn.in_transaction
+
+
+async def test_an_order_whose_stored_id_cannot_be_sent_is_reported_once(db: Database) -> None:
+    """An id typed by hand before ids were checked ("12,13") would be asked as two orders."""
+    odd = await placed_order(db, user_id=1, panel_order_id="12,13", price_micros=100)
+    fine = await placed_order(db, user_id=2, panel_order_id="14", price_micros=100)
+    sent: list[str] = []
+
+    async def to_admins(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    async with panel_answering({"14": {"status": "Completed", "remains": "0"}}) as client:
+        for now in (100.0, 10_000.0):
+            await poll_orders(db, client, AdminAlerts([9], to_admins), now=now, interval=60.0)
+    assert len(sent) == 1 and f"#{odd.order_id}" in sent[0] and "12,13" in sent[0]
+    assert (await get_order(db, odd.order_id)).next_poll_at is None  # type: ignore[union-attr]
+    assert (await get_order(db, fine.order_id)).panel_status == "completed"  # type: ignore[union-attr]
+
+
+async def test_a_panel_message_that_is_no_utf8_is_stored_and_stops_nobody(db: Database) -> None:
+    canceled = await placed_order(db, user_id=1, panel_order_id="21", price_micros=100)
+    lost = await placed_order(db, user_id=2, panel_order_id="22", price_micros=100)
+    body = rb'{"21": {"status": "Canceled", "remains": "1000"}, "22": {"error": "Incorrect order ID \ud800"}}'
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    sent: list[str] = []
+
+    async def to_admins(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    async with PanelClient("http://panel.test/api/v2", "k", transport=transport) as client:
+        report = await poll_orders(db, client, AdminAlerts([9], to_admins), now=100.0, interval=60.0)
+    assert (report.refunds, report.missing) == (1, 1)
+    assert (await get_order(db, lost.order_id)).error == "Incorrect order ID ?"  # type: ignore[union-attr]
+    assert (await get_order(db, canceled.order_id)).panel_status == "canceled"  # type: ignore[union-attr]
 
 
 async def test_a_decision_that_raises_stops_only_its_order(db: Database) -> None:

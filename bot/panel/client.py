@@ -66,6 +66,9 @@ T = TypeVar("T")
 BATCH_LIMIT = 100  # ids per request, as every panel documents
 # A catalogue of 10,000 services is about 5 MB; anything larger is not an answer we can use.
 MAX_BODY_BYTES = 16_000_000
+# Extra status requests a chunk may cost to find the ids a panel refuses a whole batch for:
+# one such id among 100 takes about 2 × log2(100) = 14, a panel that refuses everything no more.
+NARROWING_BUDGET = 30
 # Some panels refuse clients that do not look like a browser.
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -199,26 +202,41 @@ class PanelClient:
         return parse_balance(await self._read("balance"))
 
     async def status(self, order_id: str | int) -> OrderStatusInfo:
-        order_id = to_id(order_id)
+        order_id = _sendable(order_id)
         return parse_status(await self._read("status", {"order": order_id}), order_id)
 
     async def statuses(self, order_ids: Iterable[str | int]) -> dict[str, OrderStatusInfo | PanelError]:
         """Status of many orders: ≤100 ids a request, bounded concurrency, one result per id."""
 
         async def batch(chunk: list[str]) -> dict[str, OrderStatusInfo | PanelError]:
-            payload = await self._read("status", {"orders": ",".join(chunk)})
-            if len(chunk) > 1 and isinstance(whole_request_error(payload, chunk), PanelNotFound):
-                # Some panels refuse the whole request for one id they do not know: ask each half
-                # again until that id stands alone, so only it is reported missing.
-                halves = chunk[:len(chunk) // 2], chunk[len(chunk) // 2:]
-                answers = await asyncio.gather(*(batch(list(half)) for half in halves))
-                return answers[0] | answers[1]
-            return parse_statuses(payload, chunk)
+            return await self._narrowed(chunk, [NARROWING_BUDGET])
 
         return await self._batched(order_ids, batch)
 
+    async def _narrowed(self, chunk: list[str], budget: list[int]) -> dict[str, OrderStatusInfo | PanelError]:
+        """Statuses of a chunk. Some panels refuse a whole request ("Incorrect order ID") for one
+        id they do not know: the chunk is asked again in halves until that id stands alone, and
+        an id alone is asked in the single-order form, whose answer is that id's. At most
+        `budget` extra requests a chunk: what is still refused then waits for the next poll,
+        unanswered, never taken as "not found"."""
+        payload = await self._read("status", {"orders": ",".join(chunk)})
+        if not isinstance(whole_request_error(payload, chunk), PanelNotFound):
+            return parse_statuses(payload, chunk)
+        if len(chunk) == 1 and budget[0] >= 1:
+            budget[0] -= 1
+            try:
+                return {chunk[0]: await self.status(chunk[0])}
+            except PanelError as exc:
+                return {chunk[0]: exc}
+        if len(chunk) == 1 or budget[0] < 2:
+            return parse_statuses(payload, chunk)  # refused as a whole: unanswered for each id
+        budget[0] -= 2
+        halves = chunk[:len(chunk) // 2], chunk[len(chunk) // 2:]
+        answers = await asyncio.gather(*(self._narrowed(list(half), budget) for half in halves))
+        return answers[0] | answers[1]
+
     async def refill_status(self, refill_id: str | int) -> RefillStatusInfo:
-        refill_id = to_id(refill_id)
+        refill_id = _sendable(refill_id)
         return parse_refill_status(await self._read("refill_status", {"refill": refill_id}), refill_id)
 
     async def refill_statuses(self, refill_ids: Iterable[str | int]) -> dict[str, RefillStatusInfo | PanelError]:
@@ -262,7 +280,7 @@ class PanelClient:
             raise OrderOutcomeUnknown(f"{exc.message}: the order may exist on the panel") from None
 
     async def refill(self, order_id: str | int) -> RefillRequested:
-        order_id = to_id(order_id)
+        order_id = _sendable(order_id)
         return parse_refill(await self._write("refill", {"order": order_id}), order_id)
 
     async def refills(self, order_ids: Iterable[str | int]) -> dict[str, RefillRequested | PanelError]:
@@ -293,8 +311,16 @@ class PanelClient:
         ids: Iterable[str | int],
         batch: Callable[[list[str]], Awaitable[dict[str, T | PanelError]]],
     ) -> dict[str, T | PanelError]:
-        unique = list(dict.fromkeys(to_id(one) for one in ids))
-        chunks = [unique[i:i + BATCH_LIMIT] for i in range(0, len(unique), BATCH_LIMIT)]
+        """One result per distinct id, keyed as given; an id that cannot be sent gets a refusal."""
+        given = list(dict.fromkeys(str(one) for one in ids))
+        results: dict[str, T | PanelError] = {}
+        sendable = []
+        for one in given:
+            try:
+                sendable.append(_sendable(one))
+            except PanelRejected as exc:
+                results[one] = exc
+        chunks = [sendable[i:i + BATCH_LIMIT] for i in range(0, len(sendable), BATCH_LIMIT)]
 
         async def guarded(chunk: list[str]) -> dict[str, T | PanelError]:
             try:
@@ -302,10 +328,9 @@ class PanelClient:
             except PanelError as exc:
                 return dict.fromkeys(chunk, exc)
 
-        results: dict[str, T | PanelError] = {}
         for part in await asyncio.gather(*(guarded(chunk) for chunk in chunks)):
             results.update(part)
-        return {one: results[one] for one in unique}
+        return {one: results[one] for one in given}
 
     async def _many_or_single(
         self,
@@ -337,6 +362,15 @@ class PanelClient:
 
         answers = await asyncio.gather(*(one(one_id) for one_id in chunk))
         return dict(zip(chunk, answers, strict=True))
+
+
+def _sendable(order_id: str | int) -> str:
+    """An id as it is sent; one that could not be (a comma, a space, too long) is refused here,
+    per id, before anything is sent."""
+    try:
+        return to_id(order_id)
+    except ValueError:
+        raise PanelRejected(f"{str(order_id)[:70]!r} is not an id the panel can be asked about") from None
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:

@@ -35,7 +35,7 @@ from bot.panel.models import (
     RefillStatusInfo,
     Service,
 )
-from bot.panel.values import TEXT_LIMIT, to_id
+from bot.panel.values import TEXT_LIMIT, to_id, to_text
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def decode_body(body: bytes, http_status: int) -> Any:
                                http_status=http_status)
     for candidate in (text, _TRAILING_COMMA.sub(r"\1", text)):
         try:
-            payload = json.loads(candidate, parse_float=Decimal)
+            payload = json.loads(candidate, parse_float=Decimal, parse_int=_json_int)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             continue
         if not _shallow(payload):
@@ -85,6 +85,12 @@ def decode_body(body: bytes, http_status: int) -> Any:
                                    http_status=http_status)
         return payload
     raise PanelBadResponse(f"the panel sent broken JSON (HTTP {http_status})", http_status=http_status)
+
+
+def _json_int(text: str) -> int | str:
+    """A JSON integer; one too long to be a number we use stays text, which the readers refuse for
+    that value alone (Python's own parser would refuse the whole answer past 4,300 digits)."""
+    return int(text) if len(text) <= 40 else text
 
 
 def _shallow(payload: Any) -> bool:
@@ -139,7 +145,7 @@ def classify_error(message: str, *, http_status: int | None = None) -> PanelErro
 def message_text(value: Any) -> str:
     """A panel's words for people and logs, whatever JSON they came as; never raises."""
     if isinstance(value, str):
-        return value.strip()[:TEXT_LIMIT]
+        return to_text(value)
     if value is None:
         return ""
     if isinstance(value, Mapping):
@@ -147,7 +153,7 @@ def message_text(value: Any) -> str:
         if isinstance(inner, str | int | Decimal) and not isinstance(inner, bool):
             return message_text(str(inner))
     try:
-        return json.dumps(value, default=str, ensure_ascii=False)[:TEXT_LIMIT]
+        return to_text(json.dumps(value, default=str))
     except (ValueError, TypeError, RecursionError):
         return type(value).__name__
 

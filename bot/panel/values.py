@@ -27,7 +27,7 @@ NUMBER_TEXT_LIMIT = 64  # characters of a number written as text
 TEXT_LIMIT = 2000  # names, descriptions, messages: longer is cut
 ID_LIMIT = 64
 # An id is sent back to the panel inside a comma-separated list: no commas, spaces or controls.
-_ID = re.compile(rf"^[^\s,\x00-\x1f\x7f]{{1,{ID_LIMIT}}}$")
+_ID = re.compile(rf"^[^\s,\x00-\x1f\x7f\ud800-\udfff]{{1,{ID_LIMIT}}}$")
 
 
 def _number(text: str) -> Decimal:
@@ -160,10 +160,13 @@ def to_text(value: Any) -> str:
         return str(value)
     if not isinstance(value, str):
         raise ValueError("not a text")
-    return value.strip()[:TEXT_LIMIT]
+    text = value.strip()[:TEXT_LIMIT]
+    if not text.isascii():  # "\ud800" is valid JSON but no UTF-8: it could be neither stored nor sent
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
-_CURRENCY = re.compile(r"^[^\s<>&\"'\x00-\x1f\x7f]{1,10}$")
+_CURRENCY = re.compile(r"^[^\s<>&\"'\x00-\x1f\x7f\ud800-\udfff]{1,10}$")
 
 
 def to_currency(value: Any) -> str | None:

@@ -1,8 +1,10 @@
 """Following orders after they are placed: batched status polls, refunds, refills, cancels.
 
 Every change is stored together with the customer's notification (the outbox, sent by
-bot/notifier.py), so a restart neither loses nor repeats an announcement; refunds are keyed by
-order in the ledger, so they happen once whatever the number of polls.
+bot/notifier.py), so a restart neither loses nor repeats an announcement. A status is decided on
+the order as stored inside the transaction that writes it: its refund is the difference between
+what the status makes due (bot/domain/refunds.py) and what was refunded before, so polls,
+Refresh presses and restarts never repeat a refund, and no order is refunded past its charge.
 """
 
 from __future__ import annotations
@@ -147,30 +149,35 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     due = await due_orders(db, now, horizon=interval if early is None else early, batch=BATCH_LIMIT)
     if not due:
         return PollReport()
-    askable = [order for order in due if order.panel_order_id and is_id(order.panel_order_id)]
-    results = await panel.statuses(order.panel_order_id for order in askable if order.panel_order_id)
+    results = await panel.statuses(order.panel_order_id or "" for order in due)
     decisions: dict[int, Decide] = {}
     failed: dict[int, float] = {}
-    missing = 0
+    missing: list[tuple[OrderRecord, PanelError]] = []
     for order in due:
         result = results.get(order.panel_order_id or "")
-        if isinstance(result, PanelNotFound):
-            missing += 1
-            await _report_missing(db, alerts, order, result)
-        elif isinstance(result, OrderStatusInfo):
+        if isinstance(result, OrderStatusInfo):
             decisions[order.order_id] = _decider(result, now, interval)
+        elif isinstance(result, PanelNotFound) or not is_id(order.panel_order_id or ""):
+            # the panel does not know it, or its id (typed by hand long ago) cannot be sent
+            missing.append((order, result or PanelRejected("no panel order id")))
         else:  # the panel is down or answered garbage for this id: ask again later
             failed[order.order_id] = now + retry_delay(order.poll_failures + 1, interval)
-    stored = await _store(db, alerts, decisions, now)
+    stored = await _store(db, alerts, decisions, now)  # first: nothing below may hold up these changes
     for order_id, outcome in stored.items():
         if isinstance(outcome, Exception):
             failed[order_id] = now + retry_delay(1, interval)
+    for order, error in missing:
+        try:
+            await _report_missing(db, alerts, order, error)
+        except Exception:
+            log.exception("order %s: could not record that the panel does not know it", order.order_id)
+            failed[order.order_id] = now + retry_delay(order.poll_failures + 1, interval)
     if failed:
         await poll_failed(db, failed)
         log.warning("polling: no status for %d of %d orders; retrying later", len(failed), len(due))
     changes = [c for c in stored.values() if isinstance(c, StatusChange)]
     return PollReport(len(due), sum(1 for c in changes if c.notice), sum(1 for c in changes if c.refund_micros),
-                      len(failed), missing, sum(1 for c in changes if c.hold))
+                      len(failed), len(missing), sum(1 for c in changes if c.hold))
 
 
 def _decider(info: OrderStatusInfo, now: float, interval: float) -> Decide:
