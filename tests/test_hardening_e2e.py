@@ -112,6 +112,25 @@ async def test_one_absurd_number_stops_neither_the_others_refunds_nor_refill_pol
     assert not [m for m in ann.user.messages() if f"#{absurd}" in m.text and "Order placed" not in m.text]
 
 
+async def test_refill_polling_goes_on_when_order_polling_fails(shop: Shop) -> None:
+    """The poll job's two duties are independent: a failure of the order poll (here the database
+    itself refusing its query) never keeps refills from being followed."""
+    customer = await funded(shop, 3103)
+    order_id = await place(shop, customer, "https://instagram.com/refill-alone")
+    shop.panel.clock.advance(DONE)
+    done = await message_starting(customer, f"✅ Order #{order_id}")
+    card, _ = await customer.tap(done, f"ord:{order_id}")
+    await customer.tap_answer(card, f"ord:{order_id}:f")
+    async with shop.state.db.transaction() as conn:
+        await conn.execute("ALTER TABLE orders RENAME COLUMN next_poll_at TO next_poll_at_gone")
+    try:
+        shop.panel.clock.advance(REFILL_PENDING_SECONDS)
+        await message_starting(customer, f"♻️ Refill of order #{order_id} (", ending=": in progress.")
+    finally:
+        async with shop.state.db.transaction() as conn:
+            await conn.execute("ALTER TABLE orders RENAME COLUMN next_poll_at_gone TO next_poll_at")
+
+
 async def test_a_catalogue_entry_with_an_absurd_bound_does_not_stop_the_refresh(shop: Shop) -> None:
     """Finding 1 (catalogue): a `max` of 10^20 made every refresh fail when it was stored."""
     def tamper(action: str, form: Mapping[str, str], payload: Any) -> Any:

@@ -205,12 +205,12 @@ def test_what_each_status_makes_due(status: OrderStatus, units: int | None, rema
 
 
 def test_a_later_status_settles_the_difference_and_never_takes_back() -> None:
-    assert settle(30_000, 120_000, 0).pay == 30_000  # Partial
-    assert settle(120_000, 120_000, 30_000).pay == 90_000  # then Canceled: the rest
-    assert settle(120_000, 120_000, 120_000).pay == 0  # asked again: nothing more
-    later = settle(0, 120_000, 120_000)  # then Completed: nothing taken back, the admins are told
+    assert settle(30_000, 0).pay == 30_000  # Partial
+    assert settle(120_000, 30_000).pay == 90_000  # then Canceled: the rest
+    assert settle(120_000, 120_000).pay == 0  # asked again: nothing more
+    later = settle(0, 120_000)  # then Completed: nothing taken back, the admins are told
     assert (later.pay, later.overpaid) == (0, 120_000)
-    assert settle(None, 120_000, 5).pay == 0
+    assert settle(None, 5).pay == 0
 
 
 # --------------------------------------------------------------------------- small rules

@@ -75,16 +75,16 @@ class Settlement:
     overpaid: int = 0  # refunded before beyond this status's target (never taken back)
 
 
-def settle(target: RefundTarget, price_micros: int, refunded_micros: int) -> Settlement:
-    """What to do now, given what was refunded before. Never pays beyond the price in total."""
+def settle(target: RefundTarget, refunded_micros: int) -> Settlement:
+    """What to do now, given what was refunded before: the difference to the target (which
+    refund_target keeps within the price), never anything taken back."""
     if isinstance(target, Held):
         return Settlement(held=target)
     if target is None:
         return Settlement()
-    due = min(target, price_micros)
-    if due >= refunded_micros:
-        return Settlement(pay=due - refunded_micros)
-    return Settlement(overpaid=refunded_micros - due)
+    if target >= refunded_micros:
+        return Settlement(pay=target - refunded_micros)
+    return Settlement(overpaid=refunded_micros - target)
 
 
 def refundable(price_micros: int, refunded_micros: int) -> int:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import time
@@ -135,32 +134,19 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     except Exception as exc:  # anything else after the charge: the order may exist, a person decides
         log.exception("unexpected error while placing order %s", order.order_id)
         return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
-    if not await _record_placed(db, order.order_id, added.order_id, poll_interval):
+    now = time.time()
+    try:  # (a locked database has already been waited for: busy_timeout)
+        await mark_placed(db, order.order_id, added.order_id, now=now, first_poll_at=now + poll_interval)
+    except Exception:
         # The panel has the order, the database would not take its id: never lose that id. It is
         # logged, the admins get it with the command that settles it, and the poll job retries.
-        log.error("order %s was placed at the panel as %r but could not be recorded", order.order_id,
-                  added.order_id)
+        log.exception("order %s was placed at the panel as %r but could not be recorded", order.order_id,
+                      added.order_id)
         if unrecorded is not None:
             unrecorded[order.order_id] = added.order_id
         await alerts.alert(texts.ALERT_PLACED_NOT_RECORDED.format(
             order_id=order.order_id, user_id=order.user_id, panel_order_id=html.escape(added.order_id)))
     return Placed(order, added.order_id, from_micros(charged.balance_after_micros))
-
-
-RECORD_RETRY_DELAYS = (0.2, 1.0)  # seconds before the second and third attempt
-
-
-async def _record_placed(db: Database, order_id: int, panel_order_id: str, poll_interval: float) -> bool:
-    """Store the panel's order id, trying a few times (a locked database frees up in seconds)."""
-    for delay in (0.0, *RECORD_RETRY_DELAYS):
-        await asyncio.sleep(delay)
-        now = time.time()
-        try:
-            await mark_placed(db, order_id, panel_order_id, now=now, first_poll_at=now + poll_interval)
-            return True
-        except Exception:
-            log.warning("could not record order %s as placed; trying again", order_id, exc_info=True)
-    return False
 
 
 async def record_unrecorded(db: Database, unrecorded: dict[int, str], *, poll_interval: float) -> list[int]:

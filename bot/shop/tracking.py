@@ -92,7 +92,7 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
     # A held refund is settled as soon as an answer makes it computable, even without a new status.
     if not changed and not (order.refund_hold and isinstance(target, int)):
         return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll)
-    settlement = settle(target, order.price_micros, refunded.micros)
+    settlement = settle(target, refunded.micros)
     hold = None
     if settlement.held is not None:
         hold = settlement.held.reason
