@@ -152,6 +152,9 @@ async def _refresh(state: AppState) -> None:
     except PanelError as exc:
         log.warning("could not refresh the catalogue (%s); keeping %d cached services", exc.message,
                     len(state.full_catalogue))
+    except Exception:  # the database, say: the bot starts and serves the cached catalogue anyway
+        log.exception("could not store the refreshed catalogue; keeping %d cached services",
+                      len(state.full_catalogue))
 
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -230,14 +230,14 @@ NOTICE_START_COUNT = _(" Start count: {start_count}.")
 NOTICE_COMPLETED = _("✅ Order #{order_id} ({service}) is completed.")
 NOTICE_PARTIAL = _("⚠️ Order #{order_id} ({service}) was partially delivered: {remains} of {quantity} were not "
                    "delivered. {refund} was returned to your wallet.")
-NOTICE_PARTIAL_HELD = _("⚠️ Order #{order_id} ({service}) was partially delivered. The provider did not say how "
-                        "much is missing, so we are checking it by hand; the refund for the undelivered part will "
-                        "follow in a message.")
+NOTICE_PARTIAL_HELD = _("⚠️ Order #{order_id} ({service}) was partially delivered. We are checking with the "
+                        "provider how much was not delivered; you will get a message with the outcome.")
 NOTICE_CANCELED = _("❌ Order #{order_id} ({service}) was canceled by the provider. {refund} was returned to your "
                     "wallet.")
+NOTICE_CANCELED_REST = _("❌ Order #{order_id} ({service}) was canceled by the provider. {refund} more was returned "
+                         "to your wallet: {total} in all for this order.")
 NOTICE_REFUND_BY_HAND = _("↩️ {refund} was returned to your wallet for order #{order_id} ({service}).")
-NOTICE_NOTHING_DUE = _("ℹ️ Order #{order_id} ({service}) was checked with the provider: it was delivered as "
-                       "charged, so nothing is due back.")
+NOTICE_NOTHING_DUE = _("ℹ️ Order #{order_id} ({service}) was checked with the provider: nothing more is due back.")
 NOTICE_STATUS = _("ℹ️ Order #{order_id} ({service}): {status}.")
 NOTICE_REFILL = _("♻️ Refill of order #{order_id} ({service}): {status}.")
 BUTTON_OPEN_ORDER = _("🔎 Open order #{order_id}")
@@ -273,8 +273,8 @@ PANEL_UNSURE = _("⏳ The provider did not answer in time; the request may still
                  "order again in a few minutes before repeating it.")
 NOT_YOUR_ORDER = _("This order is not in your list.")
 REFRESHED = _("Updated.")
-REFRESH_THROTTLED = _("⏳ Status checked moments ago; try again in {seconds} s. Every change reaches you in a "
-                      "message anyway.")
+REFRESH_THROTTLED = _("⏳ Please wait {seconds} s before refreshing again. Every change reaches you in a message "
+                      "anyway.")
 REFILL_THROTTLED = _("⏳ A refill was just requested; try again in {seconds} s if you need to.")
 STATUS_NAMES: dict[str, str] = {
     "pending": _("pending"), "in progress": _("in progress"), "processing": _("in progress"),
@@ -315,8 +315,11 @@ ALERT_MISSING = _("⚠️ The panel does not know order #{order_id} (panel id {p
                   "refund the customer if it is lost: <code>/settle {order_id}</code>")
 ALERT_PLACED_NOT_RECORDED = _("🚨 <b>Order #{order_id} of user <code>{user_id}</code> was placed at the panel as "
                               "<code>{panel_order_id}</code>, but the database would not store it.</b> The bot "
-                              "keeps trying. If it stops before that works, settle it with "
-                              "<code>/resolve {order_id} placed {panel_order_id}</code>.")
+                              "keeps trying. If it restarts before that works, the order waits under Unverified: "
+                              "settle it with <code>/resolve {order_id} placed {panel_order_id}</code>.")
+ALERT_NO_STATUS = _("⚠️ <b>No readable status for {polls} polls in a row</b> ({count}): {orders}. The panel's last "
+                    "word: \"{reason}\". They are still asked about (every 30 minutes at most). Check them on the "
+                    "panel, and refund a lost one with <code>/settle ORDER_ID</code>.")
 ALERT_REFUND_HELD = _("💸 <b>A refund needs your decision</b>: order #{order_id} of user <code>{user_id}</code> "
                       "(price {price}, refunded so far {refunded}) is now \"{raw_status}\", but {reason}. The money "
                       "is held. Check the order on the panel, then refund all, part or nothing: "

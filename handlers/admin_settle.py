@@ -20,27 +20,28 @@ from bot.shop.tracking import status_name
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
 from handlers.common import Button, reply, show
-from storage.settlements import held_orders
+from storage.settlements import count_held, held_orders
 
 log = logging.getLogger(__name__)
 
 HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
 HELD: list[Button] = [(texts.BUTTON_ADMIN_HELD_LIST, "a:held")]
+SHOWN = 10  # held orders listed at once, the oldest first
 
 
 @admin_only
 async def held_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
-    held = await held_orders(state.db)
+    held = await held_orders(state.db, limit=SHOWN)
     if not held:
         await show(update, texts.HELD_NONE, [HOME])
         return
-    lines = [texts.HELD_LIST.format(count=len(held))]
+    lines = [texts.HELD_LIST.format(count=await count_held(state.db))]
     lines += [texts.HELD_ITEM.format(order_id=o.order_id, user_id=o.user_id,
                                      service=html.escape(shorten(o.service_name, 60)),
                                      price=format_money(from_micros(o.price_micros), o.currency),
-                                     reason=html.escape(shorten(o.refund_hold or "", 160))) for o in held[:10]]
-    rows: list[list[Button]] = [[(f"💸 #{o.order_id}", f"a:st:{o.order_id}")] for o in held[:10]]
+                                     reason=html.escape(shorten(o.refund_hold or "", 160))) for o in held]
+    rows: list[list[Button]] = [[(f"💸 #{o.order_id}", f"a:st:{o.order_id}")] for o in held]
     await show(update, "\n\n".join(lines), [*rows, HOME])
 
 

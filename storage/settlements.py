@@ -17,7 +17,7 @@ async def refunded_so_far(db: Database, order_id: int) -> Refunded:
     return (await refunds_by_order(db, [order_id])).get(order_id, Refunded())
 
 
-async def held_orders(db: Database, limit: int = 50) -> list[OrderRecord]:
+async def held_orders(db: Database, limit: int) -> list[OrderRecord]:
     rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE refund_hold IS NOT NULL"
                              " ORDER BY order_id LIMIT ?", (limit,))
     return [OrderRecord(*row) for row in rows]

@@ -189,7 +189,7 @@ async def test_a_partial_package_is_held_and_an_admin_refunds_part_of_it(shop: S
     admin = shop.customer(ADMIN_ID, "Admin")
     menu = await say(admin, "/admin")
     listing, _ = await admin.tap(menu, "a:held")
-    assert listing.text.startswith("💸 <b>Refunds to decide</b> (1)") or "Refunds to decide (1)" in listing.text
+    assert listing.text.startswith("💸 Refunds to decide (1): the panel's answer did not say"), listing.text
     card, _ = await admin.tap(listing, f"a:st:{order_id}")
     assert "can still be refunded 2.50 USD" in card.text and "Refund held" in card.text
     await admin.tap(card, f"a:st:{order_id}:p:0")
@@ -230,9 +230,31 @@ async def test_partial_then_canceled_settles_only_the_difference_and_says_so(tmp
         shop.state.clock = lambda: later  # past the Refresh throttle
         _, toast = await customer.tap(card, f"ord:{order_id}:r")
         canceled = await message_starting(customer, f"❌ Order #{order_id}")
-        assert "0.09 USD was returned to your wallet" in canceled.text, canceled.text
+        assert "0.09 USD more was returned to your wallet: 0.12 USD in all for this order." in canceled.text, \
+            canceled.text
         assert await shop.balance(3301) == Decimal(100)
         assert await refunds(shop, order_id) == [30_000, 90_000]
+
+
+async def test_a_later_status_that_makes_less_due_takes_nothing_back_and_tells_the_admins(tmp_path: Path) -> None:
+    """Canceled (all refunded), then the panel says Completed: the customer keeps the refund (a
+    wallet is never debited on a panel's word), and the admins are told what it cost."""
+    async with open_shop(tmp_path) as shop:
+        customer = await funded(shop, 3305)
+        order_id = await place(shop, customer, "https://instagram.com/flip", service="102")
+        pid = await panel_id(shop, order_id)
+        shop.panel.force_status(pid, OrderStatus.CANCELED)
+        card, _ = await customer.tap(await say(customer, "/orders"), f"ord:{order_id}")
+        await customer.tap(card, f"ord:{order_id}:r")
+        await message_starting(customer, f"❌ Order #{order_id}")
+        shop.panel.force_status(pid, OrderStatus.COMPLETED, remains=0)
+        later = time.monotonic() + 11
+        shop.state.clock = lambda: later
+        await customer.tap(card, f"ord:{order_id}:r")
+        alert = await admin_message(shop, "Nothing was taken back")
+        assert f"Order #{order_id}" in alert.text and "0.12 USD less due back than the 0.12 USD" in alert.text
+        await message_starting(customer, f"✅ Order #{order_id}")
+        assert await refunds(shop, order_id) == [120_000] and await shop.balance(3305) == Decimal(100)
 
 
 async def test_partial_with_unknown_remains_is_held_not_announced_as_nothing(shop: Shop) -> None:
@@ -244,7 +266,7 @@ async def test_partial_with_unknown_remains_is_held_not_announced_as_nothing(sho
     shop.panel.force_status(pid, OrderStatus.PARTIAL, remains=100)
     shop.server.tamper = status_tamper(pid, remains="Unknown")
     held = await message_starting(customer, f"⚠️ Order #{order_id}")
-    assert "0.00" not in held.text and "we are checking it by hand" in held.text
+    assert "0.00" not in held.text and "you will get a message with the outcome" in held.text
     alert = await admin_message(shop, "A refund needs your decision")
     assert "did not say how many were not delivered" in alert.text
 
@@ -255,7 +277,7 @@ async def test_partial_with_unknown_remains_is_held_not_announced_as_nothing(sho
     await admin.tap(card, f"a:st:{order_id}:zy:0")
     assert card.text.startswith(f"✅ Order #{order_id}: nothing is due"), card.text
     told = await message_starting(customer, f"ℹ️ Order #{order_id}")
-    assert "nothing is due back" in told.text
+    assert "nothing more is due back" in told.text
     order = await get_order(shop.state.db, order_id)
     assert order is not None and order.refund_hold is None and await refunds(shop, order_id) == []
     assert await shop.balance(3302) == Decimal("99.88")
@@ -272,7 +294,7 @@ async def test_a_held_refund_is_paid_once_the_panel_says_how_much(tmp_path: Path
         shop.server.tamper = status_tamper(pid, remains="Unknown")
         card, _ = await customer.tap(await say(customer, "/orders"), f"ord:{order_id}")
         await customer.tap(card, f"ord:{order_id}:r")
-        await message_starting(customer, f"⚠️ Order #{order_id}", ending="will follow in a message.")
+        await message_starting(customer, f"⚠️ Order #{order_id}", ending="you will get a message with the outcome.")
         assert (await get_order(shop.state.db, order_id)).refund_hold  # type: ignore[union-attr]
 
         shop.server.tamper = None
@@ -306,13 +328,14 @@ async def test_a_hand_refund_pressed_on_a_stale_screen_is_not_doubled(shop: Shop
 
 # --------------------------------------------------------------------------- 4: add's order id
 
-@pytest.mark.parametrize(("answer", "outcome", "alert"), [
+@pytest.mark.parametrize(("answer", "outcome", "alert", "state", "balance"), [
     pytest.param({"order": {"error": "Not enough funds on balance"}}, "❌ This service is temporarily unavailable",
-                 "The panel balance is too low", id="error-inside-order"),
-    pytest.param({"order": 0}, "⏳ The provider did not answer in time", "Order outcome unknown", id="order-zero"),
+                 "The panel balance is too low", "rejected", Decimal(100), id="error-inside-order-refunded"),
+    pytest.param({"order": 0}, "⏳ The provider did not answer in time", "Order outcome unknown", "unverified",
+                 Decimal("99.88"), id="order-zero-held-for-a-check"),
 ])
-async def test_an_order_id_that_is_no_id_is_never_counted_as_placed(shop: Shop, answer: dict[str, Any],
-                                                                    outcome: str, alert: str) -> None:
+async def test_an_order_id_that_is_no_id_is_never_counted_as_placed(
+        shop: Shop, answer: dict[str, Any], outcome: str, alert: str, state: str, balance: Decimal) -> None:
     """Finding 4: both answers were stored as placed orders with the customer charged."""
     customer = await funded(shop, 3401)
     shop.server.inject(FaultKind.ANSWER, action="add", payload=answer)
@@ -321,9 +344,8 @@ async def test_an_order_id_that_is_no_id_is_never_counted_as_placed(shop: Shop, 
     assert text.startswith(outcome), text
     assert alert in (await admin_message(shop, alert)).text
     rows = await shop.state.db.fetchall("SELECT state, panel_order_id FROM orders")
-    assert [row[1] for row in rows] == [None] and rows[0][0] in ("rejected", "unverified")
-    refunded = rows[0][0] == "rejected"
-    assert await shop.balance(3401) == (Decimal(100) if refunded else Decimal("99.88"))
+    assert [tuple(row) for row in rows] == [(state, None)]
+    assert await shop.balance(3401) == balance
 
 
 # --------------------------------------------------------------------------- 5: whole-request errors
@@ -426,7 +448,7 @@ async def test_refresh_asks_the_panel_at_most_once_in_ten_seconds(tmp_path: Path
         single = [r for r in shop.server.requests if r.action == "status" and "order" in r.fields]
         assert len(single) == 1
         assert toasts[0] == texts.REFRESHED
-        assert all(t.startswith("⏳ Status checked moments ago") for t in toasts[1:]), toasts
+        assert all(t.startswith("⏳ Please wait") for t in toasts[1:]), toasts
         later = time.monotonic() + 10.5
         shop.state.clock = lambda: later
         assert await customer.tap_answer(card, f"ord:{order_id}:r") == texts.REFRESHED

@@ -204,3 +204,13 @@ async def test_a_whole_request_not_found_that_stays_is_never_per_id_for_a_batch(
 def test_money_stays_decimal_under_the_bounds() -> None:
     info = parse_status(decode('{"status": "Completed", "charge": "999999999999.99999"}'), "1")
     assert info.charge == Decimal("999999999999.99999")
+
+
+async def test_a_body_that_does_not_match_its_encoding_is_an_unreadable_answer() -> None:
+    """httpx raises its own DecodingError for it, which is no transport error: it must not escape."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"plain",
+                                                                   headers={"Content-Encoding": "gzip"}))
+    async with PanelClient("http://panel.test/api/v2", "k", transport=transport, read_attempts=1) as client:
+        assert isinstance((await client.statuses(["1"]))["1"], PanelBadResponse)
+        with pytest.raises(OrderOutcomeUnknown):
+            await client.add(ORDER)

@@ -122,6 +122,25 @@ async def test_a_panel_message_that_is_no_utf8_is_stored_and_stops_nobody(db: Da
     assert (await get_order(db, canceled.order_id)).panel_status == "canceled"  # type: ignore[union-attr]
 
 
+async def test_an_order_without_a_readable_status_five_times_running_is_reported_once(db: Database) -> None:
+    garbled = await placed_order(db, user_id=1, panel_order_id="31", price_micros=100)
+    fine = await placed_order(db, user_id=2, panel_order_id="32", price_micros=100)
+    sent: list[str] = []
+
+    async def to_admins(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    async with panel_answering({"31": {"status": "In progress", "remains": "1e30"},
+                                "32": {"status": "In progress", "remains": "5"}}) as client:
+        for cycle in range(1, 9):  # far enough apart that every retry is due
+            await poll_orders(db, client, AdminAlerts([9], to_admins), now=cycle * 10_000.0, interval=60.0)
+    assert len(sent) == 1, sent
+    assert f"No readable status for 5 polls in a row</b> (1): #{garbled.order_id}." in sent[0]
+    assert "(fields: remains)" in sent[0]  # the panel's last word, for the operator
+    assert (await get_order(db, garbled.order_id)).poll_failures == 8  # type: ignore[union-attr]
+    assert (await get_order(db, fine.order_id)).poll_failures == 0  # type: ignore[union-attr]
+
+
 async def test_a_decision_that_raises_stops_only_its_order(db: Database) -> None:
     first = await placed_order(db, user_id=1, panel_order_id="201", price_micros=1)
     second = await placed_order(db, user_id=2, panel_order_id="202", price_micros=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.refunds import FLAT_PRICED, Held, billed_units, refund_target, settle
@@ -192,6 +193,19 @@ class _Loop:
         self.folder.cleanup()
 
 
+class _Refused(logging.Handler):
+    """Collects what the storage layer logs about a refund the database refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "exceed its charge" in record.getMessage() or (
+                record.exc_info and "exceed its charge" in str(record.exc_info[1])):
+            self.records.append(record)
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[_Loop]:
     running = _Loop()
@@ -204,10 +218,13 @@ def world() -> Iterator[_Loop]:
 @given(st.one_of(HOSTILE_JSON, st.dictionaries(st.sampled_from(["23501", "23502", "23503"]),
                                                STATUS_ITEM | HOSTILE_JSON, min_size=1, max_size=3)),
        st.integers(min_value=0, max_value=3))
+@example({"23501": {"status": "Partial", "remains": "5000"}, "23502": {"status": "Partial", "remains": "1"},
+          "23503": {"status": "Canceled"}}, 1)  # every refund path, answered twice
 def test_the_poll_job_survives_any_answer(world: _Loop, payload: Any, shape: int) -> None:
-    """Three placed orders (a drip-feed, a package, a plain one); the panel answers anything. The
-    job returns, every order is still there and placed, each has a next poll unless final, and the
-    ledger's invariants hold (no refund beyond a charge)."""
+    """Three placed orders (a drip-feed, a package, a plain one); the panel answers anything, and
+    the same again a moment later (as a poll followed by a Refresh). The job returns, every order
+    is still there and placed, each has a next poll unless final, no refund beyond a charge was
+    even tried, and the ledger's invariants hold."""
 
     async def example() -> None:
         if world.db is None:
@@ -218,8 +235,6 @@ def test_the_poll_job_survives_any_answer(world: _Loop, payload: Any, shape: int
                                service_type="Package", quantity=1)
             await placed_order(world.db, user_id=3, panel_order_id="23503", price_micros=120_000)
         db = world.db
-        async with db.transaction() as conn:  # due again, as placed
-            await conn.execute("UPDATE orders SET next_poll_at = 0, panel_status = NULL")
         body = _to_text(payload)
         transport = httpx.MockTransport(lambda request: httpx.Response(200 if shape else 500, text=body))
         sent: list[str] = []
@@ -227,8 +242,18 @@ def test_the_poll_job_survives_any_answer(world: _Loop, payload: Any, shape: int
         async def send(chat_id: int, text: str) -> None:
             sent.append(text)
 
-        async with PanelClient("http://panel.test/api/v2", "k", transport=transport, read_attempts=1) as client:
-            report = await poll_orders(db, client, AdminAlerts([9], send), now=1000.0, interval=60.0)
+        refused = _Refused()
+        logging.getLogger("storage").addHandler(refused)
+        try:
+            async with PanelClient("http://panel.test/api/v2", "k", transport=transport, read_attempts=1) as client:
+                for _ in range(2):
+                    async with db.transaction() as conn:  # due again, as if nothing was known yet
+                        await conn.execute("UPDATE orders SET next_poll_at = 0, panel_status = NULL")
+                    report = await poll_orders(db, client, AdminAlerts([9], send), now=1000.0, interval=60.0)
+        finally:
+            logging.getLogger("storage").removeHandler(refused)
+        # The database refuses a refund past the charge; the poll must never have tried one.
+        assert not refused.records, [r.getMessage() for r in refused.records]
         assert report.due == 3
         rows = await db.fetchall("SELECT order_id, state, panel_status, next_poll_at FROM orders ORDER BY order_id")
         assert [row[1] for row in rows] == ["placed"] * 3

@@ -140,6 +140,8 @@ class PanelClient:
                 raise PanelTransportError(f"the panel did not answer within {self._timeout:g}s") from None
             except httpx.TransportError as exc:
                 raise PanelTransportError(f"the connection to the panel broke ({type(exc).__name__})") from None
+            except httpx.HTTPError as exc:  # e.g. a body that does not match its Content-Encoding
+                raise PanelBadResponse(f"the panel's answer could not be read ({type(exc).__name__})") from None
         if content is None:
             raise PanelBadResponse(f"the panel's answer is larger than {MAX_BODY_BYTES // 1_000_000} MB",
                                    http_status=response.status_code)

@@ -52,6 +52,7 @@ from storage.tracking import (
 
 log = logging.getLogger(__name__)
 RUNNING = frozenset({OrderStatus.IN_PROGRESS, OrderStatus.PROCESSING})
+UNREADABLE_ALERT_AFTER = 5  # polls in a row without a readable status before the admins are told
 APPLY_CHUNK = 100  # orders stored per transaction: the database is never held long for one cycle
 
 
@@ -100,7 +101,7 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
         hold = ""  # this status decides the refund: the admins have nothing left to decide
     notice = None
     if status is not OrderStatus.PENDING:
-        text = _notice_text(order, status, info, units, settlement)
+        text = _notice_text(order, status, info, units, refunded, settlement)
         notice = Notice(order.user_id, text, *open_button(order.order_id), order_id=order.order_id)
     return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll,
                         settlement.pay, f"panel status {info.raw_status}"[:100], hold, notice,
@@ -108,7 +109,7 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
 
 
 def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, units: int | None,
-                 settlement: Settlement) -> str:
+                 before: Refunded, settlement: Settlement) -> str:
     service = html.escape(shorten(order.service_name, 120))
     refunded = format_money(from_micros(settlement.pay), order.currency)
     if status in RUNNING:
@@ -121,6 +122,10 @@ def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo,
     if status is OrderStatus.PARTIAL and settlement.pay:
         return texts.NOTICE_PARTIAL.format(order_id=order.order_id, service=service, remains=info.remains,
                                            quantity=units, refund=refunded)
+    if settlement.pay and before.micros:
+        return texts.NOTICE_CANCELED_REST.format(order_id=order.order_id, service=service, refund=refunded,
+                                                 total=format_money(from_micros(before.micros + settlement.pay),
+                                                                    order.currency))
     if settlement.pay:
         return texts.NOTICE_CANCELED.format(order_id=order.order_id, service=service, refund=refunded)
     return texts.NOTICE_STATUS.format(order_id=order.order_id, service=service, status=status_name(status.value))
@@ -153,6 +158,7 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     decisions: dict[int, Decide] = {}
     failed: dict[int, float] = {}
     missing: list[tuple[OrderRecord, PanelError]] = []
+    unreadable: list[tuple[OrderRecord, PanelError | None]] = []
     for order in due:
         result = results.get(order.panel_order_id or "")
         if isinstance(result, OrderStatusInfo):
@@ -162,6 +168,8 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
             missing.append((order, result or PanelRejected("no panel order id")))
         else:  # the panel is down or answered garbage for this id: ask again later
             failed[order.order_id] = now + retry_delay(order.poll_failures + 1, interval)
+            if order.poll_failures + 1 == UNREADABLE_ALERT_AFTER:
+                unreadable.append((order, result))
     stored = await _store(db, alerts, decisions, now)  # first: nothing below may hold up these changes
     for order_id, outcome in stored.items():
         if isinstance(outcome, Exception):
@@ -175,6 +183,12 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     if failed:
         await poll_failed(db, failed)
         log.warning("polling: no status for %d of %d orders; retrying later", len(failed), len(due))
+    if unreadable:  # one alert a cycle, however many orders reach the mark together (a panel outage)
+        reason = next((e.panel_message or e.message for _, e in unreadable if e is not None), "-")
+        shown = ", ".join(f"#{order.order_id}" for order, _ in unreadable[:20])
+        await alerts.alert(texts.ALERT_NO_STATUS.format(
+            polls=UNREADABLE_ALERT_AFTER, count=len(unreadable),
+            orders=shown + (" …" if len(unreadable) > 20 else ""), reason=html.escape(shorten(reason, 200))))
     changes = [c for c in stored.values() if isinstance(c, StatusChange)]
     return PollReport(len(due), sum(1 for c in changes if c.notice), sum(1 for c in changes if c.refund_micros),
                       len(failed), len(missing), sum(1 for c in changes if c.hold))
