@@ -4,13 +4,16 @@
 file. Customers keep placing orders of three kinds (plain, drip-feed: quantity × runs, and
 flat-priced packages) throughout; each ends Completed, Partial or Canceled on the sandbox's own
 clock. For 1 % of the ids in every answer the panel sends garbage instead: numbers out of any
-range (10^20, 1e1000000 as text and as a JSON number), wrong types, nested junk, control
-characters, unknown status words. After the last cycle the job runs on until every order has
-ended (at most two more simulated hours).
+range (10^20; 1e1000000 as text and as a JSON number; a JSON number of 5,000 digits), wrong
+types, nested junk, control characters, lone surrogates, unknown status words, per-id errors.
+After the last cycle the job runs on until every order has ended (at most two more simulated
+hours).
 
 Prints the cycles completed (target: every one), the orders stuck (not final and not held for an
-admin; target 0), and the refunds paid against each order's undelivered share of its price,
-checked per order to the micro-unit (target: equal, never more).
+admin; target 0), the orders held for an admin (target: exactly the Partial packages, whose flat
+price makes the share unknowable), and the refunds paid against each order's undelivered share of
+its price, checked per order to the micro-unit (target: equal, never more; nothing yet for a
+held one).
 
     python bench/hostile_panel.py [--cycles 10000] [--garbage 0.01] [--seed 7]
 """
@@ -61,7 +64,13 @@ GARBAGE: tuple[Any, ...] = (
     None,
     17,
     {"remains": "12"},
+    {"error": "Temporary failure"},
+    "Service temporarily unavailable",
+    {"status": "In progress", "remains": "HUGE"},  # sent as a JSON number of 5,000 digits
+    {"status": "Partial", "remains": "EXPONENT"},  # sent as the JSON number 1e1000000
+    {"status": "Partial \ud800", "remains": "SURROGATE"},  # sent as a lone surrogate escape
 )
+RAW = {'"HUGE"': "9" * 5000, '"SURROGATE"': '"\\ud800"', '"EXPONENT"': "1e1000000"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,8 @@ class Planned:
     order_id: int
     panel_order_id: str
     price_micros: int
-    due_back_micros: int  # the undelivered share of the price at the order's end
+    due_back_micros: int  # the undelivered share of the price at the order's end (0 while held)
+    held: bool  # a Partial package: its share cannot be known, the refund waits for an admin
 
 
 def share(price_micros: int, undelivered: int, units: int) -> int:
@@ -88,21 +98,20 @@ def plan(panel: SandboxPanel, orders: int, span: float, rng: random.Random) -> t
         units = quantity * runs
         price = rng.randrange(10_000, 50_000_000)
         outcome = rng.choice(OUTCOMES)
-        if kind == "package":
-            outcome = rng.choice((OrderStatus.COMPLETED, OrderStatus.CANCELED))  # a Partial package is held
         [panel_id] = panel.create_orders(1, service_id="102", quantity=units)
         panel.orders[panel_id].outcome = outcome
         panel.orders[panel_id].created_at = placed_at
         undelivered = max(1, units // 4)  # what the sandbox reports for a Partial
         due = {OrderStatus.COMPLETED: 0, OrderStatus.CANCELED: price,
                OrderStatus.PARTIAL: share(price, undelivered, units)}[outcome]
+        held = kind == "package" and outcome is OrderStatus.PARTIAL  # a flat price: an admin decides
         request = {"service": "102", "link": f"https://example.com/{number}", "quantity": str(quantity)}
         if kind == "drip":
             request |= {"runs": str(runs), "interval": "15"}
         rows.append((number + 1, 1 + number % 500, f"hostile-{number}", "Package" if kind == "package" else "Default",
                      1 if kind == "package" else quantity, json.dumps(request), price, panel_id, placed_at,
                      placed_at + INTERVAL))
-        planned.append(Planned(number + 1, panel_id, price, due))
+        planned.append(Planned(number + 1, panel_id, price, 0 if held else due, held))
     return planned, rows
 
 
@@ -128,8 +137,11 @@ def garbage_tamper(rng: random.Random, rate: float, counter: list[int]) -> Any:
             if rng.random() < rate:
                 counter[0] += 1
                 payload[one] = rng.choice(GARBAGE)
-        if any(isinstance(item, dict) and item.get("remains") in ("1e1000000", "-1e30") for item in payload.values()):
-            return Raw(json.dumps(payload).replace('"1e1000000"', "1e1000000"))  # as a JSON number too
+        text = json.dumps(payload)
+        if any(marker in text for marker in RAW):  # what no JSON encoder writes: as a panel might
+            for marker, raw in RAW.items():
+                text = text.replace(marker, raw)
+            return Raw(text)
         return payload
     return tamper
 
@@ -174,7 +186,8 @@ async def run(cycles: int, rate: float, seed_value: int) -> bool:
                 asked += sum(len(r.fields.get("orders", "").split(",")) for r in server.requests[seen:]
                              if r.action == "status")
                 if done + failed >= cycles and placed == len(rows):
-                    open_orders = await db.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at IS NOT NULL")
+                    open_orders = await db.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at IS NOT NULL"
+                                                    " AND refund_hold IS NULL")  # held ones wait for an admin
                     if (open_orders is not None and open_orders[0] == 0) or now > (cycles * TICK) + 7200:
                         break
         results = await db.fetchall(
@@ -184,13 +197,14 @@ async def run(cycles: int, rate: float, seed_value: int) -> bool:
     elapsed = time.perf_counter() - started
     due_back = {p.order_id: p.due_back_micros for p in planned}
     stuck = [r[0] for r in results if r[2] is None and not (r[1] and OrderStatus(r[1]).is_final)]
-    held = [r[0] for r in results if r[2] is not None]
+    held = {r[0] for r in results if r[2] is not None}
     paid, due = sum(r[3] for r in results), sum(due_back.values())
     over = [r[0] for r in results if r[3] > due_back[r[0]]]
-    under = [r[0] for r in results if r[3] < due_back[r[0]] and r[0] not in held]
+    under = [r[0] for r in results if r[3] < due_back[r[0]]]
     checks = {
         f"cycles completed >= {cycles}, none failed": done >= cycles and failed == 0,
         "orders stuck == 0": not stuck,
+        "held for an admin == the Partial packages, and only they": held == {p.order_id for p in planned if p.held},
         "no order refunded more than its undelivered share": not over,
         "refunds == undelivered share, to the micro-unit, for every order": not over and not under and paid == due,
     }

@@ -141,6 +141,28 @@ async def test_an_order_without_a_readable_status_five_times_running_is_reported
     assert (await get_order(db, fine.order_id)).poll_failures == 0  # type: ignore[union-attr]
 
 
+async def test_a_held_order_is_asked_about_until_its_share_can_be_computed(db: Database) -> None:
+    order = await placed_order(db, user_id=1, panel_order_id="41", price_micros=100_000)
+    answers = {"41": {"status": "Partial", "remains": "Unknown"}}
+    sent: list[str] = []
+
+    async def to_admins(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    async with panel_answering(answers) as client:
+        await poll_orders(db, client, AdminAlerts([9], to_admins), now=100.0, interval=60.0)
+        held = await get_order(db, order.order_id)
+        assert held is not None and held.refund_hold and held.next_poll_at is not None  # still asked
+        await poll_orders(db, client, AdminAlerts([9], to_admins), now=10_000.0, interval=60.0)
+        assert len(sent) == 1  # the admins are told once
+        answers["41"] = {"status": "Partial", "remains": "250"}
+        await poll_orders(db, client, AdminAlerts([9], to_admins), now=20_000.0, interval=60.0)
+    settled = await get_order(db, order.order_id)
+    assert settled is not None and settled.refund_hold is None and settled.next_poll_at is None
+    refunds = await db.fetchall("SELECT amount_micros FROM ledger WHERE reason = 'refund'")
+    assert [r[0] for r in refunds] == [25_000]  # 250 of 1000 undelivered
+
+
 async def test_a_decision_that_raises_stops_only_its_order(db: Database) -> None:
     first = await placed_order(db, user_id=1, panel_order_id="201", price_micros=1)
     second = await placed_order(db, user_id=2, panel_order_id="202", price_micros=1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
-from bot.domain.refunds import Settlement, billed_units, refund_target, settle
+from bot.domain.refunds import Held, Settlement, billed_units, refund_target, settle
 from bot.domain.tracking import next_poll_delay, retry_delay
 from bot.panel import (
     BATCH_LIMIT,
@@ -85,13 +85,16 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
     if status is OrderStatus.UNKNOWN:  # never guessed: keep what we knew, ask again later
         log.warning("order %s: the panel says %r, which we do not know", order.order_id, info.raw_status)
         return StatusChange(order.order_id, None, info.raw_status, info.start_count, info.remains, next_poll)
-    if status.is_final:
-        next_poll = None
     changed = status is not old and not (status in RUNNING and old in RUNNING)
     units = billed_units(order.service_type, order.quantity, order.request)
     target = refund_target(status, order.price_micros, units, info.remains)
-    # A held refund is settled as soon as an answer makes it computable, even without a new status.
+    # A final order is asked about no more, unless its refund is held: then it is asked (backing
+    # off to every 30 minutes) until an answer makes the share computable or an admin decides.
+    if status.is_final and not isinstance(target, Held):
+        next_poll = None
     if not changed and not (order.refund_hold and isinstance(target, int)):
+        if not order.refund_hold and isinstance(target, Held):
+            next_poll = None  # held no more: an admin decided
         return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll)
     settlement = settle(target, refunded.micros)
     hold = None
