@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.domain.refunds import FLAT_PRICED, Held, billed_units, refund_target, settle
+from bot.domain.catalogue import is_package
+from bot.domain.refunds import Held, billed_units, refund_target, settle
 from bot.panel import OrderRequest, OrderStatus, PanelClient, PanelError, ServiceType, is_id
 from bot.panel.models import AddedOrder, Balance, CancelRequested, OrderStatusInfo, RefillRequested, RefillStatusInfo
 from bot.panel.parsing import (
@@ -163,7 +164,7 @@ def test_billed_units_are_positive_or_unknown(service_type: ServiceType, quantit
                                               request: dict[str, str]) -> None:
     units = billed_units(service_type.value, quantity, request)
     assert units is None or units >= 1
-    if service_type in FLAT_PRICED:
+    if is_package(service_type):
         assert units is None
 
 

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from bot.domain.catalogue import is_package
 from bot.panel import OrderStatus, ServiceType
 
 FULL_REFUND = frozenset({OrderStatus.CANCELED, OrderStatus.REFUNDED, OrderStatus.FAILED})
 NOTHING_DUE = frozenset({OrderStatus.COMPLETED, OrderStatus.EXPIRED})
-FLAT_PRICED = frozenset({ServiceType.PACKAGE, ServiceType.CUSTOM_COMMENTS_PACKAGE})
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ RefundTarget = int | Held | None  # micro-units due back in total; None: this st
 def billed_units(service_type: str, quantity: int | None, request: Mapping[str, str]) -> int | None:
     """The units the price paid for (see pricing.order_cost); None for a flat price."""
     kind = ServiceType.parse(service_type)
-    if kind in FLAT_PRICED or not quantity or quantity < 0:
+    if is_package(kind) or not quantity or quantity < 0:
         return None
     multiplier = request.get("posts") if kind is ServiceType.SUBSCRIPTIONS else request.get("runs")
     if multiplier is None:
