@@ -66,6 +66,15 @@ async def admin_message(shop: Shop, part: str, timeout: float = 10) -> SentMessa
         timeout=timeout, what=f"an admin message with {part!r}")
 
 
+async def completed_card(shop: Shop, customer: Customer, link: str) -> tuple[int, SentMessage]:
+    """A refillable order placed and completed; returns it with its card opened."""
+    order_id = await place(shop, customer, link)
+    shop.panel.clock.advance(DONE)
+    done = await message_starting(customer, f"✅ Order #{order_id}")
+    card, _ = await customer.tap(done, f"ord:{order_id}")
+    return order_id, card
+
+
 async def refunds(shop: Shop, order_id: int) -> list[int]:
     return [row[0] for row in await shop.state.db.fetchall(REFUNDS, (order_id,))]
 
@@ -88,10 +97,7 @@ async def test_one_absurd_number_stops_neither_the_others_refunds_nor_refill_pol
     cycle's batch, so another customer's Canceled order was never refunded and refill polling,
     run after it in the same job, stopped too."""
     ann, bob = await funded(shop, 3101, name="Ann"), await funded(shop, 3102, name="Bob")
-    refilled = await place(shop, bob, "https://instagram.com/b1")
-    shop.panel.clock.advance(DONE)
-    done = await message_starting(bob, f"✅ Order #{refilled}")
-    card, _ = await bob.tap(done, f"ord:{refilled}")
+    refilled, card = await completed_card(shop, bob, "https://instagram.com/b1")
     await bob.tap_answer(card, f"ord:{refilled}:f")
     await message_starting(bob, "♻️ Refill of order", ending="You will get a message when it changes.")
 
@@ -116,10 +122,7 @@ async def test_refill_polling_goes_on_when_order_polling_fails(shop: Shop) -> No
     """The poll job's two duties are independent: a failure of the order poll (here the database
     itself refusing its query) never keeps refills from being followed."""
     customer = await funded(shop, 3103)
-    order_id = await place(shop, customer, "https://instagram.com/refill-alone")
-    shop.panel.clock.advance(DONE)
-    done = await message_starting(customer, f"✅ Order #{order_id}")
-    card, _ = await customer.tap(done, f"ord:{order_id}")
+    order_id, card = await completed_card(shop, customer, "https://instagram.com/refill-alone")
     await customer.tap_answer(card, f"ord:{order_id}:f")
     async with shop.state.db.transaction() as conn:
         await conn.execute("ALTER TABLE orders RENAME COLUMN next_poll_at TO next_poll_at_gone")
@@ -458,10 +461,7 @@ async def test_refresh_asks_the_panel_at_most_once_in_ten_seconds(tmp_path: Path
 async def test_refill_is_sent_at_most_once_in_ten_seconds(shop: Shop) -> None:
     """A write the customer taps: a second tap within 10 s is answered without a second request."""
     customer = await funded(shop, 3802)
-    order_id = await place(shop, customer, "https://instagram.com/refill-tap")
-    shop.panel.clock.advance(DONE)
-    done = await message_starting(customer, f"✅ Order #{order_id}")
-    card, _ = await customer.tap(done, f"ord:{order_id}")
+    order_id, card = await completed_card(shop, customer, "https://instagram.com/refill-tap")
     await customer.tap_answer(card, f"ord:{order_id}:f")
     second = await customer.tap_answer(card, f"ord:{order_id}:f")
     assert second.startswith("⏳ A refill was just requested")

@@ -40,6 +40,16 @@ def panel_answering(statuses: dict[str, dict[str, str]]) -> PanelClient:
     return PanelClient("http://panel.test/api/v2", "k", transport=httpx.MockTransport(answer), read_attempts=1)
 
 
+def collecting_alerts() -> tuple[AdminAlerts, list[str]]:
+    """Real AdminAlerts for one admin, whose messages land in the list."""
+    sent: list[str] = []
+
+    async def to_admins(chat_id: int, text: str) -> None:
+        sent.append(text)
+
+    return AdminAlerts([9], to_admins), sent
+
+
 async def no_alerts(chat_id: int, text: str) -> None:
     raise AssertionError(f"unexpected alert: {text}")
 
@@ -92,14 +102,10 @@ async def test_an_order_whose_stored_id_cannot_be_sent_is_reported_once(db: Data
     """An id typed by hand before ids were checked ("12,13") would be asked as two orders."""
     odd = await placed_order(db, user_id=1, panel_order_id="12,13", price_micros=100)
     fine = await placed_order(db, user_id=2, panel_order_id="14", price_micros=100)
-    sent: list[str] = []
-
-    async def to_admins(chat_id: int, text: str) -> None:
-        sent.append(text)
-
+    alerts, sent = collecting_alerts()
     async with panel_answering({"14": {"status": "Completed", "remains": "0"}}) as client:
         for now in (100.0, 10_000.0):
-            await poll_orders(db, client, AdminAlerts([9], to_admins), now=now, interval=60.0)
+            await poll_orders(db, client, alerts, now=now, interval=60.0)
     assert len(sent) == 1 and f"#{odd.order_id}" in sent[0] and "12,13" in sent[0]
     assert (await get_order(db, odd.order_id)).next_poll_at is None  # type: ignore[union-attr]
     assert (await get_order(db, fine.order_id)).panel_status == "completed"  # type: ignore[union-attr]
@@ -110,14 +116,11 @@ async def test_a_panel_message_that_is_no_utf8_is_stored_and_stops_nobody(db: Da
     lost = await placed_order(db, user_id=2, panel_order_id="22", price_micros=100)
     body = rb'{"21": {"status": "Canceled", "remains": "1000"}, "22": {"error": "Incorrect order ID \ud800"}}'
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
-    sent: list[str] = []
-
-    async def to_admins(chat_id: int, text: str) -> None:
-        sent.append(text)
-
+    alerts, sent = collecting_alerts()
     async with PanelClient("http://panel.test/api/v2", "k", transport=transport) as client:
-        report = await poll_orders(db, client, AdminAlerts([9], to_admins), now=100.0, interval=60.0)
+        report = await poll_orders(db, client, alerts, now=100.0, interval=60.0)
     assert (report.refunds, report.missing) == (1, 1)
+    assert len(sent) == 1 and "Incorrect order ID ?" in sent[0]
     assert (await get_order(db, lost.order_id)).error == "Incorrect order ID ?"  # type: ignore[union-attr]
     assert (await get_order(db, canceled.order_id)).panel_status == "canceled"  # type: ignore[union-attr]
 
@@ -125,15 +128,11 @@ async def test_a_panel_message_that_is_no_utf8_is_stored_and_stops_nobody(db: Da
 async def test_an_order_without_a_readable_status_five_times_running_is_reported_once(db: Database) -> None:
     garbled = await placed_order(db, user_id=1, panel_order_id="31", price_micros=100)
     fine = await placed_order(db, user_id=2, panel_order_id="32", price_micros=100)
-    sent: list[str] = []
-
-    async def to_admins(chat_id: int, text: str) -> None:
-        sent.append(text)
-
+    alerts, sent = collecting_alerts()
     async with panel_answering({"31": {"status": "In progress", "remains": "1e30"},
                                 "32": {"status": "In progress", "remains": "5"}}) as client:
         for cycle in range(1, 9):  # far enough apart that every retry is due
-            await poll_orders(db, client, AdminAlerts([9], to_admins), now=cycle * 10_000.0, interval=60.0)
+            await poll_orders(db, client, alerts, now=cycle * 10_000.0, interval=60.0)
     assert len(sent) == 1, sent
     assert f"No readable status for 5 polls in a row</b> (1): #{garbled.order_id}." in sent[0]
     assert "(fields: remains)" in sent[0]  # the panel's last word, for the operator
@@ -144,19 +143,15 @@ async def test_an_order_without_a_readable_status_five_times_running_is_reported
 async def test_a_held_order_is_asked_about_until_its_share_can_be_computed(db: Database) -> None:
     order = await placed_order(db, user_id=1, panel_order_id="41", price_micros=100_000)
     answers = {"41": {"status": "Partial", "remains": "Unknown"}}
-    sent: list[str] = []
-
-    async def to_admins(chat_id: int, text: str) -> None:
-        sent.append(text)
-
+    alerts, sent = collecting_alerts()
     async with panel_answering(answers) as client:
-        await poll_orders(db, client, AdminAlerts([9], to_admins), now=100.0, interval=60.0)
+        await poll_orders(db, client, alerts, now=100.0, interval=60.0)
         held = await get_order(db, order.order_id)
         assert held is not None and held.refund_hold and held.next_poll_at is not None  # still asked
-        await poll_orders(db, client, AdminAlerts([9], to_admins), now=10_000.0, interval=60.0)
+        await poll_orders(db, client, alerts, now=10_000.0, interval=60.0)
         assert len(sent) == 1  # the admins are told once
         answers["41"] = {"status": "Partial", "remains": "250"}
-        await poll_orders(db, client, AdminAlerts([9], to_admins), now=20_000.0, interval=60.0)
+        await poll_orders(db, client, alerts, now=20_000.0, interval=60.0)
     settled = await get_order(db, order.order_id)
     assert settled is not None and settled.refund_hold is None and settled.next_poll_at is None
     refunds = await db.fetchall("SELECT amount_micros FROM ledger WHERE reason = 'refund'")
