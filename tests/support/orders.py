@@ -27,8 +27,3 @@ async def placed_order(db: Database, *, user_id: int, panel_order_id: str, price
     placed = await get_order(db, order.order_id)
     assert placed is not None
     return placed
-
-
-def form(**fields: object) -> dict[str, str]:
-    return {name: str(value) for name, value in fields.items()} | {"service": "1"}
-
