@@ -20,6 +20,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot import texts
 from bot.broadcaster import Broadcaster
+from bot.dialogue import Dialogues
 from bot.notifier import BULK_PER_SECOND, Notifier
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
@@ -33,7 +34,8 @@ from bot.shop.tracking import PollReport, poll_orders, poll_refills
 from bot.state import AppState, app_state, find_app_state, pop_app_state, set_app_state
 from bot.telegram_request import AiohttpRequest
 from bot.update_processor import PerUserUpdateProcessor
-from handlers import access, admin, menu, ordering, orders, payments, topup
+from handlers.dialogues import announce_expired
+from handlers.routes import register_handlers
 from storage.database import Database, open_database
 from storage.kv import get_value, set_value
 from storage.users import banned_ids
@@ -65,15 +67,7 @@ def build_application(settings: Settings, *, freeze_heap: bool = False) -> Appli
         .post_shutdown(_shutdown)
         .build()
     )
-    payments.register(application)
-    access.register(application)
-    ordering.register(application, settings.conversation_timeout_seconds)
-    menu.register(application)
-    topup.register(application)
-    admin.register(application, settings.admin_ids)
-    orders.register(application)
-    menu.register_last(application)
-    ordering.register_last(application)
+    register_handlers(application, settings.admin_ids)
     application.add_error_handler(_on_error)
     return application
 
@@ -100,7 +94,11 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     catalogue = await cached_catalogue(db)
     state = AppState(settings=settings, db=db, panel=panel, alerts=alerts, full_catalogue=catalogue,
                      rules=await catalogue_rules(db), currency=await _wallet_currency(db, panel),
-                     sandbox_server=sandbox_server, banned=await banned_ids(db))
+                     sandbox_server=sandbox_server, banned=await banned_ids(db),
+                     dialogues=Dialogues(db, settings.conversation_timeout_seconds))
+    processor = application.update_processor
+    assert isinstance(processor, PerUserUpdateProcessor)
+    processor.session = state.dialogues.session  # each update of a user reads and writes their dialogue
     bulk_pace = AsyncLimiter(1, 1 / BULK_PER_SECOND)  # notifications and broadcasts share Telegram's limit
     state.notifier = Notifier(application.bot, db, on_blocked=state.known_users.discard, pace=bulk_pace)
     state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.known_users.discard)
@@ -117,6 +115,9 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     tick = min(settings.poll_interval_seconds, 30.0)
     application.job_queue.run_repeating(_poll_job, interval=tick, first=tick, name="poll",
                                         job_kwargs={"max_instances": 1, "coalesce": True})
+    sweep_every = min(settings.conversation_timeout_seconds / 2, 30.0)
+    application.job_queue.run_repeating(announce_expired, interval=sweep_every, first=sweep_every,
+                                        name="dialogue-expiry", job_kwargs={"max_instances": 1, "coalesce": True})
     balance_every = settings.balance_check_minutes * 60
     application.job_queue.run_repeating(_balance_job, interval=balance_every, first=min(60, balance_every),
                                         name="balance-check", job_kwargs={"max_instances": 1, "coalesce": True})
@@ -148,7 +149,8 @@ async def _wallet_currency(db: Database, panel: PanelClient) -> str:
 
 async def _refresh(state: AppState) -> None:
     try:
-        state.show_catalogue(await refresh_catalogue(state.db, state.panel), state.rules)
+        refreshed = await refresh_catalogue(state.db, state.panel, state.full_catalogue)
+        state.show_catalogue(refreshed.catalogue, state.rules)
     except PanelError as exc:
         log.warning("could not refresh the catalogue (%s); keeping %d cached services", exc.message,
                     len(state.full_catalogue))

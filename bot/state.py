@@ -10,6 +10,7 @@ from decimal import Decimal
 from telegram.ext import Application, CallbackContext
 
 from bot.broadcaster import Broadcaster
+from bot.dialogue import Dialogues
 from bot.domain.catalogue import Catalogue, CatalogueRules, visible
 from bot.domain.throttle import Throttle
 from bot.notifier import Notifier
@@ -30,6 +31,7 @@ class AppState:
     alerts: AdminAlerts
     full_catalogue: Catalogue  # everything the panel offers that we can order
     currency: str
+    dialogues: Dialogues
     rules: CatalogueRules = field(default_factory=CatalogueRules)
     catalogue: Catalogue = field(default_factory=lambda: Catalogue(()))  # what customers see: `show_catalogue`
     notifier: Notifier | None = None

@@ -192,7 +192,7 @@ BUTTON_CONFIRM = _("✅ Confirm {price}")
 ORDER_CANCELLED = _("✖ Order cancelled. Nothing was charged.")
 ORDER_TIMED_OUT = _("⌛ The order was left unfinished for too long and was cancelled. Nothing was charged. "
                     "Send /order to start again.")
-NOTHING_TO_CANCEL = _("There is no order in progress.")
+NOTHING_TO_CANCEL = _("There is nothing to cancel.")
 NOT_ENOUGH_MONEY = _("⚠️ Not enough money: the order costs {price}, your balance is {balance}. "
                      "Ask the operator to top up your wallet (your id: <code>{user_id}</code>).")
 PLACING = _("⏳ Placing your order…")
@@ -530,6 +530,7 @@ MANUAL_APPROVED_CUSTOMER = _("✅ Your top-up request #{topup_id} was approved: 
 MANUAL_REJECTED_CUSTOMER = _("❌ Your top-up request #{topup_id} for {amount} was not approved. If you did pay, "
                              "send /paysupport with the details.")
 TOPUP_CANCELLED = _("Top-up cancelled.")
+TOPUP_EXPIRED = _("⌛ That top-up was left unfinished for too long, so nothing was done. Press Top up to start again.")
 PAYSUPPORT = _("🆘 <b>Help with payments</b>\n\n"
                "A Stars payment is credited to your wallet as soon as Telegram confirms it; the receipt gives a "
                "payment reference (P…). A request paid by another method is credited once the operator has checked "

@@ -9,6 +9,10 @@ It also runs low-priority Bot API calls (`defer`): answering a callback query on
 button's spinner, while the edited message is what the customer waits for. Under a burst, the
 answers wait until no update is being handled (at most `DEFER_AT_MOST` seconds), so that every
 customer's reply goes out first.
+
+Inside a user's turn it opens the user's dialogue session (bot/dialogue.py): the state is read
+when the update's turn comes and written when its handlers are done, so the next update of the
+same user, here or after a restart, starts from it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from typing import Any
 
@@ -39,6 +44,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._handling = 0
         self._idle: asyncio.Event | None = None
         self._deferred: set[asyncio.Task[None]] = set()
+        # Opens a user's dialogue session around the handling of their update (set at start-up).
+        self.session: Callable[[int], AbstractAsyncContextManager[object]] | None = None
 
     def defer(self, call: Coroutine[Any, Any, Any]) -> None:
         """Run `call` once no update is being handled, or after DEFER_AT_MOST seconds."""
@@ -87,11 +94,28 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                await self._with_session(update, coroutine)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:  # forget idle users so the maps stay small
                 del self._waiting[key], self._locks[key]
+
+    async def _with_session(self, update: object, coroutine: Awaitable[Any]) -> None:
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None or self.session is None:
+            await coroutine
+            return
+        session = self.session(user.id)
+        try:
+            await session.__aenter__()
+        except Exception:  # the database, say: the handlers run (and fail in plain words) without it
+            log.exception("could not read the dialogue of user %s", user.id)
+            await coroutine
+            return
+        try:
+            await coroutine
+        finally:
+            await session.__aexit__(None, None, None)
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -7,11 +7,10 @@ import html
 import time
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import texts
 from bot.state import app_state
-from handlers import groups
 from handlers.common import answer, reply
 from storage.users import claim_ban_notice, mark_seen, touch_user
 
@@ -44,7 +43,3 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif now - state.seen_at.get(user.id, now) >= SEEN_EVERY:
         await mark_seen(state.db, user.id)
         state.seen_at[user.id] = now
-
-
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(TypeHandler(Update, gate), group=groups.GATE)

@@ -7,7 +7,7 @@ import html
 from datetime import UTC, datetime
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
@@ -17,24 +17,19 @@ from bot.shop.catalogue import refreshed_at
 from bot.shop.panel_watch import check_balance
 from bot.shop.stats import PERIODS, shop_stats
 from bot.state import AppState, app_state
-from handlers import (
-    admin_base,
-    admin_broadcast,
-    admin_catalogue,
-    admin_orders,
-    admin_settle,
-    admin_topups,
-    admin_users,
-)
-from handlers.admin_base import admin_only
-from handlers.common import Button, show
+from handlers import admin_broadcast, admin_catalogue, admin_orders, admin_settle, admin_topups, admin_users
+from handlers.admin_base import admin_only, home_row
+from handlers.buttons import Admin, AdminCategories, AdminScreen, Button
+from handlers.common import show
 from storage.audit import recent_entries
 from storage.orders import orders_in_state
 from storage.settlements import count_held
 from storage.stats import PeriodFigures
 from storage.topups import count_pending_manual_all
 
-HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
+
+def _to(screen: AdminScreen) -> str:
+    return Admin(screen).data
 
 
 @admin_only
@@ -44,12 +39,14 @@ async def admin_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     topups = await count_pending_manual_all(state.db)
     held = await count_held(state.db)
     await show(update, texts.ADMIN_MENU, [
-        [(texts.BUTTON_ADMIN_PANEL, "a:panel"), (texts.BUTTON_ADMIN_STATS, "a:stats")],
-        [(texts.BUTTON_ADMIN_USERS, "a:users"), (texts.BUTTON_ADMIN_UNVERIFIED.format(count=waiting), "a:unv")],
-        [(texts.BUTTON_ADMIN_HELD.format(count=held), "a:held"),
-         (texts.BUTTON_ADMIN_TOPUPS.format(count=topups), "a:tus")],
-        [(texts.BUTTON_ADMIN_BROADCAST, "a:bc"), (texts.BUTTON_ADMIN_CATALOGUE, "a:cat:0")],
-        [(texts.BUTTON_ADMIN_AUDIT, "a:audit")],
+        [(texts.BUTTON_ADMIN_PANEL, _to(AdminScreen.PANEL)), (texts.BUTTON_ADMIN_STATS, _to(AdminScreen.STATS))],
+        [(texts.BUTTON_ADMIN_USERS, _to(AdminScreen.USERS)),
+         (texts.BUTTON_ADMIN_UNVERIFIED.format(count=waiting), _to(AdminScreen.UNVERIFIED))],
+        [(texts.BUTTON_ADMIN_HELD.format(count=held), _to(AdminScreen.HELD)),
+         (texts.BUTTON_ADMIN_TOPUPS.format(count=topups), _to(AdminScreen.TOPUPS))],
+        [(texts.BUTTON_ADMIN_BROADCAST, _to(AdminScreen.BROADCAST)),
+         (texts.BUTTON_ADMIN_CATALOGUE, AdminCategories(0).data)],
+        [(texts.BUTTON_ADMIN_AUDIT, _to(AdminScreen.AUDIT))],
     ])
 
 
@@ -72,7 +69,8 @@ async def panel_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         balance=shown, low=low, services=len(full), categories=len(full.categories), visible=len(state.catalogue),
         hidden=len(full) - len(state.catalogue),
         refreshed=refreshed.strftime("%Y-%m-%d %H:%M UTC") if refreshed else texts.NEVER,
-    ), [[(texts.BUTTON_ADMIN_PANEL, "a:panel"), (texts.BUTTON_ADMIN_REFRESH, "a:refresh")], HOME])
+    ), [[(texts.BUTTON_ADMIN_PANEL, _to(AdminScreen.PANEL)), (texts.BUTTON_ADMIN_REFRESH, _to(AdminScreen.REFRESH))],
+        *home_row()])
 
 
 @admin_only
@@ -81,7 +79,7 @@ async def stats_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     stats = await shop_stats(state.db, datetime.now(UTC), state.settings.admin_ids)
     lines = [texts.STATS_TITLE.format(customers=stats.customers, active=stats.active_7d)]
     lines += [_period_line(state, texts.STATS_PERIODS[name], stats.periods[name]) for name in PERIODS]
-    await show(update, "\n\n".join(lines), [[(texts.BUTTON_ADMIN_STATS, "a:stats")], HOME])
+    await show(update, "\n\n".join(lines), [[(texts.BUTTON_ADMIN_STATS, _to(AdminScreen.STATS))], *home_row()])
 
 
 def _period_line(state: AppState, title: str, figures: PeriodFigures) -> str:
@@ -101,21 +99,21 @@ def _period_line(state: AppState, title: str, figures: PeriodFigures) -> str:
 async def audit_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     entries = await recent_entries(app_state(context).db, 20)
     if not entries:
-        await show(update, texts.AUDIT_NONE, [HOME])
+        await show(update, texts.AUDIT_NONE, home_row())
         return
     lines = [texts.AUDIT_TITLE] + [texts.AUDIT_LINE.format(
         created=e.created_at[:16].replace("T", " "), admin_id=e.admin_id, action=html.escape(e.action),
         target=html.escape(shorten(e.target, 60)), before=html.escape(shorten(e.before, 60)) or "—",
         after=html.escape(shorten(e.after, 60)) or "—") for e in entries]
-    await show(update, "\n".join(lines), [[(texts.BUTTON_ADMIN_AUDIT, "a:audit")], HOME])
+    await show(update, "\n".join(lines), [[(texts.BUTTON_ADMIN_AUDIT, _to(AdminScreen.AUDIT))], *home_row()])
 
 
-def register(application: Application, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
-    admins = filters.User(user_id=admin_ids)
-    admin_base.register(application, admin_ids)
-    application.add_handler(CommandHandler("admin", admin_menu, filters=admins))
-    for pattern, callback in ((r"^a:home$", admin_menu), (r"^a:panel$", panel_view), (r"^a:stats$", stats_view),
-                              (r"^a:audit$", audit_view)):
-        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
-    for module in (admin_users, admin_orders, admin_settle, admin_broadcast, admin_catalogue, admin_topups):
-        module.register(application, admins)
+async def screen_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    """A button of the admin menu (each screen checks the admin itself)."""
+    assert isinstance(pressed, Admin)
+    screens = {AdminScreen.HOME: admin_menu, AdminScreen.PANEL: panel_view, AdminScreen.STATS: stats_view,
+               AdminScreen.AUDIT: audit_view, AdminScreen.USERS: admin_users.users_view,
+               AdminScreen.UNVERIFIED: admin_orders.unverified_view, AdminScreen.HELD: admin_settle.held_view,
+               AdminScreen.TOPUPS: admin_topups.pending_view, AdminScreen.BROADCAST: admin_broadcast.broadcast_start,
+               AdminScreen.REFRESH: admin_catalogue.refresh}
+    await screens[pressed.screen](update, context)

@@ -10,18 +10,21 @@ import logging
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.markup import escape_stray
 from bot.domain.progress import progress_bar
 from bot.state import app_state
-from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
+from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.buttons import BroadcastAction, BroadcastDraft, Button
 from handlers.common import answer, reply, show
 from storage.broadcasts import audience, cancel_draft, create_draft, get_broadcast, start_sending
 
 log = logging.getLogger(__name__)
+
+BROADCAST = "broadcast"  # the prompt for the text (handlers/dialogues.py)
 
 # Entities a Telegram client adds when the admin formats the text by hand (bold, links…): then
 # the formatted text is taken as HTML; otherwise the text is taken as typed HTML.
@@ -35,13 +38,12 @@ async def broadcast_start(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     state = app_state(context)
     count = len(await audience(state.db, state.settings.admin_ids))
     if not count:
-        await show(update, texts.BROADCAST_NOBODY, [[(texts.BUTTON_ADMIN_HOME, "a:home")]])
+        await show(update, texts.BROADCAST_NOBODY, home_row())
         return
-    ask(context, "broadcast")
-    await show(update, texts.BROADCAST_ASK.format(count=count))
+    rows = ask(BROADCAST)
+    await show(update, texts.BROADCAST_ASK.format(count=count), rows)
 
 
-@on_answer("broadcast")
 async def broadcast_text(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     state = app_state(context)
     if not message.text:
@@ -57,20 +59,22 @@ async def broadcast_text(update: Update, context: ContextTypes.DEFAULT_TYPE, tar
     broadcast_id = await create_draft(state.db, admin_id(update), text)
     count = len(await audience(state.db, state.settings.admin_ids))
     await reply(update, texts.BROADCAST_PREVIEW.format(count=count),
-                [[(texts.BUTTON_BROADCAST_SEND.format(count=count), f"a:bc:{broadcast_id}:go"),
-                  (texts.BUTTON_CANCEL, f"a:bc:{broadcast_id}:no")]])
+                [[(texts.BUTTON_BROADCAST_SEND.format(count=count),
+                   BroadcastDraft(broadcast_id, BroadcastAction.SEND).data),
+                  (texts.BUTTON_CANCEL, BroadcastDraft(broadcast_id, BroadcastAction.DROP).data)]])
     return True
 
 
 @admin_only
-async def broadcast_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def broadcast_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, BroadcastDraft)
     state = app_state(context)
-    broadcast_id, action = int(args_of(update)[0]), args_of(update)[1]
+    broadcast_id, action = pressed.broadcast_id, pressed.action
     broadcast = await get_broadcast(state.db, broadcast_id)
     if broadcast is None or broadcast.state != "draft" or broadcast.admin_id != admin_id(update):
         await answer(update, texts.BROADCAST_GONE)  # a toast: the message may show the progress by now
         return
-    if action == "no":
+    if action is BroadcastAction.DROP:
         await show(update, texts.BROADCAST_CANCELLED if await cancel_draft(state.db, broadcast_id)
                    else texts.BROADCAST_GONE)
         return
@@ -85,9 +89,3 @@ async def broadcast_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     log.info("admin %s started broadcast %s to %d users", admin_id(update), broadcast_id, len(recipients))
     if state.broadcaster is not None:
         state.broadcaster.wake()
-
-
-def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("broadcast", broadcast_start, filters=admins))
-    application.add_handler(CallbackQueryHandler(broadcast_start, pattern=r"^a:bc$"))
-    application.add_handler(CallbackQueryHandler(broadcast_button, pattern=r"^a:bc:\d{1,18}:(go|no)$"))

@@ -9,55 +9,61 @@ import logging
 from decimal import Decimal
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
-from bot.domain.catalogue import Category, category_name, diff_catalogues, paginate, shorten
+from bot.domain.catalogue import Category, category_name, paginate, shorten
 from bot.domain.money import format_money, parse_percent
 from bot.domain.pricing import price_per_1000
 from bot.panel import PanelError
 from bot.shop.catalogue import hide, refresh_catalogue, set_markup
 from bot.state import AppState, app_state
-from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
-from handlers.common import Button, reply, show
-from storage.audit import record_now
+from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.buttons import (
+    AdminCategories,
+    AdminCategory,
+    AdminCategoryServices,
+    AdminService,
+    Button,
+    CategoryAction,
+    ServiceAction,
+)
+from handlers.common import Row, reply, show
 
 log = logging.getLogger(__name__)
 
 PER_PAGE = 8
-HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
+MARKUP = "markup"  # the prompt for a category's markup (handlers/dialogues.py)
 
 
 @admin_only
 async def refresh(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
-    old = state.full_catalogue
     try:
-        new = await refresh_catalogue(state.db, state.panel)
+        refreshed = await refresh_catalogue(state.db, state.panel, state.full_catalogue, admin_id=admin_id(update))
     except PanelError as exc:
         await show(update, texts.CATALOGUE_REFRESH_FAILED.format(reason=html.escape(shorten(exc.message, 200))),
-                   [HOME])
+                   home_row())
         return
-    state.show_catalogue(new, state.rules)
-    diff = diff_catalogues(old, new)
-    await record_now(state.db, admin_id(update), "refresh", "catalogue", before=f"{len(old)} services",
-                     after=f"{len(new)} services (+{diff.added} -{diff.removed} ~{diff.repriced})")
-    await show(update, texts.CATALOGUE_REFRESHED.format(services=len(new), added=diff.added, removed=diff.removed,
-                                                        repriced=diff.repriced), [HOME])
+    state.show_catalogue(refreshed.catalogue, state.rules)
+    diff = refreshed.diff
+    await show(update, texts.CATALOGUE_REFRESHED.format(services=len(refreshed.catalogue), added=diff.added,
+                                                        removed=diff.removed, repriced=diff.repriced), home_row())
 
 
 @admin_only
-async def categories_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def categories_view(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button | None = None) -> None:
     state = app_state(context)
-    args = args_of(update)
-    page = paginate(state.full_catalogue.categories, int(args[0]) if args else 0, PER_PAGE)
-    rows: list[list[Button]] = [[(_label(state, c), f"a:c:{c.key}")] for c in page.items]
-    nav: list[Button] = [("‹", f"a:cat:{page.number - 1}")] if page.has_prev else []
-    nav += [("›", f"a:cat:{page.number + 1}")] if page.has_next else []
+    number = pressed.page if isinstance(pressed, AdminCategories) else 0
+    page = paginate(state.full_catalogue.categories, number, PER_PAGE)
+    rows: list[Row] = [[(_label(state, c), AdminCategory(c.key).data)] for c in page.items]
+    nav: Row = [("‹", AdminCategories(page.number - 1).data)] if page.has_prev else []
+    nav += [("›", AdminCategories(page.number + 1).data)] if page.has_next else []
     text = texts.CATALOGUE_ADMIN.format(services=len(state.full_catalogue),
                                         categories=len(state.full_catalogue.categories),
                                         markup=state.settings.price_markup_percent)
-    await show(update, f"{text}\n{texts.PAGE.format(number=page.number + 1, count=page.count)}", [*rows, nav, HOME])
+    await show(update, f"{text}\n{texts.PAGE.format(number=page.number + 1, count=page.count)}",
+               [*rows, nav, *home_row()])
 
 
 def _label(state: AppState, category: Category) -> str:
@@ -68,24 +74,23 @@ def _label(state: AppState, category: Category) -> str:
 
 
 @admin_only
-async def category_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def category_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, AdminCategory | AdminCategoryServices)
     state = app_state(context)
-    args = args_of(update)
-    category = state.full_catalogue.category(args[0])
+    category = state.full_catalogue.category(pressed.key)
     if category is None:  # gone from the panel since the button was made
         await categories_view(update, context)
         return
-    action = args[1] if len(args) > 1 else ""
-    if action in ("h", "s"):
-        state.show_catalogue(state.full_catalogue,
-                             await hide(state.db, admin_id(update), "category", category.name, action == "h"))
-    elif action == "m":
-        ask(context, "markup", category.key)
-        await show(update, texts.ASK_MARKUP.format(name=html.escape(category.name),
-                                                   markup=state.settings.price_markup_percent))
+    if isinstance(pressed, AdminCategoryServices):
+        await _services_page(update, state, category, pressed.page)
         return
-    elif action == "sv":
-        await _services_page(update, state, category, int(args[2]))
+    if pressed.action in (CategoryAction.HIDE, CategoryAction.SHOW):
+        state.show_catalogue(state.full_catalogue, await hide(state.db, admin_id(update), "category", category.name,
+                                                              pressed.action is CategoryAction.HIDE))
+    elif pressed.action is CategoryAction.MARKUP:
+        rows = ask(MARKUP, category.key)
+        await show(update, texts.ASK_MARKUP.format(name=html.escape(category.name),
+                                                   markup=state.settings.price_markup_percent), rows)
         return
     await _category_card(update, state, category)
 
@@ -98,35 +103,36 @@ async def _category_card(update: Update, state: AppState, category: Category, no
         state=texts.STATE_HIDDEN if hidden else texts.STATE_SHOWN,
         markup=own if own is not None else state.settings.price_markup_percent,
         own=texts.CATEGORY_OWN_MARKUP if own is not None else "")
-    toggle: Button = ((texts.BUTTON_SHOW, f"a:c:{category.key}:s") if hidden
-                      else (texts.BUTTON_HIDE, f"a:c:{category.key}:h"))
+    toggle = ((texts.BUTTON_SHOW, AdminCategory(category.key, CategoryAction.SHOW).data) if hidden
+              else (texts.BUTTON_HIDE, AdminCategory(category.key, CategoryAction.HIDE).data))
     await show(update, f"{note}\n\n{text}" if note else text, [
-        [toggle, (texts.BUTTON_SET_MARKUP, f"a:c:{category.key}:m")],
-        [(texts.BUTTON_SERVICES, f"a:c:{category.key}:sv:0")],
-        [(texts.BUTTON_BACK_CATALOGUE, "a:cat:0")], HOME])
+        [toggle, (texts.BUTTON_SET_MARKUP, AdminCategory(category.key, CategoryAction.MARKUP).data)],
+        [(texts.BUTTON_SERVICES, AdminCategoryServices(category.key, 0).data)],
+        [(texts.BUTTON_BACK_CATALOGUE, AdminCategories(0).data)], *home_row()])
 
 
 async def _services_page(update: Update, state: AppState, category: Category, number: int) -> None:
     page = paginate(category.services, number, PER_PAGE)
-    rows: list[list[Button]] = [[(f"{'🙈 ' if s.service_id in state.rules.hidden_services else ''}"
-                                  f"{shorten(s.name, 40)}", f"a:s:{s.service_id}")] for s in page.items]
-    nav: list[Button] = [("‹", f"a:c:{category.key}:sv:{page.number - 1}")] if page.has_prev else []
-    nav += [("›", f"a:c:{category.key}:sv:{page.number + 1}")] if page.has_next else []
+    rows: list[Row] = [[(f"{'🙈 ' if s.service_id in state.rules.hidden_services else ''}"
+                         f"{shorten(s.name, 40)}", AdminService(s.service_id).data)] for s in page.items]
+    nav: Row = [("‹", AdminCategoryServices(category.key, page.number - 1).data)] if page.has_prev else []
+    nav += [("›", AdminCategoryServices(category.key, page.number + 1).data)] if page.has_next else []
     text = f"🧩 <b>{html.escape(category.name)}</b>\n{texts.PAGE.format(number=page.number + 1, count=page.count)}"
-    await show(update, text, [*rows, nav, [(texts.BUTTON_BACK_CATALOGUE, f"a:c:{category.key}")], HOME])
+    await show(update, text, [*rows, nav, [(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)],
+                              *home_row()])
 
 
 @admin_only
-async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, AdminService)
     state = app_state(context)
-    args = args_of(update)
-    service = state.full_catalogue.service(args[0])
+    service = state.full_catalogue.service(pressed.service_id)
     if service is None:
         await categories_view(update, context)
         return
-    if len(args) > 1:
-        state.show_catalogue(state.full_catalogue,
-                             await hide(state.db, admin_id(update), "service", service.service_id, args[1] == "h"))
+    if pressed.action is not None:
+        state.show_catalogue(state.full_catalogue, await hide(state.db, admin_id(update), "service",
+                                                              service.service_id, pressed.action is ServiceAction.HIDE))
     hidden = service.service_id in state.rules.hidden_services
     category_hidden = category_name(service) in state.rules.hidden_categories
     text = texts.SERVICE_ADMIN.format(
@@ -134,14 +140,14 @@ async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         category=html.escape(shorten(service.category, 80)), rate=format_money(service.rate, state.currency),
         price=format_money(price_per_1000(service, state.markup_for(service)), state.currency),
         state=texts.STATE_HIDDEN if hidden or category_hidden else texts.STATE_SHOWN)
-    toggle: Button = ((texts.BUTTON_SHOW, f"a:s:{service.service_id}:s") if hidden
-                      else (texts.BUTTON_HIDE, f"a:s:{service.service_id}:h"))
+    toggle = ((texts.BUTTON_SHOW, AdminService(service.service_id, ServiceAction.SHOW).data) if hidden
+              else (texts.BUTTON_HIDE, AdminService(service.service_id, ServiceAction.HIDE).data))
     category = next((c for c in state.full_catalogue.categories if service in c.services), None)
-    back: list[Button] = [(texts.BUTTON_BACK_CATALOGUE, f"a:c:{category.key}:sv:0" if category else "a:cat:0")]
-    await show(update, text, [[toggle], back, HOME])
+    back: Row = [(texts.BUTTON_BACK_CATALOGUE, AdminCategoryServices(category.key, 0).data if category
+                  else AdminCategories(0).data)]
+    await show(update, text, [[toggle], back, *home_row()])
 
 
-@on_answer("markup")
 async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     state = app_state(context)
     category = state.full_catalogue.category(target)
@@ -159,14 +165,5 @@ async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
                                                                 before))
     shown = markup if markup is not None else state.settings.price_markup_percent
     await reply(update, texts.MARKUP_SET.format(name=html.escape(category.name), markup=shown),
-                [[(texts.BUTTON_BACK_CATALOGUE, f"a:c:{category.key}")]])
+                [[(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)]])
     return True
-
-
-def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("refresh", refresh, filters=admins))
-    application.add_handler(CommandHandler("catalogue", categories_view, filters=admins))
-    application.add_handler(CallbackQueryHandler(refresh, pattern=r"^a:refresh$"))
-    application.add_handler(CallbackQueryHandler(categories_view, pattern=r"^a:cat:\d{1,5}$"))
-    application.add_handler(CallbackQueryHandler(category_button, pattern=r"^a:c:[0-9a-f]{10}(:(h|s|m|sv:\d{1,5}))?$"))
-    application.add_handler(CallbackQueryHandler(service_button, pattern=r"^a:s:[^:]{1,40}(:(h|s))?$"))

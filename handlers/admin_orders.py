@@ -9,7 +9,7 @@ import html
 import logging
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
@@ -17,14 +17,15 @@ from bot.domain.money import format_money, from_micros
 from bot.panel import is_id
 from bot.shop.ordering import resolve_failed, resolve_placed
 from bot.state import app_state
-from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
+from handlers.admin_base import admin_id, admin_only, ask, home_row
 from handlers.admin_users import tell
-from handlers.common import Button, reply, show
+from handlers.buttons import Admin, AdminScreen, Button, Resolution, ResolveOrder
+from handlers.common import Row, reply, show
 from storage.orders import OrderRecord, get_order, orders_in_state
 
 log = logging.getLogger(__name__)
 
-HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
+PLACED = "placed"  # the prompt for the panel's order id (handlers/dialogues.py)
 SHOWN = 10  # orders listed at once; the oldest first
 
 
@@ -32,13 +33,13 @@ SHOWN = 10  # orders listed at once; the oldest first
 async def unverified_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     waiting = await orders_in_state(app_state(context).db, "unverified")
     if not waiting:
-        await show(update, texts.UNVERIFIED_NONE, [HOME])
+        await show(update, texts.UNVERIFIED_NONE, home_row())
         return
     lines = [texts.UNVERIFIED_LIST.format(count=len(waiting))] + [_item(o) for o in waiting[:SHOWN]]
-    rows: list[list[Button]] = [[(f"#{o.order_id} {texts.BUTTON_MARK_PLACED}", f"a:o:{o.order_id}:p"),
-                                 (f"#{o.order_id} {texts.BUTTON_MARK_FAILED}", f"a:o:{o.order_id}:f")]
-                                for o in waiting[:SHOWN]]
-    await show(update, "\n\n".join(lines), [*rows, HOME])
+    rows: list[Row] = [[(f"#{o.order_id} {texts.BUTTON_MARK_PLACED}", ResolveOrder(o.order_id, Resolution.PLACED).data),
+                        (f"#{o.order_id} {texts.BUTTON_MARK_FAILED}", ResolveOrder(o.order_id, Resolution.FAILED).data)]
+                       for o in waiting[:SHOWN]]
+    await show(update, "\n\n".join(lines), [*rows, *home_row()])
 
 
 def _item(order: OrderRecord) -> str:
@@ -50,26 +51,27 @@ def _item(order: OrderRecord) -> str:
 
 
 @admin_only
-async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    order_id, action = int(args_of(update)[0]), args_of(update)[1]
+async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, ResolveOrder)
+    order_id, action = pressed.order_id, pressed.action
     order = await get_order(app_state(context).db, order_id)
     if order is None or order.state != "unverified":
         await show(update, texts.RESOLVE_NOT_UNVERIFIED.format(
-            order_id=order_id, state=html.escape(order.state if order else "unknown")), [HOME])
+            order_id=order_id, state=html.escape(order.state if order else "unknown")), home_row())
         return
     price = format_money(from_micros(order.price_micros), order.currency)
-    if action == "p":
-        ask(context, "placed", order_id)
-        await show(update, texts.ASK_PANEL_ORDER_ID.format(order_id=order_id))
-    elif action == "f":
+    back = Admin(AdminScreen.UNVERIFIED).data
+    if action is Resolution.PLACED:
+        rows = ask(PLACED, order_id)
+        await show(update, texts.ASK_PANEL_ORDER_ID.format(order_id=order_id), rows)
+    elif action is Resolution.FAILED:
         await show(update, texts.CONFIRM_FAILED.format(order_id=order_id, price=price, user_id=order.user_id),
-                   [[(texts.BUTTON_YES_REFUND.format(price=price), f"a:o:{order_id}:fy"),
-                     (texts.BUTTON_NO, "a:unv")]])
+                   [[(texts.BUTTON_YES_REFUND.format(price=price), ResolveOrder(order_id, Resolution.FAILED_YES).data),
+                     (texts.BUTTON_NO, back)]])
     else:
-        await show(update, await _settle(context, admin_id(update), order_id, None), [[("‹ ❔", "a:unv")], HOME])
+        await show(update, await _settle(context, admin_id(update), order_id, None), [[("‹ ❔", back)], *home_row()])
 
 
-@on_answer("placed")
 async def placed_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     panel_order_id = (message.text or "").strip()
     if not is_id(panel_order_id):  # the rule the panel's own answers are held to: it is polled with it
@@ -117,10 +119,3 @@ async def _settle(context: ContextTypes.DEFAULT_TYPE, admin: int, order_id: int,
     await tell(context, order.user_id, texts.RESOLVED_FAILED_CUSTOMER.format(
         order_id=order_id, service=service, price=price))
     return texts.RESOLVED_FAILED_ADMIN.format(order_id=order_id, price=price, user_id=order.user_id)
-
-
-def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("unverified", unverified_view, filters=admins))
-    application.add_handler(CommandHandler("resolve", resolve_command, filters=admins))
-    application.add_handler(CallbackQueryHandler(unverified_view, pattern=r"^a:unv$"))
-    application.add_handler(CallbackQueryHandler(order_button, pattern=r"^a:o:\d{1,18}:(p|f|fy)$"))

@@ -10,7 +10,7 @@ import html
 import logging
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
@@ -18,14 +18,20 @@ from bot.domain.money import format_money, from_micros, parse_amount, to_micros
 from bot.shop.settlement import Refusal, Settleable, SettledByHand, look_up, nothing_due, refund
 from bot.shop.tracking import status_name
 from bot.state import app_state
-from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
-from handlers.common import Button, reply, show
+from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.buttons import Admin, AdminScreen, Button, Settle, SettleAction
+from handlers.common import Row, reply, show
 from storage.settlements import count_held, held_orders
 
 log = logging.getLogger(__name__)
 
-HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
-HELD: list[Button] = [(texts.BUTTON_ADMIN_HELD_LIST, "a:held")]
+SETTLE = "settle"  # the prompt for a part refund's amount (handlers/dialogues.py)
+
+
+def _held_row() -> Row:
+    return [(texts.BUTTON_ADMIN_HELD_LIST, Admin(AdminScreen.HELD).data)]
+
+
 SHOWN = 10  # held orders listed at once, the oldest first
 
 
@@ -34,15 +40,15 @@ async def held_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     held = await held_orders(state.db, limit=SHOWN)
     if not held:
-        await show(update, texts.HELD_NONE, [HOME])
+        await show(update, texts.HELD_NONE, home_row())
         return
     lines = [texts.HELD_LIST.format(count=await count_held(state.db))]
     lines += [texts.HELD_ITEM.format(order_id=o.order_id, user_id=o.user_id,
                                      service=html.escape(shorten(o.service_name, 60)),
                                      price=format_money(from_micros(o.price_micros), o.currency),
                                      reason=html.escape(shorten(o.refund_hold or "", 160))) for o in held]
-    rows: list[list[Button]] = [[(f"💸 #{o.order_id}", f"a:st:{o.order_id}")] for o in held]
-    await show(update, "\n\n".join(lines), [*rows, HOME])
+    rows: list[Row] = [[(f"💸 #{o.order_id}", Settle(o.order_id).data)] for o in held]
+    await show(update, "\n\n".join(lines), [*rows, *home_row()])
 
 
 @admin_only
@@ -56,11 +62,11 @@ async def settle_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 @admin_only
-async def settle_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    args = args_of(update)
-    order_id = int(args[0])
-    action, seen = (args[1], int(args[2]) if len(args) > 2 else -1) if len(args) > 1 else ("", -1)
-    if action == "":
+async def settle_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, Settle)
+    order_id, action = pressed.order_id, pressed.action
+    seen = pressed.seen if pressed.seen is not None else -1
+    if action is None:
         await _card(update, context, order_id)
         return
     current = await look_up(app_state(context).db, order_id)
@@ -68,26 +74,27 @@ async def settle_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await _card(update, context, order_id, texts.SETTLE_CHANGED)
         return
     left = format_money(from_micros(current.left), current.order.currency)
-    if action == "a":
+    back = Settle(order_id).data
+    if action is SettleAction.ALL:
         await show(update, texts.SETTLE_CONFIRM_ALL.format(order_id=order_id, amount=left,
                                                            user_id=current.order.user_id),
-                   [[(texts.BUTTON_YES_REFUND.format(price=left), f"a:st:{order_id}:ay:{seen}"),
-                     (texts.BUTTON_NO, f"a:st:{order_id}")]])
-    elif action == "ay":
+                   [[(texts.BUTTON_YES_REFUND.format(price=left), Settle(order_id, SettleAction.ALL_YES, seen).data),
+                     (texts.BUTTON_NO, back)]])
+    elif action is SettleAction.ALL_YES:
         await _card(update, context, order_id, await _refunded(
             context, await refund(app_state(context).db, order_id, None, seen_refunds=seen, admin_id=admin_id(update))))
-    elif action == "p":
-        ask(context, "settle", f"{order_id}:{seen}")
-        await show(update, texts.ASK_SETTLE_AMOUNT.format(order_id=order_id, left=left))
-    elif action == "z":
+    elif action is SettleAction.PART:
+        rows = ask(SETTLE, f"{order_id}:{seen}")
+        await show(update, texts.ASK_SETTLE_AMOUNT.format(order_id=order_id, left=left), rows)
+    elif action is SettleAction.NOTHING:
         await show(update, texts.SETTLE_CONFIRM_NOTHING.format(order_id=order_id, user_id=current.order.user_id),
-                   [[(texts.BUTTON_NOTHING_DUE, f"a:st:{order_id}:zy:{seen}"), (texts.BUTTON_NO, f"a:st:{order_id}")]])
-    else:  # "zy"
+                   [[(texts.BUTTON_NOTHING_DUE, Settle(order_id, SettleAction.NOTHING_YES, seen).data),
+                     (texts.BUTTON_NO, back)]])
+    else:  # NOTHING_YES
         outcome = await nothing_due(app_state(context).db, order_id, admin_id=admin_id(update))
         await _card(update, context, order_id, await _refunded(context, outcome))
 
 
-@on_answer("settle")
 async def settle_amount(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     order_id, seen = (int(part) for part in target.split(":"))
     amount = parse_amount((message.text or "").strip())
@@ -125,7 +132,7 @@ async def _refunded(context: ContextTypes.DEFAULT_TYPE, outcome: SettledByHand |
 async def _card(update: Update, context: ContextTypes.DEFAULT_TYPE, order_id: int, note: str = "") -> None:
     current = await look_up(app_state(context).db, order_id)
     if current is None:
-        await show(update, texts.SETTLE_UNKNOWN.format(order_id=order_id), [HELD, HOME])
+        await show(update, texts.SETTLE_UNKNOWN.format(order_id=order_id), [_held_row(), *home_row()])
         return
     text = _card_text(current)
     await show(update, f"{note}\n\n{text}" if note else text, _card_buttons(current))
@@ -151,19 +158,13 @@ def _card_text(current: Settleable) -> str:
     return text
 
 
-def _card_buttons(current: Settleable) -> list[list[Button]]:
+def _card_buttons(current: Settleable) -> list[Row]:
     order, seen = current.order, current.refunded.count
-    rows: list[list[Button]] = []
+    rows: list[Row] = []
     if order.state == "placed" and current.left:
         left = format_money(from_micros(current.left), order.currency)
-        rows.append([(texts.BUTTON_REFUND_ALL.format(amount=left), f"a:st:{order.order_id}:a:{seen}"),
-                     (texts.BUTTON_REFUND_PART, f"a:st:{order.order_id}:p:{seen}")])
+        rows.append([(texts.BUTTON_REFUND_ALL.format(amount=left), Settle(order.order_id, SettleAction.ALL, seen).data),
+                     (texts.BUTTON_REFUND_PART, Settle(order.order_id, SettleAction.PART, seen).data)])
     if order.refund_hold:
-        rows.append([(texts.BUTTON_NOTHING_DUE, f"a:st:{order.order_id}:z:{seen}")])
-    return [*rows, HELD, HOME]
-
-
-def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("settle", settle_command, filters=admins))
-    application.add_handler(CallbackQueryHandler(held_view, pattern=r"^a:held$"))
-    application.add_handler(CallbackQueryHandler(settle_button, pattern=r"^a:st:\d{1,18}(:(a|ay|p|z|zy):\d{1,6})?$"))
+        rows.append([(texts.BUTTON_NOTHING_DUE, Settle(order.order_id, SettleAction.NOTHING, seen).data)])
+    return [*rows, _held_row(), *home_row()]

@@ -10,24 +10,38 @@ import logging
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
-from bot.shop.topups import RefundCall, RefundRefused, RefundUnknown, decide_manual_topup, refund_stars
+from bot.shop.topups import (
+    RefundCall,
+    RefundRefused,
+    RefundResult,
+    RefundUnknown,
+    decide_manual_topup,
+    refund_stars,
+)
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import admin_users
-from handlers.admin_base import admin_id, admin_only, args_of
-from handlers.common import Button, answer, is_not_modified, keyboard, show
+from handlers.admin_base import admin_id, admin_only, home_row
+from handlers.buttons import (
+    Admin,
+    AdminScreen,
+    Button,
+    RefundStep,
+    StarsRefund,
+    TopupDecision,
+    TopupRequest,
+    UserCard,
+)
+from handlers.common import Row, answer, is_not_modified, keyboard, show
 from storage.topups import Topup, add_topup_notice, get_star_payment, get_topup, pending_manual, topup_notices
 from storage.users import get_user
 
 log = logging.getLogger(__name__)
-
-HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
-
 
 async def _request_text(state: AppState, topup: Topup) -> str:
     user = await get_user(state.db, topup.user_id)
@@ -41,12 +55,12 @@ async def _request_text(state: AppState, topup: Topup) -> str:
     return text
 
 
-def _decision_buttons(topup: Topup) -> list[list[Button]]:
+def _decision_buttons(topup: Topup) -> list[Row]:
     if topup.state != "pending":
         return []
     amount = format_money(from_micros(topup.amount_micros), topup.currency)
-    return [[(texts.BUTTON_APPROVE.format(amount=amount), f"a:tu:{topup.topup_id}:ok"),
-             (texts.BUTTON_REJECT, f"a:tu:{topup.topup_id}:no")]]
+    return [[(texts.BUTTON_APPROVE.format(amount=amount), TopupRequest(topup.topup_id, TopupDecision.APPROVE).data),
+             (texts.BUTTON_REJECT, TopupRequest(topup.topup_id, TopupDecision.REJECT).data)]]
 
 
 async def announce(context: ContextTypes.DEFAULT_TYPE, topup_id: int, admins: list[int] | None = None) -> None:
@@ -94,28 +108,29 @@ async def pending_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     state = app_state(context)
     waiting = await pending_manual(state.db)
     if not waiting:
-        await show(update, texts.TOPUPS_NONE, [HOME])
+        await show(update, texts.TOPUPS_NONE, home_row())
         return
     lines, rows = [texts.TOPUPS_TITLE.format(count=len(waiting))], []
     for topup in waiting:
         amount = format_money(from_micros(topup.amount_micros), topup.currency)
         lines.append(f"#{topup.topup_id} · <code>{topup.user_id}</code> · {amount} · "
                      f"{html.escape(shorten(topup.reference, 60)) or texts.MANUAL_NO_REFERENCE}")
-        rows.append([(f"🔎 #{topup.topup_id}", f"a:tu:{topup.topup_id}")])
-    await show(update, "\n".join(lines), [*rows, [(texts.BUTTON_ADMIN_TOPUPS.format(count=len(waiting)), "a:tus")],
-                                          HOME])
+        rows.append([(f"🔎 #{topup.topup_id}", TopupRequest(topup.topup_id).data)])
+    await show(update, "\n".join(lines), [*rows, [(texts.BUTTON_ADMIN_TOPUPS.format(count=len(waiting)),
+                                                    Admin(AdminScreen.TOPUPS).data)], *home_row()])
 
 
 @admin_only
-async def request_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    args = args_of(update)
-    topup_id = int(args[0])
-    if len(args) == 1:  # show the request (with its photo) to this admin, with its buttons
+async def request_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, TopupRequest)
+    topup_id = pressed.topup_id
+    if pressed.decision is None:  # show the request (with its photo) to this admin, with its buttons
         await answer(update)
         await announce(context, topup_id, [admin_id(update)])
         return
     state = app_state(context)
-    decision = await decide_manual_topup(state.db, topup_id, admin_id(update), approve=args[1] == "ok")
+    decision = await decide_manual_topup(state.db, topup_id, admin_id(update),
+                                         approve=pressed.decision is TopupDecision.APPROVE)
     if decision.topup is None:
         await answer(update, texts.MANUAL_NOT_FOUND)
         return
@@ -135,25 +150,26 @@ async def request_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # --------------------------------------------------------------------------- Stars refunds
 
 @admin_only
-async def refund_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    args = args_of(update)
-    user_id, payment_id = int(args[0]), int(args[1])
+async def refund_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, StarsRefund)
+    user_id, payment_id = pressed.user_id, pressed.payment_id
     state = app_state(context)
     payment = await get_star_payment(state.db, payment_id)
     if payment is None or payment.user_id != user_id:
         await admin_users.user_card(update, context, user_id, texts.REFUND_RESULTS["not_found"])
         return
     amount = format_money(from_micros(payment.amount_micros), payment.currency)
-    if len(args) == 2 and payment.state == "paid":  # ask first
+    if pressed.step is None and payment.state == "paid":  # ask first
         wallet = format_money(await balance(state.db, user_id), payment.currency)
         await show(update, texts.CONFIRM_STARS_REFUND.format(payment_id=payment_id, stars=payment.stars,
                                                              user_id=user_id, amount=amount, balance=wallet),
-                   [[(texts.BUTTON_YES_REFUND_STARS.format(stars=payment.stars), f"a:rf:{user_id}:{payment_id}:y"),
-                     (texts.BUTTON_NO, f"a:u:{user_id}")]])
+                   [[(texts.BUTTON_YES_REFUND_STARS.format(stars=payment.stars),
+                      StarsRefund(user_id, payment_id, RefundStep.CONFIRMED).data),
+                     (texts.BUTTON_NO, UserCard(user_id).data)]])
         return
     outcome = await refund_stars(state.db, payment_id, user_id, admin_id(update), _refund_call(context))
     log.info("admin %s refund of Stars payment %s: %s", admin_id(update), payment_id, outcome.result)
-    if outcome.result == "done" and state.notifier is not None:
+    if outcome.result is RefundResult.DONE and state.notifier is not None:
         state.notifier.wake()
     note = texts.REFUND_RESULTS[outcome.result].format(
         payment_id=payment_id, stars=outcome.stars, amount=format_money(outcome.amount, outcome.currency),
@@ -175,10 +191,3 @@ def _refund_call(context: ContextTypes.DEFAULT_TYPE) -> RefundCall:
         except TelegramError as exc:
             raise RefundRefused(exc.message) from None
     return call
-
-
-def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
-    application.add_handler(CallbackQueryHandler(pending_view, pattern=r"^a:tus$"))
-    application.add_handler(CallbackQueryHandler(request_button, pattern=r"^a:tu:\d{1,18}(:(ok|no))?$"))
-    application.add_handler(CallbackQueryHandler(refund_button, pattern=r"^a:rf:\d{1,20}:\d{1,18}(:y)?$"))
-

@@ -9,16 +9,17 @@ from decimal import Decimal
 from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros, parse_amount
-from bot.shop.moderation import CannotBan, set_ban
+from bot.shop.moderation import CannotBan, Unbannable, set_ban
 from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
 from bot.state import app_state
-from handlers.admin_base import admin_id, admin_only, args_of, ask, on_answer
-from handlers.common import STATE_MARKS, Button, reply, show
+from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.buttons import Admin, AdminScreen, Button, RefundStep, StarsRefund, UserAction, UserCard
+from handlers.common import STATE_MARKS, Row, reply, show
 from storage.ledger import recent_entries
 from storage.orders import orders_of_user
 from storage.topups import star_payments_of_user
@@ -26,7 +27,7 @@ from storage.users import get_user, recent_users
 
 log = logging.getLogger(__name__)
 
-HOME: list[Button] = [(texts.BUTTON_ADMIN_HOME, "a:home")]
+CREDIT, DEBIT = "credit", "debit"  # prompts (handlers/dialogues.py)
 
 
 @admin_only
@@ -34,11 +35,11 @@ async def users_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     state = app_state(context)
     users = await recent_users(state.db, 10, leave_out=state.settings.admin_ids)
     if not users:
-        await show(update, texts.USERS_NONE, [HOME])
+        await show(update, texts.USERS_NONE, home_row())
         return
-    rows: list[list[Button]] = [[(f"{'⛔ ' if u.banned_at else ''}{shorten(u.first_name or '?', 30)} · {u.user_id}",
-                                  f"a:u:{u.user_id}")] for u in users]
-    await show(update, texts.USERS_HELP, [*rows, HOME])
+    rows: list[Row] = [[(f"{'⛔ ' if u.banned_at else ''}{shorten(u.first_name or '?', 30)} · {u.user_id}",
+                         UserCard(u.user_id).data)] for u in users]
+    await show(update, texts.USERS_HELP, [*rows, *home_row()])
 
 
 @admin_only
@@ -51,16 +52,16 @@ async def user_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 @admin_only
-async def user_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    args = args_of(update)
-    user_id = int(args[0])
-    action = args[1] if len(args) > 1 else ""
-    if action in ("cr", "db"):
-        ask(context, "credit" if action == "cr" else "debit", user_id)
-        await show(update, (texts.ASK_CREDIT if action == "cr" else texts.ASK_DEBIT).format(user_id=user_id))
+async def user_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, UserCard)
+    user_id, action = pressed.user_id, pressed.action
+    if action in (UserAction.CREDIT, UserAction.DEBIT):
+        credit = action is UserAction.CREDIT
+        rows = ask(CREDIT if credit else DEBIT, user_id)
+        await show(update, (texts.ASK_CREDIT if credit else texts.ASK_DEBIT).format(user_id=user_id), rows)
         return
-    if action in ("ban", "unban"):
-        await _ban(update, context, user_id, banned=action == "ban")
+    if action in (UserAction.BAN, UserAction.UNBAN):
+        await _ban(update, context, user_id, banned=action is UserAction.BAN)
         return
     await user_card(update, context, user_id)
 
@@ -70,7 +71,7 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
     state = app_state(context)
     user = await get_user(state.db, user_id)
     if user is None:
-        await show(update, texts.UNKNOWN_USER.format(user_id=user_id), [HOME])
+        await show(update, texts.UNKNOWN_USER.format(user_id=user_id), home_row())
         return
     money = state.currency
     orders = await orders_of_user(state.db, user_id, limit=5)
@@ -96,19 +97,21 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
             payment_id=p.payment_id, created=p.created_at[:16].replace("T", " "), stars=p.stars,
             amount=format_money(from_micros(p.amount_micros), p.currency),
             state=texts.PAYMENT_STATES.get(p.state, p.state)) for p in payments))
-    ban: Button = ((texts.BUTTON_UNBAN, f"a:u:{user_id}:unban") if user.banned_at
-                   else (texts.BUTTON_BAN, f"a:u:{user_id}:ban"))
-    rows = [[(texts.BUTTON_CREDIT, f"a:u:{user_id}:cr"), (texts.BUTTON_DEBIT, f"a:u:{user_id}:db")]]
+    ban = ((texts.BUTTON_UNBAN, UserCard(user_id, UserAction.UNBAN).data) if user.banned_at
+           else (texts.BUTTON_BAN, UserCard(user_id, UserAction.BAN).data))
+    rows: list[Row] = [[(texts.BUTTON_CREDIT, UserCard(user_id, UserAction.CREDIT).data),
+                        (texts.BUTTON_DEBIT, UserCard(user_id, UserAction.DEBIT).data)]]
     if not state.is_admin(user_id):
         rows.append([ban])
     for p in payments:  # a paid one asks first; a refund left unconfirmed is retried at once
         if p.state == "paid":
             rows.append([(texts.BUTTON_REFUND_STARS.format(payment_id=p.payment_id, stars=p.stars),
-                          f"a:rf:{user_id}:{p.payment_id}")])
+                          StarsRefund(user_id, p.payment_id).data)])
         elif p.state == "refunding":
             rows.append([(texts.BUTTON_RETRY_REFUND.format(payment_id=p.payment_id),
-                          f"a:rf:{user_id}:{p.payment_id}:y")])
-    await show(update, f"{note}\n\n{text}" if note else text, [*rows, [(texts.BUTTON_ADMIN_USERS, "a:users")], HOME])
+                          StarsRefund(user_id, p.payment_id, RefundStep.CONFIRMED).data)])
+    await show(update, f"{note}\n\n{text}" if note else text,
+               [*rows, [(texts.BUTTON_ADMIN_USERS, Admin(AdminScreen.USERS).data)], *home_row()])
 
 
 async def _ban(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, *, banned: bool) -> None:
@@ -116,8 +119,8 @@ async def _ban(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int,
     try:
         changed = await set_ban(state.db, admin_id(update), user_id, banned, admins=state.settings.admin_ids)
     except CannotBan as exc:
-        text = texts.CANNOT_BAN_ADMIN if str(exc) == "an admin" else texts.UNKNOWN_USER.format(user_id=user_id)
-        await show(update, text, [HOME])
+        text = texts.CANNOT_BAN_ADMIN if exc.why is Unbannable.ADMIN else texts.UNKNOWN_USER.format(user_id=user_id)
+        await show(update, text, home_row())
         return
     if banned:
         state.banned.add(user_id)
@@ -162,12 +165,10 @@ async def _adjust_command(update: Update, context: ContextTypes.DEFAULT_TYPE, *,
     await reply(update, await _adjust(context, admin_id(update), int(user_text), amount * sign))
 
 
-@on_answer("credit")
 async def credit_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     return await _adjust_answer(update, context, int(target), message, sign=1)
 
 
-@on_answer("debit")
 async def debit_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
     return await _adjust_answer(update, context, int(target), message, sign=-1)
 
@@ -212,11 +213,3 @@ async def tell(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: str) -> b
     except TelegramError:
         return False
     return True
-
-
-def register(application: Application, admins: filters.BaseFilter) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("user", user_command, filters=admins))
-    application.add_handler(CommandHandler("credit", credit_command, filters=admins))
-    application.add_handler(CommandHandler("debit", debit_command, filters=admins))
-    application.add_handler(CallbackQueryHandler(users_view, pattern=r"^a:users$"))
-    application.add_handler(CallbackQueryHandler(user_button, pattern=r"^a:u:\d{1,20}(:(cr|db|ban|unban))?$"))

@@ -11,17 +11,19 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import texts
 from bot.update_processor import current_processor
+from handlers.buttons import Menu, MenuItem, MyOrders
 
 log = logging.getLogger(__name__)
 
-Button = tuple[str, str]  # (text, callback data)
+Button = tuple[str, str]  # (text, callback data): the data from a kind in handlers/buttons.py
+Row = list[Button]
 STATE_MARKS = {"placing": "⏳", "placed": "🟢", "unverified": "❔", "rejected": "❌"}  # an order's state at a glance
 
 
-def main_menu() -> list[list[Button]]:
-    return [[(texts.BUTTON_NEW_ORDER, "m:new"), (texts.BUTTON_MY_ORDERS, "m:orders:0")],
-            [(texts.BUTTON_BALANCE, "m:bal"), (texts.BUTTON_TOPUP, "m:top")],
-            [(texts.BUTTON_HELP, "m:help")]]
+def main_menu() -> list[Row]:
+    return [[(texts.BUTTON_NEW_ORDER, Menu(MenuItem.NEW_ORDER).data), (texts.BUTTON_MY_ORDERS, MyOrders(0).data)],
+            [(texts.BUTTON_BALANCE, Menu(MenuItem.BALANCE).data), (texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data)],
+            [(texts.BUTTON_HELP, Menu(MenuItem.HELP).data)]]
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:

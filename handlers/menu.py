@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import paginate, shorten
@@ -14,8 +13,9 @@ from bot.domain.money import format_money, from_micros
 from bot.shop.tracking import status_name
 from bot.shop.wallet import balance
 from bot.state import app_state
-from handlers import topup
-from handlers.common import STATE_MARKS, Button, main_menu, show
+from handlers import ordering, topup
+from handlers.buttons import Button, Menu, MenuItem, MyOrders, OrderCard
+from handlers.common import STATE_MARKS, Row, main_menu, show
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
 
 ORDERS_PER_PAGE = 8
@@ -34,7 +34,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await show(update, texts.HELP, [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+    await show(update, texts.HELP, [[(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
 async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,19 +44,17 @@ async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     state = app_state(context)
     wallet = format_money(await balance(state.db, user.id), state.currency)
     await show(update, texts.BALANCE.format(balance=wallet, user_id=user.id),
-               [[(texts.BUTTON_TOPUP, "m:top"), (texts.BUTTON_MAIN_MENU, "m:home")]])
+               [[(texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data), (texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
-async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button | None = None) -> None:
     """The customer's own orders, newest first; the page comes from the button, the owner from
     the update itself, never from callback data."""
     user = update.effective_user
     if user is None:
         return
     state = app_state(context)
-    page_number = 0
-    if update.callback_query is not None and update.callback_query.data:
-        page_number = int(update.callback_query.data.rsplit(":", 1)[1])
+    page_number = pressed.page if isinstance(pressed, MyOrders) else 0
     total = await count_orders_of_user(state.db, user.id)
     page = paginate(range(total), page_number, ORDERS_PER_PAGE)
     orders = await orders_of_user(state.db, user.id, limit=ORDERS_PER_PAGE, offset=page.number * ORDERS_PER_PAGE)
@@ -66,11 +64,11 @@ async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines = [texts.MY_ORDERS.format(count=total), ""]
     lines += [_order_line(order) for order in orders]
     lines += ["", texts.PAGE.format(number=page.number + 1, count=page.count)]
-    nav = [(texts.BUTTON_PREV, f"m:orders:{page.number - 1}")] if page.has_prev else []
-    nav += [(texts.BUTTON_NEXT, f"m:orders:{page.number + 1}")] if page.has_next else []
-    open_rows: list[list[Button]] = [[(f"#{o.order_id} {STATE_MARKS.get(o.state, '•')} {shorten(o.service_name, 30)}",
-                                       f"ord:{o.order_id}")] for o in orders]
-    await show(update, "\n".join(lines), [*open_rows, nav, [(texts.BUTTON_MAIN_MENU, "m:home")]])
+    nav: Row = [(texts.BUTTON_PREV, MyOrders(page.number - 1).data)] if page.has_prev else []
+    nav += [(texts.BUTTON_NEXT, MyOrders(page.number + 1).data)] if page.has_next else []
+    open_rows: list[Row] = [[(f"#{o.order_id} {STATE_MARKS.get(o.state, '•')} {shorten(o.service_name, 30)}",
+                              OrderCard(o.order_id).data)] for o in orders]
+    await show(update, "\n".join(lines), [*open_rows, nav, [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
 def _order_line(order: OrderRecord) -> str:
@@ -88,21 +86,9 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(update, texts.UNKNOWN_INPUT, main_menu())
 
 
-Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
-# The main menu's commands and buttons; the ordering conversation leaves itself through them too.
-COMMANDS: dict[str, Callback] = {"start": start, "help": help_command, "balance": balance_command,
-                                 "orders": my_orders, "topup": topup.topup_menu}
-BUTTONS: dict[str, Callback] = {r"^m:home$": start, r"^m:help$": help_command, r"^m:bal$": balance_command,
-                                r"^m:orders:\d{1,6}$": my_orders, r"^m:top$": topup.topup_menu}
-
-
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    for name, callback in COMMANDS.items():
-        application.add_handler(CommandHandler(name, callback))
-    for pattern, callback in BUTTONS.items():
-        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
-
-
-def register_last(application: Application) -> None:  # type: ignore[type-arg]
-    """Catch-all for private chats; registered after every other handler."""
-    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, unknown))
+async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    """A main-menu button."""
+    assert isinstance(pressed, Menu)
+    screens = {MenuItem.HOME: start, MenuItem.NEW_ORDER: ordering.begin, MenuItem.BALANCE: balance_command,
+               MenuItem.TOP_UP: topup.topup_menu, MenuItem.HELP: help_command}
+    await screens[pressed.item](update, context)

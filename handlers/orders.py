@@ -1,6 +1,6 @@
 """An order's card: details, Refresh, Refill, Cancel order (with confirmation), Back.
 
-Callback data carries the order id only (`ord:<id>[:<action>]`); every press loads the order and
+Callback data carries the order id only (buttons.OrderCard); every press loads the order and
 checks that it belongs to the user pressing, so a forged id shows nothing and does nothing.
 """
 
@@ -11,7 +11,7 @@ import math
 import time
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
@@ -19,25 +19,26 @@ from bot.domain.money import format_money, from_micros
 from bot.panel import OrderStatus, PanelError
 from bot.shop.tracking import refresh_order, request_cancel, request_refill, status_name
 from bot.state import AppState, app_state
-from handlers.common import Button, answer, reply, show
+from handlers.buttons import Button, CardAction, MyOrders, OrderCard
+from handlers.common import Row, answer, reply, show
 from storage.orders import OrderRecord, get_order
 from storage.tracking import refills_of_order
 
 REFILLABLE = {OrderStatus.COMPLETED.value, OrderStatus.PARTIAL.value}
 
 
-async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
+async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, OrderCard)
+    user = update.effective_user
+    assert user is not None
     state = app_state(context)
-    parts = query.data.split(":")
-    order = await get_order(state.db, int(parts[1])) if parts[1].isascii() and parts[1].isdigit() else None
+    order = await get_order(state.db, pressed.order_id)
     if order is None or order.user_id != user.id:
         await answer(update, texts.NOT_YOUR_ORDER)
         return
-    action = parts[2] if len(parts) > 2 else ""
+    action = pressed.action
     now, interval = time.time(), state.settings.poll_interval_seconds
-    if action == "r" and order.state == "placed":
+    if action is CardAction.REFRESH and order.state == "placed":
         if wait := state.card_throttle.wait(user.id, state.clock()):  # the card as last polled
             await answer(update, texts.REFRESH_THROTTLED.format(seconds=math.ceil(wait)))
             await show(update, await _card(state, order), _buttons(state, order), answered=True)
@@ -51,23 +52,23 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if state.notifier is not None:
             state.notifier.wake()
         await show(update, await _card(state, order), _buttons(state, order), answered=True)
-    elif action == "f" and _can_refill(state, order):
+    elif action is CardAction.REFILL and _can_refill(state, order):
         if wait := state.card_throttle.wait((user.id, "refill"), state.clock()):  # a write: one at a time
             await answer(update, texts.REFILL_THROTTLED.format(seconds=math.ceil(wait)))
             return
         result = await request_refill(state.db, state.panel, order, now=now, interval=interval)
         await answer(update)
         await reply(update, result.text)
-    elif action == "c" and _can_cancel(state, order):
+    elif action is CardAction.CANCEL and _can_cancel(state, order):
         await show(update, texts.CANCEL_ORDER_CONFIRM.format(order_id=order.order_id,
                                                              service=html.escape(shorten(order.service_name, 200))),
-                   [[(texts.BUTTON_CANCEL_YES, f"ord:{order.order_id}:cy"),
-                     (texts.BUTTON_CANCEL_NO, f"ord:{order.order_id}")]])
-    elif action == "cy" and _can_cancel(state, order):
+                   [[(texts.BUTTON_CANCEL_YES, OrderCard(order.order_id, CardAction.CANCEL_YES).data),
+                     (texts.BUTTON_CANCEL_NO, OrderCard(order.order_id).data)]])
+    elif action is CardAction.CANCEL_YES and _can_cancel(state, order):
         result = await request_cancel(state.db, state.panel, order, now=now, interval=interval)
         await show(update, await _card(state, order), _buttons(state, order))
         await reply(update, result.text)
-    elif action in ("", "r"):
+    elif action in (None, CardAction.REFRESH):
         await show(update, await _card(state, order), _buttons(state, order))
     else:  # a button the order no longer offers (it changed since the card was drawn)
         await answer(update, texts.MENU_EXPIRED)
@@ -87,15 +88,15 @@ def _can_cancel(state: AppState, order: OrderRecord) -> bool:
     return order.state == "placed" and not final and _service_flags(state, order)[1]
 
 
-def _buttons(state: AppState, order: OrderRecord) -> list[list[Button]]:
-    actions: list[Button] = []
+def _buttons(state: AppState, order: OrderRecord) -> list[Row]:
+    actions: Row = []
     if order.state == "placed":
-        actions.append((texts.BUTTON_REFRESH, f"ord:{order.order_id}:r"))
+        actions.append((texts.BUTTON_REFRESH, OrderCard(order.order_id, CardAction.REFRESH).data))
     if _can_refill(state, order):
-        actions.append((texts.BUTTON_REFILL, f"ord:{order.order_id}:f"))
+        actions.append((texts.BUTTON_REFILL, OrderCard(order.order_id, CardAction.REFILL).data))
     if _can_cancel(state, order):
-        actions.append((texts.BUTTON_CANCEL_ORDER, f"ord:{order.order_id}:c"))
-    return [actions, [(texts.BUTTON_MY_ORDERS_BACK, "m:orders:0")]]
+        actions.append((texts.BUTTON_CANCEL_ORDER, OrderCard(order.order_id, CardAction.CANCEL).data))
+    return [actions, [(texts.BUTTON_MY_ORDERS_BACK, MyOrders(0).data)]]
 
 
 async def _card(state: AppState, order: OrderRecord) -> str:
@@ -120,7 +121,3 @@ def _number(value: int | None) -> str:
 def _when(iso: str) -> str:
     """2026-11-22T08:15:00.123Z → 2026-11-22 08:15 UTC."""
     return f"{iso[:10]} {iso[11:16]} UTC"
-
-
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(CallbackQueryHandler(order_button, pattern=r"^ord:[^:]{1,12}(:[a-z]{1,2})?$"))

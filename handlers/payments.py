@@ -15,21 +15,15 @@ import logging
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    CommandHandler,
     ContextTypes,
-    MessageHandler,
-    PreCheckoutQueryHandler,
-    filters,
 )
 
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
-from bot.shop.topups import RefundReport, record_payment, review_checkout, settle_reported_refund
+from bot.shop.topups import RefundReport, Reported, record_payment, review_checkout, settle_reported_refund
 from bot.state import app_state
-from handlers import groups
 from handlers.common import reply
 from storage.topups import star_payments_of_user, topups_of_user
 from storage.users import touch_user
@@ -113,13 +107,13 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     except Exception:  # Telegram will not send it again: leave the details for the admins
         log.exception("could not settle the refund of charge %s of user %s", refund.telegram_payment_charge_id,
                       user_id)
-        report = RefundReport("unknown")
+        report = RefundReport(Reported.UNKNOWN)
     log.info("refund of charge %s of user %s reported by Telegram: %s", refund.telegram_payment_charge_id, user_id,
              report.result)
-    if report.result in ("confirmed", "taken_back") and state.notifier is not None:
+    if report.result in (Reported.CONFIRMED, Reported.TAKEN_BACK) and state.notifier is not None:
         state.notifier.wake()  # the customer's message is in the outbox
-    alert = {"confirmed": texts.ALERT_REFUND_CONFIRMED, "taken_back": texts.ALERT_REFUND_TAKEN_BACK,
-             "short": texts.ALERT_REFUND_SHORT, "unknown": texts.ALERT_REFUND_UNKNOWN}.get(report.result)
+    alert = {Reported.CONFIRMED: texts.ALERT_REFUND_CONFIRMED, Reported.TAKEN_BACK: texts.ALERT_REFUND_TAKEN_BACK,
+             Reported.SHORT: texts.ALERT_REFUND_SHORT, Reported.UNKNOWN: texts.ALERT_REFUND_UNKNOWN}.get(report.result)
     if alert is not None:
         await state.alerts.alert(alert.format(
             payment_id=report.payment_id, stars=report.stars or refund.total_amount, user_id=user_id,
@@ -155,11 +149,3 @@ async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await reply(update, texts.PAYSUPPORT.format(
         contact=texts.PAYSUPPORT_CONTACT.format(contact=html.escape(contact)) if contact else "",
         recent=texts.PAYSUPPORT_RECENT.format(lines="\n".join(lines)) if lines else ""))
-
-
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(PreCheckoutQueryHandler(pre_checkout), group=groups.PAYMENTS)
-    application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment), group=groups.PAYMENTS)
-    application.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, refunded_payment),
-                            group=groups.PAYMENTS)
-    application.add_handler(CommandHandler("paysupport", paysupport))

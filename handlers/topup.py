@@ -4,24 +4,22 @@ Telegram Stars: a preset amount (button) or a typed one → an invoice. Another 
 (MANUAL_TOPUP_TEXT): the instructions → the amount paid → a reference or a photo of the receipt
 → a request for the admins.
 
-The typed steps are a small state in user_data, read in a group before the menus and the
-ordering conversation: a command or any other button leaves the top-up; a step unanswered for
-CONVERSATION_TIMEOUT_SECONDS is forgotten.
+The typed steps are a dialogue (STARS_AMOUNT, MANUAL_AMOUNT, MANUAL_PROOF; listed in
+handlers/dialogues.py with the rule for /cancel, Cancel, expiry and leaving).
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import time
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from telegram import LabeledPrice, Message, Update
+from telegram import LabeledPrice, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, ContextTypes, TypeHandler
+from telegram.ext import ContextTypes
 
 from bot import texts
+from bot.dialogue import current
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, parse_amount
 from bot.domain.topup import (
@@ -35,30 +33,27 @@ from bot.domain.topup import (
 from bot.shop.topups import TooManyPending, open_stars_topup, request_manual_topup
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
-from handlers import admin_topups, groups
-from handlers.common import Button, main_menu, reply, show
+from handlers import admin_topups
+from handlers.buttons import Button, Cancel, Menu, MenuItem, Topup, TopupItem, TopupPreset
+from handlers.common import Row, main_menu, reply, show
 
 log = logging.getLogger(__name__)
 
-STEP = "topup_step"
+DIALOGUE = "topup"
+STARS_AMOUNT, MANUAL_AMOUNT, MANUAL_PROOF = "stars_amount", "manual_amount", "manual_proof"
 REFERENCE_LIMIT = 300
-CANCEL: list[Button] = [(texts.BUTTON_CANCEL, "t:x")]
 
 
-@dataclass(frozen=True)
-class Step:
-    kind: str  # stars_amount / manual_amount / manual_proof
-    since: float  # time.monotonic() when asked
-    amount: Decimal | None = None
+def _cancel_row() -> Row:
+    return [(texts.BUTTON_CANCEL, Cancel(current().nonce).data)]
 
 
-def _ask(context: ContextTypes.DEFAULT_TYPE, kind: str, amount: Decimal | None = None) -> None:
-    assert context.user_data is not None
-    context.user_data[STEP] = Step(kind, time.monotonic(), amount)
+def _home() -> tuple[str, str]:
+    return texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data
 
 
-def _drop(context: ContextTypes.DEFAULT_TYPE) -> Step | None:
-    return context.user_data.pop(STEP, None) if context.user_data is not None else None
+def _back() -> list[Row]:
+    return [[(texts.BUTTON_TOPUP_MENU, Topup(TopupItem.MENU).data), _home()]]
 
 
 def _bounds(state: AppState, allowed: AmountRange) -> dict[str, str]:
@@ -74,14 +69,13 @@ async def topup_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     user = update.effective_user
     if user is None:
         return
-    _drop(context)
     state = app_state(context)
     rate, manual = state.settings.stars_per_unit, state.settings.manual_topup_text
     if rate is None and manual is None:
-        await show(update, texts.TOPUP_DISABLED.format(user_id=user.id), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+        await show(update, texts.TOPUP_DISABLED.format(user_id=user.id), [[_home()]])
         return
     methods: list[str] = []
-    rows: list[list[Button]] = []
+    rows: list[Row] = []
     if rate is not None:
         allowed = stars_range(rate)
         methods.append(texts.TOPUP_STARS_LINE.format(
@@ -89,37 +83,44 @@ async def topup_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             **_bounds(state, allowed)))
         presets = [amount for amount in state.settings.topup_presets if topup_amount_problem(amount, allowed) is None]
         buttons: list[Button] = [(texts.BUTTON_TOPUP_PRESET.format(amount=format_money(amount, state.currency),
-                                                                   stars=stars_for(amount, rate)), f"t:a:{amount:f}")
+                                                                   stars=stars_for(amount, rate)),
+                                  TopupPreset(amount).data)
                                  for amount in presets]
         rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-        rows.append([(texts.BUTTON_TOPUP_CUSTOM, "t:c")])
+        rows.append([(texts.BUTTON_TOPUP_CUSTOM, Topup(TopupItem.CUSTOM).data)])
     if manual is not None:
         methods.append(texts.TOPUP_MANUAL_LINE)
-        rows.append([(texts.BUTTON_TOPUP_MANUAL, "t:m")])
-    rows.append([(texts.BUTTON_MAIN_MENU, "m:home")])
+        rows.append([(texts.BUTTON_TOPUP_MANUAL, Topup(TopupItem.MANUAL).data)])
+    rows.append([_home()])
     wallet = format_money(await balance(state.db, user.id), state.currency)
     await show(update, texts.TOPUP_MENU.format(balance=wallet, methods="\n\n".join(methods)), rows)
 
 
-async def preset_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    data = update.callback_query.data if update.callback_query and update.callback_query.data else ""
-    try:
-        amount = Decimal(data.removeprefix("t:a:"))
-    except InvalidOperation:
-        amount = Decimal(0)
-    await _invoice(update, context, amount)
+async def topup_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, Topup)
+    if pressed.item is TopupItem.CUSTOM:
+        await custom_button(update, context)
+    elif pressed.item is TopupItem.MANUAL:
+        await manual_button(update, context)
+    else:
+        await topup_menu(update, context)
+
+
+async def preset_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
+    assert isinstance(pressed, TopupPreset)
+    await _invoice(update, context, pressed.amount)
 
 
 async def custom_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     rate = state.settings.stars_per_unit
     if rate is None:
-        await show(update, texts.TOPUP_STARS_DISABLED, [[(texts.BUTTON_TOPUP_MENU, "t:home")]])
+        await show(update, texts.TOPUP_STARS_DISABLED, [[(texts.BUTTON_TOPUP_MENU, Topup(TopupItem.MENU).data)]])
         return
     allowed = stars_range(rate)
-    _ask(context, "stars_amount")
+    current().begin(DIALOGUE, STARS_AMOUNT)
     await show(update, texts.ASK_TOPUP_AMOUNT.format(
-        currency=html.escape(state.currency), example=_example(state), **_bounds(state, allowed)), [CANCEL])
+        currency=html.escape(state.currency), example=_example(state), **_bounds(state, allowed)), [_cancel_row()])
 
 
 async def manual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -127,28 +128,23 @@ async def manual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     instructions = state.settings.manual_topup_text
     if instructions is None:
         user_id = update.effective_user.id if update.effective_user else ""
-        await show(update, texts.TOPUP_DISABLED.format(user_id=user_id), [[(texts.BUTTON_MAIN_MENU, "m:home")]])
+        await show(update, texts.TOPUP_DISABLED.format(user_id=user_id), [[_home()]])
         return
-    _ask(context, "manual_amount")
+    current().begin(DIALOGUE, MANUAL_AMOUNT)
     await show(update, texts.MANUAL_INSTRUCTIONS.format(instructions=html.escape(instructions),
                                                         currency=html.escape(state.currency),
-                                                        example=_example(state)), [CANCEL])
-
-
-async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    _drop(context)
-    await show(update, texts.TOPUP_CANCELLED, main_menu())
+                                                        example=_example(state)), [_cancel_row()])
 
 
 async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: Decimal) -> None:
     """Open a Stars top-up of `amount` and send its invoice (after checking the amount again:
     a button's amount is as untrusted as a typed one). Any top-up step in progress ends here."""
-    _drop(context)
+    current().end()
     state, user, chat = app_state(context), update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
     rate = state.settings.stars_per_unit
-    back: list[list[Button]] = [[(texts.BUTTON_TOPUP_MENU, "t:home"), (texts.BUTTON_MAIN_MENU, "m:home")]]
+    back = _back()
     if rate is None:
         await show(update, texts.TOPUP_STARS_DISABLED, back)
         return
@@ -173,103 +169,68 @@ async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: D
 
 # --------------------------------------------------------------------------- typed steps
 
-async def step_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A customer's answer to the current top-up step; anything else passes on (and a command or
-    another button ends the top-up)."""
-    if context.user_data is None or not isinstance(step := context.user_data.get(STEP), Step):
-        return
-    state = app_state(context)
-    if time.monotonic() - step.since > state.settings.conversation_timeout_seconds:
-        _drop(context)
-        return
-    query = update.callback_query
-    if query is not None:
-        if not (query.data or "").startswith("t:"):
-            _drop(context)
-        return
-    message = update.message
-    if message is None or update.effective_chat is None or update.effective_chat.type != "private" \
-            or message.successful_payment is not None:
-        return
-    if (message.text or "").startswith("/"):
-        _drop(context)
-        if (message.text or "").split()[0].split("@")[0] == "/cancel":  # cancels the top-up, nothing else
-            await reply(update, texts.TOPUP_CANCELLED, main_menu())
-            raise ApplicationHandlerStop
-        return
-    if step.kind == "stars_amount":
-        await _stars_amount(update, context, message)
-    elif step.kind == "manual_amount":
-        await _manual_amount(update, context, message)
-    else:
-        await _manual_proof(update, context, message, step)
-    raise ApplicationHandlerStop
+def _typed(update: Update) -> str:
+    return update.effective_message.text or "" if update.effective_message else ""
 
 
-async def _stars_amount(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+async def stars_amount(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     rate = state.settings.stars_per_unit
     if rate is None:
-        _drop(context)
+        current().end()
         await reply(update, texts.TOPUP_STARS_DISABLED, main_menu())
         return
     allowed = stars_range(rate)
-    amount = parse_amount(message.text or "")
+    typed = _typed(update)
+    amount = parse_amount(typed)
     if amount is None or topup_amount_problem(amount) is not None:
         await reply(update, texts.TOPUP_BAD_AMOUNT.format(
-            value=html.escape(shorten(message.text or "", 40)), currency=html.escape(state.currency),
-            example=_example(state), **_bounds(state, allowed)), [CANCEL])
+            value=html.escape(shorten(typed, 40)), currency=html.escape(state.currency),
+            example=_example(state), **_bounds(state, allowed)), [_cancel_row()])
         return
     if topup_amount_problem(amount, allowed) is not None:
         await reply(update, texts.TOPUP_OUT_OF_RANGE.format(
-            amount=format_money(amount, state.currency), **_bounds(state, allowed)), [CANCEL])
+            amount=format_money(amount, state.currency), **_bounds(state, allowed)), [_cancel_row()])
         return
-    _drop(context)
     await _invoice(update, context, amount)
 
 
-async def _manual_amount(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+async def manual_amount(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
-    amount = parse_amount(message.text or "")
+    typed = _typed(update)
+    amount = parse_amount(typed)
     if amount is None or topup_amount_problem(amount) is not None:
         await reply(update, texts.MANUAL_BAD_AMOUNT.format(
-            value=html.escape(shorten(message.text or "", 40)), currency=html.escape(state.currency),
-            example=_example(state)), [CANCEL])
+            value=html.escape(shorten(typed, 40)), currency=html.escape(state.currency),
+            example=_example(state)), [_cancel_row()])
         return
-    _ask(context, "manual_proof", amount)
-    await reply(update, texts.ASK_MANUAL_PROOF.format(amount=format_money(amount, state.currency)), [CANCEL])
+    current().goto(MANUAL_PROOF, amount=f"{amount:f}")
+    await reply(update, texts.ASK_MANUAL_PROOF.format(amount=format_money(amount, state.currency)), [_cancel_row()])
 
 
-async def _manual_proof(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message, step: Step) -> None:
-    state, user = app_state(context), update.effective_user
-    assert user is not None and step.amount is not None
+async def manual_proof(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    state, user, message, session = app_state(context), update.effective_user, update.effective_message, current()
+    assert user is not None and message is not None
+    amount = parse_amount(str(session.draft.get("amount", "")))
+    if amount is None:  # not written by manual_amount: start again
+        session.end()
+        await reply(update, texts.TOPUP_EXPIRED, main_menu())
+        return
     photo = message.photo[-1].file_id if message.photo else None  # the largest size
     reference = (message.caption if photo else message.text) or ""
     reference = reference.strip()
     if (photo is None and not reference) or len(reference) > REFERENCE_LIMIT:
-        await reply(update, texts.MANUAL_PROOF_EXPECTED.format(limit=REFERENCE_LIMIT), [CANCEL])
+        await reply(update, texts.MANUAL_PROOF_EXPECTED.format(limit=REFERENCE_LIMIT), [_cancel_row()])
         return
-    _drop(context)
+    session.end()
     try:
-        topup_id = await request_manual_topup(state.db, user.id, step.amount, state.currency, reference=reference,
+        topup_id = await request_manual_topup(state.db, user.id, amount, state.currency, reference=reference,
                                               photo_file_id=photo)
     except TooManyPending:
         await reply(update, texts.MANUAL_TOO_MANY.format(count=MAX_PENDING_MANUAL), main_menu())
         return
-    await reply(update, texts.MANUAL_SENT.format(topup_id=topup_id, amount=format_money(step.amount, state.currency)),
+    await reply(update, texts.MANUAL_SENT.format(topup_id=topup_id, amount=format_money(amount, state.currency)),
                 main_menu())
     await admin_topups.announce(context, topup_id)
 
 
-# The buttons that begin a typed step; the ordering conversation leaves itself through them too
-# (one typed conversation at a time, so no answer is read by a step the customer forgot).
-STEP_BUTTONS = {r"^t:c$": custom_button, r"^t:m$": manual_button}
-
-
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(TypeHandler(Update, step_input), group=groups.TOPUP_STEP)
-    application.add_handler(CallbackQueryHandler(topup_menu, pattern=r"^t:home$"))
-    application.add_handler(CallbackQueryHandler(preset_button, pattern=r"^t:a:\d{1,9}(\.\d{1,2})?$"))
-    for pattern, callback in STEP_BUTTONS.items():
-        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
-    application.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^t:x$"))

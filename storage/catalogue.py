@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiosqlite
+
 from storage.database import Database
 
 
@@ -22,16 +24,16 @@ class ServiceRow:
     description: str
 
 
-async def replace_services(db: Database, rows: list[ServiceRow]) -> None:
-    async with db.transaction() as conn:
-        await conn.execute("DELETE FROM services")
-        await conn.executemany(
-            "INSERT INTO services (service_id, position, name, type, category, rate, min_quantity, max_quantity,"
-            " refill, cancel, dripfeed, description, fetched_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            [(r.service_id, i, r.name, r.type, r.category, r.rate, r.min_quantity, r.max_quantity, int(r.refill),
-              int(r.cancel), int(r.dripfeed), r.description) for i, r in enumerate(rows)],
-        )
+async def replace_services(conn: aiosqlite.Connection, rows: list[ServiceRow]) -> None:
+    """Inside the caller's transaction (with the refresh time and its audit entry)."""
+    await conn.execute("DELETE FROM services")
+    await conn.executemany(
+        "INSERT INTO services (service_id, position, name, type, category, rate, min_quantity, max_quantity,"
+        " refill, cancel, dripfeed, description, fetched_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        [(r.service_id, i, r.name, r.type, r.category, r.rate, r.min_quantity, r.max_quantity, int(r.refill),
+          int(r.cancel), int(r.dripfeed), r.description) for i, r in enumerate(rows)],
+    )
 
 
 async def load_services(db: Database) -> list[ServiceRow]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import aiosqlite
+
 from storage.database import Database
 
 
@@ -12,5 +14,10 @@ async def get_value(db: Database, key: str) -> str | None:
 
 async def set_value(db: Database, key: str, value: str) -> None:
     async with db.transaction() as conn:
-        await conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)"
-                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        await put_value(conn, key, value)
+
+
+async def put_value(conn: aiosqlite.Connection, key: str, value: str) -> None:
+    """`set_value` inside the caller's transaction."""
+    await conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)"
+                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

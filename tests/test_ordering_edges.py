@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot import texts
+from bot.domain.catalogue import Catalogue
 from bot.domain.order_form import OrderDraft
 from bot.panel import PanelClient
 from bot.panel.sandbox import FaultKind
@@ -68,9 +69,9 @@ async def test_unknown_and_forged_buttons_are_answered(shop: Shop) -> None:
                                    "o:abcdef:cats:²", "ø:💥"]):
         assert await push_callback(shop, customer, data, menu, f"q{number}") == texts.MENU_EXPIRED
     await customer.say("/order")
-    session = shop.app.user_data[2102]["order"]
-    answer = await push_callback(shop, customer, f"o:{session.nonce}:cats:²", menu, "q-digits")
-    assert answer == ""  # a valid session: the first page is shown, nothing crashes
+    nonce = (await shop.dialogue(2102)).nonce
+    answer = await push_callback(shop, customer, f"o:{nonce}:cats:²", menu, "q-digits")
+    assert answer == texts.MENU_EXPIRED  # a valid dialogue, a forged page number: refused, nothing crashes
     assert not [c for c in shop.telegram.calls if c.method == "sendMessage" and c.params.get("text") ==
                 texts.ERROR_GENERIC]
 
@@ -181,7 +182,7 @@ async def test_a_catalogue_with_duplicate_ids_refreshes(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "c.db")
     try:
         async with PanelClient("http://panel.example/api/v2", "k", transport=transport) as panel:
-            fresh = await refresh_catalogue(db, panel)
+            fresh = (await refresh_catalogue(db, panel, Catalogue(()))).catalogue
         cached = await cached_catalogue(db)
         for catalogue in (fresh, cached):
             assert len(catalogue) == 1 and catalogue.service("2").name == "Followers"  # type: ignore[union-attr]

@@ -442,7 +442,7 @@ async def test_leaving_a_topup_step_hands_typing_back_to_the_menus_and_orders(sh
     ann = shop.customer(4050, "Ann")
     menu = await topup_menu(ann)
     await ann.tap(menu, "t:c")
-    await ann.tap(menu, "t:x")  # Cancel
+    await ann.tap(menu, "Cancel")
     assert menu.text == texts.TOPUP_CANCELLED
     assert (await ann.say("12")).text == texts.UNKNOWN_INPUT  # no longer read as an amount
     menu = await topup_menu(ann)
@@ -475,7 +475,7 @@ async def test_a_top_up_step_begun_from_an_old_menu_ends_the_order_in_progress(s
     assert invoice.kind == "invoice" and "12.00 USD" in invoice.text
     await ann.user.next_message()  # "Invoice sent…"
     assert (await ann.say("https://instagram.com/ann")).text == texts.UNKNOWN_INPUT  # the order is over
-    assert await ann.tap_answer(link_prompt, ":x") == texts.MENU_EXPIRED
+    assert await ann.tap_answer(link_prompt, "Cancel") == texts.MENU_EXPIRED
 
 
 async def test_a_reported_refund_of_an_unknown_charge_alerts_the_admins(shop: Shop) -> None:

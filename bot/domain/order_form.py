@@ -250,3 +250,39 @@ class OrderDraft:
 
     def to_request(self) -> OrderRequest:
         return OrderRequest(self.service.service_id, self.service.type, **self.values)
+
+
+def draft_to_json(draft: OrderDraft) -> dict[str, Any]:
+    """The draft as JSON values, to be stored between the customer's answers."""
+    values = {name: list(value) if isinstance(value, tuple) else value.isoformat() if isinstance(value, date)
+              else value for name, value in draft.values.items()}
+    return {"key": draft.key, "service_id": draft.service.service_id, "values": values, "position": draft.position}
+
+
+def draft_from_json(data: object, service: Service) -> OrderDraft | None:
+    """The draft `draft_to_json` stored, for `service` as the catalogue has it now; None when the
+    stored answers no longer fit it (its type changed) or were not written by `draft_to_json`."""
+    if not isinstance(data, dict) or data.get("service_id") != service.service_id:
+        return None
+    key, stored, position = data.get("key"), data.get("values"), data.get("position")
+    steps = steps_for(service)
+    kinds = {step.field: step.kind for step in steps}
+    if not (isinstance(key, str) and isinstance(stored, dict) and isinstance(position, int)
+            and 0 <= position <= len(steps) and set(stored) <= set(kinds)):
+        return None
+    values: dict[str, Any] = {}
+    for name, value in stored.items():
+        kind = kinds[name]
+        if kind is Kind.LIST and isinstance(value, list) and all(isinstance(line, str) for line in value):
+            values[name] = tuple(value)
+        elif kind is Kind.DATE and isinstance(value, str):
+            try:
+                values[name] = date.fromisoformat(value)
+            except ValueError:
+                return None
+        elif ((kind in (Kind.NUMBER, Kind.CHOICE) and isinstance(value, int) and not isinstance(value, bool))
+              or (kind in (Kind.LINK, Kind.URL, Kind.WORD) and isinstance(value, str))):
+            values[name] = value
+        else:
+            return None
+    return OrderDraft(key, service, steps, values, position)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.domain.catalogue import Catalogue, CatalogueRules
+from bot.domain.catalogue import Catalogue, CatalogueDiff, CatalogueRules, diff_catalogues
 from bot.panel import PanelClient, Service
 from storage.audit import record
 from storage.catalogue import ServiceRow, load_services, replace_services
 from storage.catalogue_rules import load_rules, set_category_markup, set_hidden
 from storage.database import Database
-from storage.kv import get_value, set_value
+from storage.kv import get_value, put_value
 
 REFRESHED_AT = "catalogue_refreshed_at"
 
@@ -38,20 +39,33 @@ async def cached_catalogue(db: Database) -> Catalogue:
     return Catalogue(_service(row) for row in await load_services(db))
 
 
-async def refresh_catalogue(db: Database, panel: PanelClient) -> Catalogue:
+@dataclass(frozen=True)
+class Refreshed:
+    catalogue: Catalogue
+    diff: CatalogueDiff  # against the catalogue before
+
+
+async def refresh_catalogue(db: Database, panel: PanelClient, old: Catalogue, *,
+                            admin_id: int | None = None) -> Refreshed:
     """Fetch the panel's services, replace the cache, and return the new catalogue (every
     orderable service, hidden ones too: see `catalogue_rules`). Raises PanelError when the panel
-    cannot be read (the old cache stays). New rates apply to orders confirmed from now on."""
+    cannot be read (the old cache stays). New rates apply to orders confirmed from now on. A
+    refresh an admin asked for is audited in the same transaction."""
     services = await panel.services()
     unique: dict[str, Service] = {}
     for service in services:
         unique.setdefault(service.service_id, service)  # a duplicated id: the first entry wins
-    await replace_services(db, [_row(s) for s in unique.values()])
-    await set_value(db, REFRESHED_AT, str(time.time()))
     catalogue = Catalogue(services)
+    diff = diff_catalogues(old, catalogue)
+    async with db.transaction() as conn:
+        await replace_services(conn, [_row(s) for s in unique.values()])
+        await put_value(conn, REFRESHED_AT, str(time.time()))
+        if admin_id is not None:
+            await record(conn, admin_id, "refresh", "catalogue", before=f"{len(old)} services",
+                         after=f"{len(catalogue)} services (+{diff.added} -{diff.removed} ~{diff.repriced})")
     log.info("catalogue refreshed: %d services (%d orderable) in %d categories",
              len(services), len(catalogue), len(catalogue.categories))
-    return catalogue
+    return Refreshed(catalogue, diff)
 
 
 async def refreshed_at(db: Database) -> datetime | None:

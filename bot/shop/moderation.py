@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from storage.audit import record
 from storage.database import Database
 from storage.users import set_banned, user_exists
 
 
+class Unbannable(Enum):
+    ADMIN = "an admin"
+    UNKNOWN = "never wrote to the bot"
+
+
 class CannotBan(Exception):
-    pass
+    def __init__(self, why: Unbannable) -> None:
+        super().__init__(why.value)
+        self.why = why
 
 
 async def set_ban(db: Database, admin_id: int, user_id: int, banned: bool, *, admins: frozenset[int]) -> bool:
     """Ban or unban; returns whether anything changed. Admins cannot be banned, unknown users
     neither (they have never written to the bot)."""
     if banned and user_id in admins:
-        raise CannotBan("an admin")
+        raise CannotBan(Unbannable.ADMIN)
     if not await user_exists(db, user_id):
-        raise CannotBan("unknown")
+        raise CannotBan(Unbannable.UNKNOWN)
     async with db.transaction() as conn:
         changed = await set_banned(conn, user_id, banned)
         if changed:

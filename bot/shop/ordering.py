@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from bot import texts
 from bot.domain.money import format_money, from_micros, to_micros
@@ -66,13 +67,18 @@ class Placed:
     balance: Decimal
 
 
+class WhyRefused(StrEnum):
+    REJECTED = "rejected"  # the panel said why (Refused.reason)
+    UNAVAILABLE = "unavailable"  # the panel's key or funds: the operator's problem, not the customer's
+    BUSY = "busy"  # rate-limited or unreachable before sending: try again soon
+
+
 @dataclass(frozen=True)
 class Refused:
-    """Refunded. `why`: "rejected" (the panel's reason in `reason`), "unavailable" (the panel's
-    key or funds: the operator's problem, not the customer's) or "busy" (try again soon)."""
+    """Refunded at once."""
 
     order: OrderRecord
-    why: str
+    why: WhyRefused
     reason: str = ""
 
 
@@ -122,15 +128,15 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     except PanelFundsError as exc:
         await alerts.alert(texts.ALERT_PANEL_FUNDS.format(reason=html.escape(exc.panel_message or exc.message)),
                            throttle_key="panel-funds")
-        return await _refuse(db, order, exc, "unavailable")
+        return await _refuse(db, order, exc, WhyRefused.UNAVAILABLE)
     except PanelAuthError as exc:
         await alerts.alert(texts.ALERT_PANEL_AUTH.format(reason=html.escape(exc.panel_message or exc.message)),
                            throttle_key="panel-auth")
-        return await _refuse(db, order, exc, "unavailable")
+        return await _refuse(db, order, exc, WhyRefused.UNAVAILABLE)
     except (PanelRateLimited, PanelUnreachable) as exc:  # certainly not placed
-        return await _refuse(db, order, exc, "busy")
+        return await _refuse(db, order, exc, WhyRefused.BUSY)
     except PanelRejected as exc:
-        return await _refuse(db, order, exc, "rejected")
+        return await _refuse(db, order, exc, WhyRefused.REJECTED)
     except Exception as exc:  # anything else after the charge: the order may exist, a person decides
         log.exception("unexpected error while placing order %s", order.order_id)
         return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
@@ -166,7 +172,7 @@ async def record_unrecorded(db: Database, unrecorded: dict[int, str], *, poll_in
     return recorded
 
 
-async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: str) -> Refused:
+async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: WhyRefused) -> Refused:
     reason = exc.panel_message or exc.message
     await reject_and_refund(db, order.order_id, reason)
     log.info("order %s refused by the panel (%s), refunded", order.order_id, type(exc).__name__)

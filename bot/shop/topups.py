@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot import texts
@@ -135,9 +136,19 @@ class RefundUnknown(Exception):
 RefundCall = Callable[[int, str], Awaitable[None]]  # (user id, charge id); raises the two above
 
 
+class RefundResult(StrEnum):
+    DONE = "done"
+    ALREADY = "already"  # refunded before
+    BUSY = "busy"  # another admin's refund of it is running
+    NOT_FOUND = "not_found"
+    OVERDRAFT = "overdraft"  # the wallet holds less than the payment bought
+    REFUSED = "refused"  # by Telegram (the reason in `reason`); the money went back to the wallet
+    UNKNOWN = "unknown"  # Telegram's answer was lost: held, retried from the user card
+
+
 @dataclass(frozen=True)
 class RefundOutcome:
-    result: str  # done / already / busy / not_found / overdraft / refused / unknown
+    result: RefundResult
     stars: int = 0
     amount: Decimal = Decimal(0)
     currency: str = ""
@@ -182,20 +193,20 @@ async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: i
                         ) -> RefundOutcome:
     payment = await get_star_payment(db, payment_id)
     if payment is None or payment.user_id != user_id:
-        return RefundOutcome("not_found")
+        return RefundOutcome(RefundResult.NOT_FOUND)
     amount, currency = from_micros(payment.amount_micros), payment.currency
     if payment.state == "refunded":
-        return RefundOutcome("already", payment.stars, amount, currency)
+        return RefundOutcome(RefundResult.ALREADY, payment.stars, amount, currency)
     attempt = payment.refund_attempt
     retry = payment.state == "refunding"  # an earlier attempt's answer was lost: it may have happened
     if payment.state == "paid":
         async with db.transaction() as conn:
             balance = await balance_micros(conn, user_id)
             if balance < payment.amount_micros:
-                return RefundOutcome("overdraft", payment.stars, amount, currency, from_micros(balance))
+                return RefundOutcome(RefundResult.OVERDRAFT, payment.stars, amount, currency, from_micros(balance))
             started = await begin_refund(conn, payment_id)
             if started is None:  # another admin got there first
-                return RefundOutcome("busy", payment.stars, amount, currency)
+                return RefundOutcome(RefundResult.BUSY, payment.stars, amount, currency)
             attempt = started
             if payment.amount_micros:
                 await add_entry(conn, user_id, -payment.amount_micros, currency, "topup_refund",
@@ -209,34 +220,37 @@ async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: i
     except RefundRefused as exc:
         if retry and "CHARGE_NOT_FOUND" not in str(exc).upper():
             # This refusal says nothing of the earlier attempt, which may have refunded: keep it held.
-            return RefundOutcome("unknown", payment.stars, amount, currency)
+            return RefundOutcome(RefundResult.UNKNOWN, payment.stars, amount, currency)
         async with db.transaction() as conn:
             if await undo_refund(conn, payment_id, attempt) and payment.amount_micros:
                 await add_entry(conn, user_id, payment.amount_micros, currency, "topup_refund_undone",
                                 ref=f"stars:{payment.charge_id}:{attempt}", admin_id=admin_id, note=str(exc)[:200])
                 await record(conn, admin_id, "stars refund refused", f"payment {payment_id} of user {user_id}",
                              before="refunding", after=f"paid ({str(exc)[:100]})")
-        return RefundOutcome("refused", payment.stars, amount, currency, reason=str(exc))
+        return RefundOutcome(RefundResult.REFUSED, payment.stars, amount, currency, reason=str(exc))
     except RefundUnknown:
-        return RefundOutcome("unknown", payment.stars, amount, currency)
+        return RefundOutcome(RefundResult.UNKNOWN, payment.stars, amount, currency)
     async with db.transaction() as conn:
         done = await finish_refund(conn, payment_id, admin_id)
         balance_now = await balance_micros(conn, user_id)
         if done:
             await _tell_refunded(conn, payment, balance_now)
-    return RefundOutcome("done" if done else "already", payment.stars, amount, currency, from_micros(balance_now))
+    return RefundOutcome(RefundResult.DONE if done else RefundResult.ALREADY, payment.stars, amount, currency,
+                         from_micros(balance_now))
+
+
+class Reported(StrEnum):
+    """What Telegram's `refunded_payment` message meant for our records."""
+    OURS = "ours"  # a refund the bot made and settled: nothing to do
+    CONFIRMED = "confirmed"  # a refund whose answer was lost: now settled
+    TAKEN_BACK = "taken_back"  # refunded outside the bot: the credit was taken back
+    SHORT = "short"  # refunded outside the bot, but the wallet holds less than the credit: an admin decides
+    UNKNOWN = "unknown"  # no such payment of this user
 
 
 @dataclass(frozen=True)
 class RefundReport:
-    """What Telegram's `refunded_payment` message meant for our records.
-
-    result: ours (a refund the bot made and settled: nothing to do), confirmed (a refund whose
-    answer was lost: now settled), taken_back (refunded outside the bot: the credit was taken
-    back), short (refunded outside the bot, but the wallet holds less than the credit: nothing
-    taken, an admin decides), unknown (no such payment of this user)."""
-
-    result: str
+    result: Reported
     payment_id: int = 0
     stars: int = 0
     amount: Decimal = Decimal(0)
@@ -251,7 +265,7 @@ async def settle_reported_refund(db: Database, user_id: int, charge_id: str) -> 
     is making right now finishes first and this finds it settled."""
     payment = await star_payment_by_charge(db, charge_id)
     if payment is None or payment.user_id != user_id:
-        return RefundReport("unknown")
+        return RefundReport(Reported.UNKNOWN)
     async with _refund_lock(payment.payment_id):
         return await _settle_reported_refund(db, payment.payment_id)
 
@@ -262,12 +276,12 @@ async def _settle_reported_refund(db: Database, payment_id: int) -> RefundReport
         assert payment is not None
         amount, currency = from_micros(payment.amount_micros), payment.currency
         balance = await balance_micros(conn, payment.user_id)
-        report = RefundReport("ours", payment_id, payment.stars, amount, currency, from_micros(balance))
+        report = RefundReport(Reported.OURS, payment_id, payment.stars, amount, currency, from_micros(balance))
         if payment.state == "refunded":
             return report
         if payment.state == "paid":
             if balance < payment.amount_micros:
-                return dataclasses.replace(report, result="short")
+                return dataclasses.replace(report, result=Reported.SHORT)
             attempt = await begin_refund(conn, payment_id)
             assert attempt is not None  # the state was read in this transaction
             if payment.amount_micros:
@@ -275,9 +289,9 @@ async def _settle_reported_refund(db: Database, payment_id: int) -> RefundReport
                                 ref=f"stars:{payment.charge_id}:{attempt}", note=f"{payment.stars} Stars, "
                                 "refunded outside the bot")
             balance -= payment.amount_micros
-            report = dataclasses.replace(report, result="taken_back", balance=from_micros(balance))
+            report = dataclasses.replace(report, result=Reported.TAKEN_BACK, balance=from_micros(balance))
         else:
-            report = dataclasses.replace(report, result="confirmed")
+            report = dataclasses.replace(report, result=Reported.CONFIRMED)
         await finish_refund(conn, payment_id, None)
         await _tell_refunded(conn, payment, balance)
     return report

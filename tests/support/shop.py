@@ -18,6 +18,7 @@ from bot.panel.sandbox import Dialect, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DEMO_CATALOGUE, DemoService
 from bot.settings import Settings, load_settings
 from bot.state import AppState, app_state
+from storage.dialogues import DialogueRow, load_dialogue
 from storage.ledger import balance_micros
 from tests.support.bot_runner import running_bot
 from tests.support.fake_telegram import FakeTelegram, FakeUser, SentMessage
@@ -44,6 +45,10 @@ class Shop:
 
     async def balance(self, user_id: int) -> Decimal:
         return from_micros(await balance_micros(self.state.db, user_id))
+
+    async def dialogue(self, user_id: int) -> DialogueRow:
+        """The user's dialogue state as stored."""
+        return await load_dialogue(self.state.db, user_id)
 
     def adds(self) -> list[dict[str, str]]:
         return [r.fields for r in self.server.requests if r.action == "add"]

@@ -1,0 +1,152 @@
+"""Dialogue state, kept in the database and loaded around each update of its user.
+
+A dialogue is a multi-step interaction: an order being filled in, a top-up, an admin's question.
+Its state — which dialogue, which step, the draft so far, the nonce its buttons carry, when it
+expires — is one row per user (storage/dialogues.py). `Dialogues.session(user_id)` reads the row
+before the update's handlers run and writes it after they return, if they changed it; the update
+processor (bot/update_processor.py) opens it inside the user's turn, so one user's updates see
+each other's state in order. Nothing is kept in process memory between updates: a restart, or
+another process, carries on from the row. (python-telegram-bot's ConversationHandler and
+persistence keep conversations in memory and flush them on an interval; see
+../shared/ptb-notes.md.)
+
+Handlers reach the state of the update they handle with `current()`. What each dialogue's steps
+do, and the one rule for /cancel, Cancel and leaving, are in handlers/dialogues.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from storage.database import Database
+from storage.dialogues import DialogueRow, close_expired, load_dialogue, save_dialogue
+
+log = logging.getLogger(__name__)
+
+FINISHED_KEPT = 20  # nonces of confirmed orders remembered per user, for "already confirmed"
+
+
+class Session:
+    """The dialogue state of one user during one update."""
+
+    def __init__(self, row: DialogueRow, now: float, timeout: float) -> None:
+        self._row = row
+        self._now = now
+        self._timeout = timeout
+        self.changed = False
+
+    @property
+    def user_id(self) -> int:
+        return self._row.user_id
+
+    @property
+    def name(self) -> str | None:
+        """The open dialogue (None: none is open)."""
+        return self._row.name
+
+    @property
+    def step(self) -> str:
+        return self._row.step
+
+    @property
+    def nonce(self) -> str:
+        return self._row.nonce
+
+    @property
+    def draft(self) -> dict[str, Any]:
+        """The answers so far (JSON values); change it through `goto`/`keep`."""
+        return self._row.draft
+
+    @property
+    def expired(self) -> bool:
+        return self._row.name is not None and self._row.expires_at <= self._now
+
+    def is_open(self, name: str | None = None) -> bool:
+        """A dialogue (named `name`, if given) is open and has not expired."""
+        return self._row.name is not None and not self.expired and (name is None or self._row.name == name)
+
+    def begin(self, name: str, step: str, **draft: Any) -> str:
+        """Open dialogue `name` at `step`, ending the one open (its buttons expire: a new nonce)."""
+        row = self._row
+        row.name, row.step, row.nonce, row.draft = name, step, secrets.token_hex(3), dict(draft)
+        self._touch()
+        return row.nonce
+
+    def goto(self, step: str, **draft: Any) -> None:
+        """Move to `step`, adding `draft` to the answers so far."""
+        self._row.step = step
+        self.keep(**draft)
+
+    def keep(self, **draft: Any) -> None:
+        """Store answers without moving (the step's expiry starts again)."""
+        self._row.draft.update(draft)
+        self._touch()
+
+    def end(self, *, confirmed: bool = False) -> None:
+        """Close the open dialogue. `confirmed`: its buttons are answered "already confirmed"."""
+        row = self._row
+        if row.name is None:
+            return
+        if confirmed:
+            row.finished = (*row.finished, row.nonce)[-FINISHED_KEPT:]
+        row.name, row.step, row.draft = None, "", {}
+        self.changed = True
+
+    def confirmed(self, nonce: str) -> bool:
+        return nonce in self._row.finished
+
+    def _touch(self) -> None:
+        self._row.expires_at = self._now + self._timeout
+        self.changed = True
+
+
+_current: ContextVar[Session | None] = ContextVar("dialogue_session", default=None)
+
+
+def current() -> Session:
+    """The session of the update being handled (a blank one, never stored, outside any)."""
+    session = _current.get()
+    if session is None:
+        session = Session(DialogueRow(0), time.time(), 0.0)
+        _current.set(session)
+    return session
+
+
+class Dialogues:
+    """The store of dialogue state (one per application)."""
+
+    def __init__(self, db: Database, timeout: float, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.timeout = timeout
+        self.clock = clock  # wall-clock seconds: an expiry must mean the same after a restart
+
+    @asynccontextmanager
+    async def session(self, user_id: int) -> AsyncIterator[Session]:
+        session = Session(await load_dialogue(self.db, user_id), self.clock(), self.timeout)
+        token = _current.set(session)
+        try:
+            yield session
+        finally:
+            _current.reset(token)
+            if session.changed:
+                await self._save(session._row)
+
+    async def _save(self, row: DialogueRow) -> None:
+        try:
+            saved = await save_dialogue(self.db, row)
+        except Exception:  # the reply went out; the next update starts from the state stored before
+            log.exception("could not store the dialogue of user %s", row.user_id)
+            return
+        if not saved:
+            log.info("the dialogue of user %s changed while an update was handled (it expired); not written over",
+                     row.user_id)
+
+    async def sweep(self) -> list[DialogueRow]:
+        """Close every dialogue whose time is up; returns them (each to one caller only)."""
+        return await close_expired(self.db, self.clock())

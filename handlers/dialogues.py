@@ -1,0 +1,166 @@
+"""Every dialogue, its steps, and the one rule for leaving them.
+
+A dialogue is a multi-step interaction whose state is stored per user (bot/dialogue.py): the
+order (handlers/ordering.py), a top-up (handlers/topup.py) and an admin's question (the prompts
+of the admin screens, handlers/admin_base.py). DIALOGUES below lists each one's steps: what a
+typed message does at that step, and what a button carrying the dialogue's nonce does.
+
+The rule, the same for every dialogue (`route`, which runs before the menus and screens):
+- /cancel, or the Cancel button, ends the open dialogue with that dialogue's one answer
+  (without one open: "nothing to cancel").
+- Any other command, and any button that is not the open dialogue's (a menu, an order card,
+  another admin screen), ends the open dialogue and then does what it does.
+- A message goes to the open dialogue's step; with none open it reaches the menus' catch-all.
+- A button of an older dialogue (its nonce is not the open one's), or of one that expired,
+  is answered "this menu has expired" (or "already confirmed") and does nothing.
+- Every dialogue expires CONVERSATION_TIMEOUT_SECONDS after its last step; a typed answer then
+  gets the dialogue's "expired" text. The order announces its own end (`announce_expired`, a job).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot import texts
+from bot.dialogue import current
+from bot.state import app_state
+from handlers import (
+    admin_base,
+    admin_broadcast,
+    admin_catalogue,
+    admin_orders,
+    admin_settle,
+    admin_users,
+    ordering,
+    topup,
+)
+from handlers.buttons import Button, Cancel, parse_any
+from handlers.common import answer, main_menu, reply, show
+
+log = logging.getLogger(__name__)
+
+MessageStep = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+ButtonStep = Callable[[Update, ContextTypes.DEFAULT_TYPE, Button], Awaitable[None]]
+Rows = Callable[[], Sequence[Sequence[tuple[str, str]]]]
+
+
+@dataclass(frozen=True)
+class Step:
+    on_message: MessageStep  # a new message in the private chat (text, a photo…)
+    on_button: ButtonStep | None = None  # a button carrying the dialogue's nonce (Cancel aside)
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    steps: Mapping[str, Step]
+    cancelled: str  # the answer to /cancel and Cancel
+    expired: str  # the answer to a message after the dialogue expired
+    after: Rows = main_menu  # the buttons under those answers
+    timed_out: str | None = None  # sent by the expiry job when the dialogue expires unanswered
+
+
+DIALOGUES: dict[str, Dialogue] = {
+    ordering.DIALOGUE: Dialogue(
+        steps={ordering.BROWSE: Step(ordering.search, ordering.browse),
+               ordering.FIELD: Step(ordering.field_text, ordering.field_button),
+               ordering.CONFIRM: Step(ordering.confirm_text, ordering.confirm_button)},
+        cancelled=texts.ORDER_CANCELLED, expired=texts.ORDER_TIMED_OUT, timed_out=texts.ORDER_TIMED_OUT),
+    topup.DIALOGUE: Dialogue(
+        steps={topup.STARS_AMOUNT: Step(topup.stars_amount), topup.MANUAL_AMOUNT: Step(topup.manual_amount),
+               topup.MANUAL_PROOF: Step(topup.manual_proof)},
+        cancelled=texts.TOPUP_CANCELLED, expired=texts.TOPUP_EXPIRED),
+    admin_base.DIALOGUE: Dialogue(
+        steps={admin_users.CREDIT: Step(admin_base.prompt_step(admin_users.credit_answer)),
+               admin_users.DEBIT: Step(admin_base.prompt_step(admin_users.debit_answer)),
+               admin_orders.PLACED: Step(admin_base.prompt_step(admin_orders.placed_answer)),
+               admin_settle.SETTLE: Step(admin_base.prompt_step(admin_settle.settle_amount)),
+               admin_broadcast.BROADCAST: Step(admin_base.prompt_step(admin_broadcast.broadcast_text)),
+               admin_catalogue.MARKUP: Step(admin_base.prompt_step(admin_catalogue.markup_answer))},
+        cancelled=texts.PROMPT_CANCELLED, expired=texts.PROMPT_EXPIRED, after=admin_base.home_row),
+}
+
+
+async def route(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The rule above, for every update of a user (after the access gate)."""
+    session = current()
+    if update.callback_query is not None:
+        await _pressed(update, context)
+        return
+    message = update.message  # only new messages answer a step: an edited one does not
+    if message is None or update.effective_chat is None or update.effective_chat.type != "private":
+        return
+    text = message.text or ""
+    if text.startswith("/"):
+        if text.split()[0].split("@")[0] == "/cancel":
+            await cancel(update, context)
+            raise ApplicationHandlerStop
+        session.end()  # another command leaves the dialogue, then runs
+        return
+    if session.name is None:
+        return
+    dialogue = DIALOGUES.get(session.name)
+    if dialogue is None or session.expired or session.step not in dialogue.steps:
+        session.end()
+        await reply(update, dialogue.expired if dialogue else texts.MENU_EXPIRED,
+                    dialogue.after() if dialogue else main_menu())
+        raise ApplicationHandlerStop
+    await dialogue.steps[session.step].on_message(update, context)
+    raise ApplicationHandlerStop
+
+
+async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    session = current()
+    assert update.callback_query is not None
+    pressed = parse_any(update.callback_query.data)
+    if pressed is None:  # forged, or of a version of the bot long gone
+        await answer(update, texts.MENU_EXPIRED)
+        raise ApplicationHandlerStop
+    nonce = getattr(pressed, "nonce", None)
+    if nonce is None:  # a button of a screen of its own: leaving the dialogue for it
+        session.end()
+        return
+    if nonce != session.nonce or not session.is_open():
+        if nonce == session.nonce:
+            session.end()  # expired
+        await answer(update, texts.ALREADY_CONFIRMED if session.confirmed(nonce) else texts.MENU_EXPIRED)
+        raise ApplicationHandlerStop
+    assert session.name is not None
+    dialogue = DIALOGUES[session.name]
+    step = dialogue.steps.get(session.step)
+    if isinstance(pressed, Cancel):
+        await cancel(update, context)
+    elif step is None or step.on_button is None:
+        await answer(update, texts.MENU_EXPIRED)
+    else:
+        await step.on_button(update, context, pressed)
+    raise ApplicationHandlerStop
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel and the Cancel button: the open dialogue ends, with its own answer."""
+    session = current()
+    dialogue = DIALOGUES.get(session.name or "") if session.is_open() else None
+    session.end()
+    if dialogue is None:
+        await show(update, texts.NOTHING_TO_CANCEL, main_menu())
+    else:
+        await show(update, dialogue.cancelled, dialogue.after())
+
+
+async def announce_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A job: close the dialogues whose time is up; tell those users whose dialogue says so."""
+    state = app_state(context)
+    for row in await state.dialogues.sweep():
+        dialogue = DIALOGUES.get(row.name or "")
+        if dialogue is None or dialogue.timed_out is None:
+            continue
+        try:
+            await context.bot.send_message(row.user_id, dialogue.timed_out)
+        except TelegramError as exc:  # blocked, say: the dialogue is closed all the same
+            log.info("could not tell user %s their %s timed out: %s", row.user_id, row.name, exc)

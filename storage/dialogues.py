@@ -1,0 +1,66 @@
+"""Dialogue state, one row per user (see handlers/dialogues.py for what a dialogue is).
+
+The row is read when an update of the user arrives and written when its handlers are done, under
+the per-user serialisation of bot/update_processor.py; a write names the version it read, so a
+row changed in between (the expiry sweep closed the dialogue) is not written over.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage.database import Database
+
+
+@dataclass
+class DialogueRow:
+    user_id: int
+    name: str | None = None  # None: no dialogue open
+    step: str = ""
+    nonce: str = ""
+    draft: dict[str, Any] = field(default_factory=dict)
+    expires_at: float = 0.0
+    finished: tuple[str, ...] = ()
+    version: int = 0  # 0: not in the database yet
+
+
+async def load_dialogue(db: Database, user_id: int) -> DialogueRow:
+    row = await db.fetchone("SELECT name, step, nonce, draft, expires_at, finished, version FROM dialogues"
+                            " WHERE user_id = ?", (user_id,))
+    if row is None:
+        return DialogueRow(user_id)
+    return DialogueRow(user_id, row["name"], row["step"], row["nonce"], json.loads(row["draft"]),
+                       row["expires_at"], tuple(row["finished"].split()), row["version"])
+
+
+async def save_dialogue(db: Database, row: DialogueRow) -> bool:
+    """Write `row` if the stored one is still the version it was read as; False if it is not."""
+    values = (row.name, row.step, row.nonce, json.dumps(row.draft, separators=(",", ":")), row.expires_at,
+              " ".join(row.finished))
+    async with db.transaction() as conn:
+        if row.version == 0:
+            cursor = await conn.execute(
+                "INSERT INTO dialogues (user_id, name, step, nonce, draft, expires_at, finished, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id) DO NOTHING", (row.user_id, *values))
+        else:
+            cursor = await conn.execute(
+                "UPDATE dialogues SET name = ?, step = ?, nonce = ?, draft = ?, expires_at = ?, finished = ?,"
+                " version = version + 1 WHERE user_id = ? AND version = ?", (*values, row.user_id, row.version))
+        return cursor.rowcount == 1
+
+
+async def close_expired(db: Database, now: float, limit: int = 100) -> list[DialogueRow]:
+    """Close the dialogues whose time is up and return them as they were (each one once: the
+    closing write, in the same transaction, is what claims it)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "SELECT user_id, name, step, nonce, expires_at, version FROM dialogues"
+            " WHERE name IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?", (now, limit))
+        rows = [DialogueRow(r["user_id"], r["name"], r["step"], r["nonce"], {}, r["expires_at"], (), r["version"])
+                for r in await cursor.fetchall()]
+        await conn.executemany(
+            "UPDATE dialogues SET name = NULL, step = '', draft = '{}', version = version + 1"
+            " WHERE user_id = ? AND version = ?", [(row.user_id, row.version) for row in rows])
+    return rows
