@@ -53,15 +53,19 @@ class Button:
     @property
     def data(self) -> str:
         """The callback data; ValueError if it would not decode to this value or is too long."""
+        text = self.unchecked_data()
+        if len(text.encode()) > DATA_LIMIT or type(self).parse(text) != self:
+            raise ValueError(f"{type(self).__name__} cannot carry {text!r}")
+        return text
+
+    def unchecked_data(self) -> str:
+        """The layout filled in (an optional part only when all its fields are set)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
         def optional(match: re.Match[str]) -> str:
             names = _FIELD.findall(match.group(1))
             return _fill(match.group(1), values) if all(values[n] is not None for n in names) else ""
-        text = _fill(re.sub(r"\[([^\]]*)\]", optional, self.layout), values)
-        if len(text.encode()) > DATA_LIMIT or type(self).parse(text) != self:
-            raise ValueError(f"{type(self).__name__} cannot carry {text!r}")
-        return text
+        return _fill(re.sub(r"\[([^\]]*)\]", optional, self.layout), values)
 
     @classmethod
     def parse(cls, data: object) -> Self | None:
@@ -110,12 +114,12 @@ def button(cls: type[B]) -> type[B]:
         regex += _compile(literal, pattern)
         if optional:
             regex += f"(?:{_compile(optional, pattern)})?"
-    kind._regex = re.compile(regex)
-    kind._types = types
-    _KINDS.setdefault(kind.layout.split(":", 1)[0], []).append(kind)
     missing = set(types) - set(_FIELD.findall(kind.layout))
     if missing:
         raise TypeError(f"{kind.__name__}: fields {sorted(missing)} are not in its layout")
+    kind._regex = re.compile(regex)
+    kind._types = types
+    _KINDS.setdefault(kind.layout.split(":", 1)[0], []).append(kind)
     return kind
 
 
