@@ -27,7 +27,8 @@ from bot.panel.sandbox import SandboxPanel, SandboxServer
 from bot.rate_limit import SlidingWindowRateLimiter
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
-from bot.shop.catalogue import cached_catalogue, catalogue_rules, refresh_catalogue
+from bot.shop.catalogue import ShopCatalogue
+from bot.shop.customers import Customers
 from bot.shop.ordering import record_unrecorded, recover_interrupted
 from bot.shop.panel_watch import check_balance
 from bot.shop.tracking import PollReport, poll_orders, poll_refills
@@ -38,7 +39,6 @@ from handlers.dialogues import announce_expired
 from handlers.routes import register_handlers
 from storage.database import Database, open_database
 from storage.kv import get_value, set_value
-from storage.users import banned_ids
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +91,18 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
         return await application.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
 
     alerts = AdminAlerts(settings.admin_ids, send_alert)
-    catalogue = await cached_catalogue(db)
-    state = AppState(settings=settings, db=db, panel=panel, alerts=alerts, full_catalogue=catalogue,
-                     rules=await catalogue_rules(db), currency=await _wallet_currency(db, panel),
-                     sandbox_server=sandbox_server, banned=await banned_ids(db),
-                     dialogues=Dialogues(db, settings.conversation_timeout_seconds))
+    catalogues = await ShopCatalogue.load(db, panel, settings.price_markup_percent)
+    catalogue = catalogues.full
+    state = AppState(settings=settings, currency=await _wallet_currency(db, panel), db=db, panel=panel,
+                     alerts=alerts, dialogues=Dialogues(db, settings.conversation_timeout_seconds),
+                     customers=await Customers.load(db, settings.admin_ids, settings.allowed_user_ids),
+                     catalogues=catalogues, sandbox_server=sandbox_server)
     processor = application.update_processor
     assert isinstance(processor, PerUserUpdateProcessor)
     processor.session = state.dialogues.session  # each update of a user reads and writes their dialogue
     bulk_pace = AsyncLimiter(1, 1 / BULK_PER_SECOND)  # notifications and broadcasts share Telegram's limit
-    state.notifier = Notifier(application.bot, db, on_blocked=state.known_users.discard, pace=bulk_pace)
-    state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.known_users.discard)
+    state.notifier = Notifier(application.bot, db, on_blocked=state.customers.forget, pace=bulk_pace)
+    state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.customers.forget)
     set_app_state(application, state)
     if not len(catalogue):  # nothing cached yet: customers need a catalogue now
         await _refresh(state)
@@ -149,8 +150,7 @@ async def _wallet_currency(db: Database, panel: PanelClient) -> str:
 
 async def _refresh(state: AppState) -> None:
     try:
-        refreshed = await refresh_catalogue(state.db, state.panel, state.full_catalogue)
-        state.show_catalogue(refreshed.catalogue, state.rules)
+        await state.catalogues.refresh()
     except PanelError as exc:
         log.warning("could not refresh the catalogue (%s); keeping %d cached services", exc.message,
                     len(state.full_catalogue))

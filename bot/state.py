@@ -1,4 +1,6 @@
-"""What the handlers and jobs share: settings, database, panel client, catalogue (in bot_data)."""
+"""What the handlers and jobs share (in bot_data): configuration, services, and the state those
+services cache. A cache belongs to the service that writes it (`ShopCatalogue`, `Customers`,
+`Throttle`): handlers read it through them and change it only by calling them."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ from telegram.ext import Application, CallbackContext
 
 from bot.broadcaster import Broadcaster
 from bot.dialogue import Dialogues
-from bot.domain.catalogue import Catalogue, CatalogueRules, visible
+from bot.domain.catalogue import Catalogue, CatalogueRules
 from bot.domain.throttle import Throttle
 from bot.notifier import Notifier
 from bot.panel import PanelClient, Service
 from bot.panel.sandbox import SandboxServer
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
+from bot.shop.catalogue import ShopCatalogue
+from bot.shop.customers import Customers
 from storage.database import Database
 
 _KEY = "app_state"
@@ -25,53 +29,55 @@ _KEY = "app_state"
 
 @dataclass
 class AppState:
+    # configuration: set at start-up, never changed
     settings: Settings
+    currency: str  # the wallets' currency, learned once from the panel (bot/app.py)
+    # services
     db: Database
     panel: PanelClient
     alerts: AdminAlerts
-    full_catalogue: Catalogue  # everything the panel offers that we can order
-    currency: str
     dialogues: Dialogues
-    rules: CatalogueRules = field(default_factory=CatalogueRules)
-    catalogue: Catalogue = field(default_factory=lambda: Catalogue(()))  # what customers see: `show_catalogue`
+    customers: Customers  # who may use the bot; bans
+    catalogues: ShopCatalogue  # the catalogue customers see, and the operator's rules over it
     notifier: Notifier | None = None
     broadcaster: Broadcaster | None = None
     sandbox_server: SandboxServer | None = None
-    known_users: set[int] = field(default_factory=set)  # recorded in the database this run
-    seen_at: dict[int, float] = field(default_factory=dict)  # last_seen_at written (monotonic), by user
-    banned: set[int] = field(default_factory=set)
-    ban_told: set[int] = field(default_factory=set)  # banned users told this run
+    # state of the process's own duties
     # Orders the panel took whose id the database would not store yet: order id → panel id.
     unrecorded: dict[int, str] = field(default_factory=dict)
-    clock: Callable[[], float] = time.monotonic  # for expiries and throttles (tests move it)
+    clock: Callable[[], float] = time.monotonic  # for throttles (tests move it)
     # Refresh (and Refill) on an order card ask the panel at most once per customer every 10 s,
     # and at most twice a second for the whole shop.
     card_throttle: Throttle = field(default_factory=lambda: Throttle(every=10.0, overall_every=0.5))
 
-    def __post_init__(self) -> None:
-        self.show_catalogue(self.full_catalogue, self.rules)
+    # read-only views of the services, for the handlers' convenience
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.catalogues.visible
 
-    def show_catalogue(self, full: Catalogue, rules: CatalogueRules) -> None:
-        """Adopt a new catalogue or new rules: customers see the result from the next update on."""
-        self.full_catalogue, self.rules = full, rules
-        self.catalogue = visible(full, rules)
+    @property
+    def full_catalogue(self) -> Catalogue:
+        return self.catalogues.full
+
+    @property
+    def rules(self) -> CatalogueRules:
+        return self.catalogues.rules
 
     def markup_for(self, service: Service) -> Decimal:
-        return self.rules.markup_for(service, self.settings.price_markup_percent)
+        return self.catalogues.markup_for(service)
 
     @property
     def sandbox(self) -> bool:
         return self.sandbox_server is not None
 
     def is_admin(self, user_id: int) -> bool:
-        return user_id in self.settings.admin_ids
+        return self.customers.is_admin(user_id)
 
     def is_banned(self, user_id: int) -> bool:
-        return user_id in self.banned and not self.is_admin(user_id)
+        return self.customers.is_banned(user_id)
 
     def may_use(self, user_id: int) -> bool:
-        allowed = self.settings.allowed_user_ids
-        return not allowed or user_id in allowed or self.is_admin(user_id)
+        return self.customers.may_use(user_id)
 
 
 def app_state(context: CallbackContext) -> AppState:  # type: ignore[type-arg]

@@ -16,7 +16,6 @@ from bot.domain.catalogue import Category, category_name, paginate, shorten
 from bot.domain.money import format_money, parse_percent
 from bot.domain.pricing import price_per_1000
 from bot.panel import PanelError
-from bot.shop.catalogue import hide, refresh_catalogue, set_markup
 from bot.state import AppState, app_state
 from handlers.admin_base import admin_id, admin_only, ask, home_row
 from handlers.buttons import (
@@ -40,14 +39,12 @@ MARKUP = "markup"  # the prompt for a category's markup (handlers/dialogues.py)
 async def refresh(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     try:
-        refreshed = await refresh_catalogue(state.db, state.panel, state.full_catalogue, admin_id=admin_id(update))
+        diff = await state.catalogues.refresh(admin_id=admin_id(update))
     except PanelError as exc:
         await show(update, texts.CATALOGUE_REFRESH_FAILED.format(reason=html.escape(shorten(exc.message, 200))),
                    home_row())
         return
-    state.show_catalogue(refreshed.catalogue, state.rules)
-    diff = refreshed.diff
-    await show(update, texts.CATALOGUE_REFRESHED.format(services=len(refreshed.catalogue), added=diff.added,
+    await show(update, texts.CATALOGUE_REFRESHED.format(services=len(state.full_catalogue), added=diff.added,
                                                         removed=diff.removed, repriced=diff.repriced), home_row())
 
 
@@ -85,8 +82,7 @@ async def category_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pr
         await _services_page(update, state, category, pressed.page)
         return
     if pressed.action in (CategoryAction.HIDE, CategoryAction.SHOW):
-        state.show_catalogue(state.full_catalogue, await hide(state.db, admin_id(update), "category", category.name,
-                                                              pressed.action is CategoryAction.HIDE))
+        await state.catalogues.hide(admin_id(update), "category", category.name, pressed.action is CategoryAction.HIDE)
     elif pressed.action is CategoryAction.MARKUP:
         rows = ask(MARKUP, category.key)
         await show(update, texts.ASK_MARKUP.format(name=html.escape(category.name),
@@ -131,8 +127,8 @@ async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
         await categories_view(update, context)
         return
     if pressed.action is not None:
-        state.show_catalogue(state.full_catalogue, await hide(state.db, admin_id(update), "service",
-                                                              service.service_id, pressed.action is ServiceAction.HIDE))
+        await state.catalogues.hide(admin_id(update), "service", service.service_id,
+                                    pressed.action is ServiceAction.HIDE)
     hidden = service.service_id in state.rules.hidden_services
     category_hidden = category_name(service) in state.rules.hidden_categories
     text = texts.SERVICE_ADMIN.format(
@@ -160,9 +156,7 @@ async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
         if markup is None:
             await reply(update, texts.BAD_MARKUP.format(value=html.escape(shorten(typed, 40))))
             return False
-    before = state.rules.category_markups.get(category.name, state.settings.price_markup_percent)
-    state.show_catalogue(state.full_catalogue, await set_markup(state.db, admin_id(update), category.name, markup,
-                                                                before))
+    await state.catalogues.set_markup(admin_id(update), category.name, markup)
     shown = markup if markup is not None else state.settings.price_markup_percent
     await reply(update, texts.MARKUP_SET.format(name=html.escape(category.name), markup=shown),
                 [[(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)]])

@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros, parse_amount
-from bot.shop.moderation import CannotBan, Unbannable, set_ban
+from bot.shop.moderation import CannotBan, Unbannable
 from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, ask, home_row
@@ -117,16 +117,11 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
 async def _ban(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, *, banned: bool) -> None:
     state = app_state(context)
     try:
-        changed = await set_ban(state.db, admin_id(update), user_id, banned, admins=state.settings.admin_ids)
+        changed = await state.customers.set_ban(admin_id(update), user_id, banned)
     except CannotBan as exc:
         text = texts.CANNOT_BAN_ADMIN if exc.why is Unbannable.ADMIN else texts.UNKNOWN_USER.format(user_id=user_id)
         await show(update, text, home_row())
         return
-    if banned:
-        state.banned.add(user_id)
-    else:
-        state.banned.discard(user_id)
-        state.ban_told.discard(user_id)
     if changed:
         log.info("admin %s %s user %s", admin_id(update), "banned" if banned else "unbanned", user_id)
         note = (texts.BANNED_ADMIN if banned else texts.UNBANNED_ADMIN).format(user_id=user_id)

@@ -26,7 +26,6 @@ from bot.shop.topups import RefundReport, Reported, record_payment, review_check
 from bot.state import app_state
 from handlers.common import reply
 from storage.topups import star_payments_of_user, topups_of_user
-from storage.users import touch_user
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +62,8 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     assert message is not None and message.successful_payment is not None and user is not None
     payment = message.successful_payment
     state = app_state(context)
-    if user.id not in state.known_users:  # the ledger needs the user's row
-        await touch_user(state.db, user.id, user.first_name, user.username, user.language_code)
-        state.known_users.add(user.id)
+    # the ledger needs the user's row (the gate has not run: payments come first)
+    await state.customers.record(user.id, user.first_name, user.username, user.language_code)
     try:
         recorded = await record_payment(state.db, payer_id=user.id, charge_id=payment.telegram_payment_charge_id,
                                         payload=payment.invoice_payload, total_stars=payment.total_amount,

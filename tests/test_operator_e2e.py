@@ -157,7 +157,8 @@ async def test_a_customer_gets_nothing_from_admin_commands_and_forged_admin_butt
         assert answered.params.get("text") == texts.MENU_EXPIRED, data  # what any unknown button gets
     assert menu.edits == 0  # type: ignore[attr-defined]
     assert await shop.balance(3004) == Decimal(100) and await shop.balance(3005) == Decimal(100)
-    assert not shop.state.banned and not shop.state.rules.hidden_categories and not shop.state.rules.hidden_services
+    assert not shop.state.customers.banned
+    assert not shop.state.rules.hidden_categories and not shop.state.rules.hidden_services
     assert [e.action for e in await recent_entries(shop.state.db)] == ["credit", "credit"]  # the admin's two
     # a forged prompt answer does nothing either: customers have no prompts
     assert (await customer.say("5")).text == texts.UNKNOWN_INPUT

@@ -1,4 +1,5 @@
-"""Keeping the catalogue: fetched from the panel, cached in the database, served from memory."""
+"""Keeping the catalogue: fetched from the panel, cached in the database, served from memory
+(`ShopCatalogue`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.domain.catalogue import Catalogue, CatalogueDiff, CatalogueRules, diff_catalogues
+from bot.domain.catalogue import Catalogue, CatalogueDiff, CatalogueRules, diff_catalogues, visible
 from bot.panel import PanelClient, Service
 from storage.audit import record
 from storage.catalogue import ServiceRow, load_services, replace_services
@@ -96,3 +97,51 @@ async def set_markup(db: Database, admin_id: int, category: str, markup: Decimal
         await record(conn, admin_id, "markup", f"category {category}", before=f"{before}%",
                      after="default" if markup is None else f"{markup}%")
     return await catalogue_rules(db)
+
+
+class ShopCatalogue:
+    """What the panel offers and what customers see of it, in memory, with the operator's rules
+    (hidden categories and services, markups). Only these methods change it, each after writing
+    the database (audited where an admin acted); customers see the result from the next update."""
+
+    def __init__(self, db: Database, panel: PanelClient, default_markup: Decimal, full: Catalogue,
+                 rules: CatalogueRules) -> None:
+        self._db, self._panel, self._default_markup = db, panel, default_markup
+        self._adopt(full, rules)
+
+    @classmethod
+    async def load(cls, db: Database, panel: PanelClient, default_markup: Decimal) -> ShopCatalogue:
+        return cls(db, panel, default_markup, await cached_catalogue(db), await catalogue_rules(db))
+
+    @property
+    def full(self) -> Catalogue:
+        """Everything the panel offers that we can order, hidden or not."""
+        return self._full
+
+    @property
+    def visible(self) -> Catalogue:
+        """What customers can browse and order."""
+        return self._visible
+
+    @property
+    def rules(self) -> CatalogueRules:
+        return self._rules
+
+    def markup_for(self, service: Service) -> Decimal:
+        return self._rules.markup_for(service, self._default_markup)
+
+    async def refresh(self, *, admin_id: int | None = None) -> CatalogueDiff:
+        """refresh_catalogue; PanelError when the panel cannot be read (nothing changes)."""
+        refreshed = await refresh_catalogue(self._db, self._panel, self._full, admin_id=admin_id)
+        self._adopt(refreshed.catalogue, self._rules)
+        return refreshed.diff
+
+    async def hide(self, admin_id: int, kind: str, name: str, hidden: bool) -> None:
+        self._adopt(self._full, await hide(self._db, admin_id, kind, name, hidden))
+
+    async def set_markup(self, admin_id: int, category: str, markup: Decimal | None) -> None:
+        before = self._rules.category_markups.get(category, self._default_markup)
+        self._adopt(self._full, await set_markup(self._db, admin_id, category, markup, before))
+
+    def _adopt(self, full: Catalogue, rules: CatalogueRules) -> None:
+        self._full, self._rules, self._visible = full, rules, visible(full, rules)
