@@ -16,7 +16,7 @@ from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot import texts
 from bot.broadcaster import Broadcaster
@@ -58,6 +58,7 @@ def build_application(settings: Settings, *, freeze_heap: bool = False) -> Appli
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text in bot/texts.py is HTML
         .rate_limiter(SlidingWindowRateLimiter(max_retries=3))
         .request(AiohttpRequest())
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
@@ -88,7 +89,7 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
                         max_concurrency=settings.panel_max_concurrency)
 
     async def send_alert(chat_id: int, text: str) -> object:
-        return await application.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+        return await application.bot.send_message(chat_id, text)
 
     alerts = AdminAlerts(settings.admin_ids, send_alert)
     catalogues = await ShopCatalogue.load(db, panel, settings.price_markup_percent)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot import texts
@@ -118,12 +117,12 @@ class Broadcaster:
         with contextlib.suppress(TelegramError):
             await self.bot.send_message(broadcast.admin_id, texts.BROADCAST_REPORT.format(
                 broadcast_id=broadcast.broadcast_id, sent=done.sent, blocked=done.blocked, failed=done.failed,
-                total=done.total), parse_mode=ParseMode.HTML)
+                total=done.total))
 
     async def _send(self, text: str, user_id: int) -> tuple[str, str | None]:
         async with self.pace:
             try:
-                await self.bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
+                await self.bot.send_message(user_id, text)
             except Forbidden:
                 await mark_blocked(self.db, user_id)
                 self.on_blocked(user_id)
@@ -142,6 +141,6 @@ class Broadcaster:
                                blocked=figures.blocked, failed=figures.failed)
         try:
             await self.bot.edit_message_text(text, chat_id=broadcast.admin_id,
-                                             message_id=broadcast.progress_message_id, parse_mode=ParseMode.HTML)
+                                             message_id=broadcast.progress_message_id)
         except TelegramError as exc:  # "not modified", or the admin deleted it: progress is not worth more
             log.debug("broadcast progress not shown: %s", exc)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from storage.database import Database
@@ -96,7 +95,7 @@ class Notifier:
             markup = InlineKeyboardMarkup([[button]])
         async with gate, self.pace:
             try:
-                await self.bot.send_message(notice.user_id, notice.text, parse_mode=ParseMode.HTML,
+                await self.bot.send_message(notice.user_id, notice.text,
                                             reply_markup=markup)
             except Forbidden:
                 log.info("user %s blocked the bot; their notifications are skipped", notice.user_id)

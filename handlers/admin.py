@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
+from bot.domain.timestamps import shown_moment
 from bot.panel import PanelError
 from bot.shop.catalogue import refreshed_at
 from bot.shop.panel_watch import check_balance
@@ -68,7 +69,7 @@ async def panel_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await show(update, texts.PANEL_VIEW.format(
         balance=shown, low=low, services=len(full), categories=len(full.categories), visible=len(state.catalogue),
         hidden=len(full) - len(state.catalogue),
-        refreshed=refreshed.strftime("%Y-%m-%d %H:%M UTC") if refreshed else texts.NEVER,
+        refreshed=shown_moment(refreshed) if refreshed else texts.NEVER,
     ), [[(texts.BUTTON_ADMIN_PANEL, _to(AdminScreen.PANEL)), (texts.BUTTON_ADMIN_REFRESH, _to(AdminScreen.REFRESH))],
         *home_row()])
 
@@ -102,7 +103,7 @@ async def audit_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await show(update, texts.AUDIT_NONE, home_row())
         return
     lines = [texts.AUDIT_TITLE] + [texts.AUDIT_LINE.format(
-        created=e.created_at[:16].replace("T", " "), admin_id=e.admin_id, action=html.escape(e.action),
+        created=shown_moment(e.created_at), admin_id=e.admin_id, action=html.escape(e.action),
         target=html.escape(shorten(e.target, 60)), before=html.escape(shorten(e.before, 60)) or "—",
         after=html.escape(shorten(e.after, 60)) or "—") for e in entries]
     await show(update, "\n".join(lines), [[(texts.BUTTON_ADMIN_AUDIT, _to(AdminScreen.AUDIT))], *home_row()])

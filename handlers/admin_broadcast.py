@@ -8,7 +8,6 @@ import html
 import logging
 
 from telegram import Message, MessageEntity, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -52,7 +51,7 @@ async def broadcast_text(update: Update, context: ContextTypes.DEFAULT_TYPE, tar
     formatted = any(entity.type in FORMATTING for entity in message.entities)
     text = message.text_html if formatted else escape_stray(message.text)
     try:  # the preview is the check: what Telegram refuses here, it would refuse for every customer
-        await message.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
+        await message.reply_text(text, disable_web_page_preview=True)
     except BadRequest as exc:
         await reply(update, texts.BROADCAST_INVALID.format(error=html.escape(shorten(exc.message, 300))))
         return False

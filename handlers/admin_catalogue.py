@@ -28,6 +28,7 @@ from handlers.buttons import (
     ServiceAction,
 )
 from handlers.common import Row, reply, show
+from handlers.pager import page_row, titled
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,10 @@ async def categories_view(update: Update, context: ContextTypes.DEFAULT_TYPE, pr
     number = pressed.page if isinstance(pressed, AdminCategories) else 0
     page = paginate(state.full_catalogue.categories, number, PER_PAGE)
     rows: list[Row] = [[(_label(state, c), AdminCategory(c.key).data)] for c in page.items]
-    nav: Row = [("‹", AdminCategories(page.number - 1).data)] if page.has_prev else []
-    nav += [("›", AdminCategories(page.number + 1).data)] if page.has_next else []
     text = texts.CATALOGUE_ADMIN.format(services=len(state.full_catalogue),
                                         categories=len(state.full_catalogue.categories),
                                         markup=state.settings.price_markup_percent)
-    await show(update, f"{text}\n{texts.PAGE.format(number=page.number + 1, count=page.count)}",
-               [*rows, nav, *home_row()])
+    await show(update, titled(text, page), [*rows, page_row(page, AdminCategories), *home_row()])
 
 
 def _label(state: AppState, category: Category) -> str:
@@ -111,11 +109,9 @@ async def _services_page(update: Update, state: AppState, category: Category, nu
     page = paginate(category.services, number, PER_PAGE)
     rows: list[Row] = [[(f"{'🙈 ' if s.service_id in state.rules.hidden_services else ''}"
                          f"{shorten(s.name, 40)}", AdminService(s.service_id).data)] for s in page.items]
-    nav: Row = [("‹", AdminCategoryServices(category.key, page.number - 1).data)] if page.has_prev else []
-    nav += [("›", AdminCategoryServices(category.key, page.number + 1).data)] if page.has_next else []
-    text = f"🧩 <b>{html.escape(category.name)}</b>\n{texts.PAGE.format(number=page.number + 1, count=page.count)}"
-    await show(update, text, [*rows, nav, [(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)],
-                              *home_row()])
+    text = titled(f"🧩 <b>{html.escape(category.name)}</b>", page)
+    await show(update, text, [*rows, page_row(page, lambda n: AdminCategoryServices(category.key, n)),
+                              [(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)], *home_row()])
 
 
 @admin_only

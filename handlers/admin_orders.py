@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
+from bot.domain.timestamps import shown_moment
 from bot.panel import is_id
 from bot.shop.ordering import resolve_failed, resolve_placed
 from bot.state import app_state
@@ -44,7 +45,7 @@ async def unverified_view(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 def _item(order: OrderRecord) -> str:
     return texts.UNVERIFIED_ITEM.format(
-        order_id=order.order_id, user_id=order.user_id, created=order.created_at[:16].replace("T", " "),
+        order_id=order.order_id, user_id=order.user_id, created=shown_moment(order.created_at),
         service=html.escape(shorten(order.service_name, 80)), link=html.escape(shorten(order.link or "-", 80)),
         quantity=order.quantity or "-", price=format_money(from_micros(order.price_micros), order.currency),
         error=html.escape(shorten(order.error or "-", 120)))

@@ -8,13 +8,13 @@ import html
 import logging
 
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
+from bot.domain.timestamps import shown_moment
 from bot.shop.topups import (
     RefundCall,
     RefundRefused,
@@ -49,7 +49,7 @@ async def _request_text(state: AppState, topup: Topup) -> str:
         topup_id=topup.topup_id, name=html.escape(shorten(user.first_name if user else "?", 60)),
         user_id=topup.user_id, amount=format_money(from_micros(topup.amount_micros), topup.currency),
         reference=html.escape(topup.reference) if topup.reference else texts.MANUAL_NO_REFERENCE,
-        created=topup.created_at[:16].replace("T", " "))
+        created=shown_moment(topup.created_at))
     if topup.state in texts.MANUAL_DECIDED:
         text += "\n\n" + texts.MANUAL_DECIDED[topup.state].format(admin_id=topup.decided_by)
     return text
@@ -74,10 +74,10 @@ async def announce(context: ContextTypes.DEFAULT_TYPE, topup_id: int, admins: li
     for admin in admins if admins is not None else sorted(state.settings.admin_ids):
         try:
             if topup.photo_file_id:
-                sent = await context.bot.send_photo(admin, topup.photo_file_id, caption=text, parse_mode=ParseMode.HTML,
+                sent = await context.bot.send_photo(admin, topup.photo_file_id, caption=text,
                                                     reply_markup=markup)
             else:
-                sent = await context.bot.send_message(admin, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+                sent = await context.bot.send_message(admin, text, reply_markup=markup)
         except TelegramError:  # one unreachable admin must not keep the request from the others
             log.warning("could not send top-up request %s to admin %s", topup_id, admin, exc_info=True)
             continue
@@ -92,10 +92,10 @@ async def _show_decision(context: ContextTypes.DEFAULT_TYPE, topup: Topup) -> No
         try:
             if notice.is_photo:
                 await context.bot.edit_message_caption(notice.admin_id, notice.message_id, caption=text,
-                                                       parse_mode=ParseMode.HTML, reply_markup=None)
+                                                       reply_markup=None)
             else:
                 await context.bot.edit_message_text(text, notice.admin_id, notice.message_id,
-                                                    parse_mode=ParseMode.HTML, reply_markup=None)
+                                                    reply_markup=None)
         except TelegramError as exc:
             if is_not_modified(exc):  # already showing it (another admin's press updated it): done
                 continue

@@ -7,13 +7,13 @@ import logging
 from decimal import Decimal
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros, parse_amount
+from bot.domain.timestamps import shown_day, shown_moment
 from bot.shop.moderation import CannotBan, Unbannable
 from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
 from bot.state import app_state
@@ -80,7 +80,7 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
                    for o in orders]
     entries = await recent_entries(state.db, user_id)
     ledger_lines = [texts.USER_LEDGER_LINE.format(
-        created=e.created_at[:16].replace("T", " "), amount=format_money(from_micros(e.amount_micros), e.currency),
+        created=shown_moment(e.created_at), amount=format_money(from_micros(e.amount_micros), e.currency),
         reason=e.reason + (f" #{e.order_id}" if e.order_id else ""),
         note=f" · {html.escape(shorten(e.note, 40))}" if e.note else "") for e in entries]
     status = (texts.USER_STATUS_BANNED if user.banned_at else
@@ -88,13 +88,13 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
     text = texts.USER_CARD.format(
         name=html.escape(shorten(user.first_name or "?", 60)),
         username=f"@{html.escape(user.username)} " if user.username else "", user_id=user_id, status=status,
-        first_seen=user.first_seen_at[:10], last_seen=user.last_seen_at[:16].replace("T", " "),
+        first_seen=shown_day(user.first_seen_at), last_seen=shown_moment(user.last_seen_at),
         balance=format_money(await balance(state.db, user_id), money),
         orders="\n".join(order_lines) or texts.USER_NO_ORDERS, ledger="\n".join(ledger_lines) or texts.USER_NO_LEDGER)
     payments = await star_payments_of_user(state.db, user_id)
     if payments:
         text += texts.USER_PAYMENTS.format(lines="\n".join(texts.USER_PAYMENT_LINE.format(
-            payment_id=p.payment_id, created=p.created_at[:16].replace("T", " "), stars=p.stars,
+            payment_id=p.payment_id, created=shown_moment(p.created_at), stars=p.stars,
             amount=format_money(from_micros(p.amount_micros), p.currency),
             state=texts.PAYMENT_STATES.get(p.state, p.state)) for p in payments))
     ban = ((texts.BUTTON_UNBAN, UserCard(user_id, UserAction.UNBAN).data) if user.banned_at
@@ -204,7 +204,7 @@ async def _adjust(context: ContextTypes.DEFAULT_TYPE, admin: int, user_id: int, 
 async def tell(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: str) -> bool:
     """A message to a customer; False when Telegram would not deliver it (blocked, never started)."""
     try:
-        await context.bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
+        await context.bot.send_message(user_id, text)
     except TelegramError:
         return False
     return True

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot import texts
@@ -43,7 +42,7 @@ async def show(update: Update, text: str, rows: Sequence[Sequence[Button]] = (),
 
     async def edit() -> Message | None:
         try:
-            edited = await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            edited = await query.edit_message_text(text, reply_markup=markup,
                                                    disable_web_page_preview=True)
             return edited if isinstance(edited, Message) else None
         except BadRequest as exc:
@@ -75,7 +74,7 @@ async def replace(update: Update, message: Message | None, text: str,
     """Put `text` in place of `message`, an earlier reply of ours (a new message when it is gone)."""
     if message is not None:
         try:
-            edited = await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows) if rows
+            edited = await message.edit_text(text, reply_markup=keyboard(rows) if rows
                                              else None, disable_web_page_preview=True)
             return edited if isinstance(edited, Message) else message
         except BadRequest as exc:
@@ -90,7 +89,7 @@ async def reply(update: Update, text: str, rows: Sequence[Sequence[Button]] = ()
     chat = update.effective_chat
     if chat is None:
         return None
-    return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows) if rows else None,
+    return await chat.send_message(text, reply_markup=keyboard(rows) if rows else None,
                                    disable_web_page_preview=True)
 
 

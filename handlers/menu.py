@@ -16,6 +16,7 @@ from bot.state import app_state
 from handlers import ordering, topup
 from handlers.buttons import Button, Menu, MenuItem, MyOrders, OrderCard
 from handlers.common import STATE_MARKS, Row, main_menu, show
+from handlers.pager import page_row, titled
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
 
 ORDERS_PER_PAGE = 8
@@ -63,12 +64,10 @@ async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed:
         return
     lines = [texts.MY_ORDERS.format(count=total), ""]
     lines += [_order_line(order) for order in orders]
-    lines += ["", texts.PAGE.format(number=page.number + 1, count=page.count)]
-    nav: Row = [(texts.BUTTON_PREV, MyOrders(page.number - 1).data)] if page.has_prev else []
-    nav += [(texts.BUTTON_NEXT, MyOrders(page.number + 1).data)] if page.has_next else []
     open_rows: list[Row] = [[(f"#{o.order_id} {STATE_MARKS.get(o.state, '•')} {shorten(o.service_name, 30)}",
                               OrderCard(o.order_id).data)] for o in orders]
-    await show(update, "\n".join(lines), [*open_rows, nav, [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
+    await show(update, titled("\n".join(lines), page), [*open_rows, page_row(page, MyOrders),
+                                                        [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
 def _order_line(order: OrderRecord) -> str:

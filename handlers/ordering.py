@@ -19,7 +19,7 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.dialogue import current
-from bot.domain.catalogue import Page, is_package, paginate, shorten
+from bot.domain.catalogue import is_package, paginate, shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.order_form import (
     COUNTED_LISTS,
@@ -60,6 +60,7 @@ from handlers.buttons import (
     SkipField,
 )
 from handlers.common import Row, answer, main_menu, replace, reply, show
+from handlers.pager import page_row, titled
 
 DIALOGUE = "order"
 BROWSE, FIELD, CONFIRM = "browse", "field", "confirm"
@@ -138,7 +139,7 @@ async def _show_categories(update: Update, state: AppState, number: int) -> None
     rows: list[Row] = [[(f"{shorten(c.name, 40)} ({len(c.services)})", CategoryPage(nonce, c.key, 0).data)]
                        for c in page.items]
     text = texts.CHOOSE_CATEGORY.format(count=len(catalogue))
-    await show(update, _with_page(text, page), [*rows, _nav(page, lambda n: Categories(nonce, n)), _cancel_row()])
+    await show(update, titled(text, page), [*rows, page_row(page, lambda n: Categories(nonce, n)), _cancel_row()])
 
 
 async def _show_search(update: Update, state: AppState, number: int) -> None:
@@ -165,18 +166,9 @@ async def _show_services(update: Update, state: AppState, services: list[Service
         label = template.format(name=shorten(service.name, 38),
                                 price=format_money(price_per_1000(service, state.markup_for(service))))
         rows.append([(label, ServicePick(session.nonce, service.service_id).data)])
-    await show(update, _with_page(title, page), [*rows, _nav(page, page_button),
+    await show(update, titled(title, page), [*rows, page_row(page, page_button),
                                                  [(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data),
                                                   *_cancel_row()]])
-
-
-def _with_page(text: str, page: Page[Any]) -> str:
-    return text if page.count == 1 else f"{text}\n\n{texts.PAGE.format(number=page.number + 1, count=page.count)}"
-
-
-def _nav(page: Page[Any], page_button: Any) -> Row:
-    row = [(texts.BUTTON_PREV, page_button(page.number - 1).data)] if page.has_prev else []
-    return row + ([(texts.BUTTON_NEXT, page_button(page.number + 1).data)] if page.has_next else [])
 
 
 def _card(state: AppState, service: Service) -> str:

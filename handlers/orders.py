@@ -16,6 +16,7 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
+from bot.domain.timestamps import shown_moment
 from bot.panel import OrderStatus, PanelError
 from bot.shop.tracking import refresh_order, request_cancel, request_refill, status_name
 from bot.state import AppState, app_state
@@ -107,8 +108,8 @@ async def _card(state: AppState, order: OrderRecord) -> str:
         link=html.escape(shorten(order.link or "-", 300)), quantity=order.quantity if order.quantity else "-",
         price=format_money(from_micros(order.price_micros), order.currency), status=html.escape(status),
         start_count=_number(order.start_count), remains=_number(order.remains),
-        panel_order_id=html.escape(order.panel_order_id or "-"), created=_when(order.created_at),
-        updated=_when(order.updated_at),
+        panel_order_id=html.escape(order.panel_order_id or "-"), created=shown_moment(order.created_at),
+        updated=shown_moment(order.updated_at),
         refills="".join(texts.ORDER_CARD_REFILL.format(number=i, status=html.escape(status_name(r.status)))
                         for i, r in enumerate(refills[-5:], start=1)),
     )
@@ -117,7 +118,3 @@ async def _card(state: AppState, order: OrderRecord) -> str:
 def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
 
-
-def _when(iso: str) -> str:
-    """2026-11-22T08:15:00.123Z → 2026-11-22 08:15 UTC."""
-    return f"{iso[:10]} {iso[11:16]} UTC"

@@ -22,6 +22,7 @@ from telegram.ext import (
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
+from bot.domain.timestamps import shown_day
 from bot.shop.topups import RefundReport, Reported, record_payment, review_checkout, settle_reported_refund
 from bot.state import app_state
 from handlers.common import reply
@@ -137,11 +138,12 @@ async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     contact = state.settings.support_contact
     lines = [texts.PAYSUPPORT_STARS_LINE.format(
-        payment_id=p.payment_id, created=p.created_at[:10], stars=p.stars,
+        payment_id=p.payment_id, created=shown_day(p.created_at), stars=p.stars,
         amount=format_money(from_micros(p.amount_micros), p.currency), state=texts.PAYMENT_STATES.get(p.state, p.state))
         for p in await star_payments_of_user(state.db, user.id)]
     lines += [texts.PAYSUPPORT_MANUAL_LINE.format(
-        topup_id=t.topup_id, created=t.created_at[:10], amount=format_money(from_micros(t.amount_micros), t.currency),
+        topup_id=t.topup_id, created=shown_day(t.created_at),
+        amount=format_money(from_micros(t.amount_micros), t.currency),
         state=texts.PAYMENT_STATES.get(t.state, t.state))
         for t in await topups_of_user(state.db, user.id) if t.method == "manual"]
     await reply(update, texts.PAYSUPPORT.format(
