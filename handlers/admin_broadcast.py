@@ -15,11 +15,12 @@ from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.markup import escape_stray
 from bot.domain.progress import progress_bar
+from bot.shop.broadcasts import draft_broadcast, drop_draft, send_broadcast
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, ask, home_row
 from handlers.buttons import BroadcastAction, BroadcastDraft, Button
 from handlers.common import answer, reply, show
-from storage.broadcasts import audience, cancel_draft, create_draft, get_broadcast, start_sending
+from storage.broadcasts import audience, get_broadcast
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ async def broadcast_text(update: Update, context: ContextTypes.DEFAULT_TYPE, tar
     except BadRequest as exc:
         await reply(update, texts.BROADCAST_INVALID.format(error=html.escape(shorten(exc.message, 300))))
         return False
-    broadcast_id = await create_draft(state.db, admin_id(update), text)
+    broadcast_id = await draft_broadcast(state.db, admin_id(update), text)
     count = len(await audience(state.db, state.settings.admin_ids))
     await reply(update, texts.BROADCAST_PREVIEW.format(count=count),
                 [[(texts.BUTTON_BROADCAST_SEND.format(count=count),
@@ -74,14 +75,14 @@ async def broadcast_button(update: Update, context: ContextTypes.DEFAULT_TYPE, p
         await answer(update, texts.BROADCAST_GONE)  # a toast: the message may show the progress by now
         return
     if action is BroadcastAction.DROP:
-        await show(update, texts.BROADCAST_CANCELLED if await cancel_draft(state.db, broadcast_id)
+        await show(update, texts.BROADCAST_CANCELLED if await drop_draft(state.db, broadcast_id)
                    else texts.BROADCAST_GONE)
         return
     recipients = await audience(state.db, state.settings.admin_ids)
     progress = await show(update, texts.BROADCAST_PROGRESS.format(
         broadcast_id=broadcast_id, bar=progress_bar(0, len(recipients)), done=0, total=len(recipients), sent=0,
         blocked=0, failed=0))
-    if not await start_sending(state.db, broadcast_id, admin_id(update), recipients,
+    if not await send_broadcast(state.db, broadcast_id, admin_id(update), recipients,
                                progress.message_id if progress else None):
         await show(update, texts.BROADCAST_GONE, answered=True)  # cancelled meanwhile
         return

@@ -22,6 +22,7 @@ from bot.shop.topups import (
     RefundUnknown,
     decide_manual_topup,
     refund_stars,
+    remember_notice,
 )
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
@@ -38,7 +39,7 @@ from handlers.buttons import (
     UserCard,
 )
 from handlers.common import Row, answer, is_not_modified, keyboard, show
-from storage.topups import Topup, add_topup_notice, get_star_payment, get_topup, pending_manual, topup_notices
+from storage.topups import Topup, get_star_payment, get_topup, pending_manual, topup_notices
 from storage.users import get_user
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ async def announce(context: ContextTypes.DEFAULT_TYPE, topup_id: int, admins: li
         except TelegramError:  # one unreachable admin must not keep the request from the others
             log.warning("could not send top-up request %s to admin %s", topup_id, admin, exc_info=True)
             continue
-        await add_topup_notice(state.db, topup_id, admin, sent.message_id, is_photo=bool(topup.photo_file_id))
+        await remember_notice(state.db, topup_id, admin, sent.message_id, is_photo=bool(topup.photo_file_id))
 
 
 async def _show_decision(context: ContextTypes.DEFAULT_TYPE, topup: Topup) -> None:

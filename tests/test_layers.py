@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,56 @@ def test_handlers_write_no_sql() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
                 offences.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value[:40]!r}")
     assert sources("handlers") and not offences, offences
+
+
+def _package_modules(folder: str) -> list[str]:
+    return [".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            for path in sources(folder) if "sandbox" not in path.parts or folder == "bot/panel"]
+
+
+@pytest.mark.parametrize(("folder", "forbidden"), [
+    ("bot/domain", ("telegram", "storage", "handlers", "aiosqlite", "httpx", "aiohttp", "bot.shop",
+                    "bot.panel.client")),
+    ("bot/panel", ("telegram", "storage", "aiosqlite", "handlers", "bot.shop")),
+    ("storage", ("telegram", "bot.panel", "handlers", "httpx", "aiohttp", "bot.shop")),
+])
+def test_a_layer_loads_nothing_it_must_not_know_even_indirectly(folder: str, forbidden: tuple[str, ...]) -> None:
+    """Imported in a fresh interpreter: what a module's imports import counts too."""
+    modules = _package_modules(folder)
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+            "print('\\n'.join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,  # noqa: S603
+                            cwd=ROOT).stdout.split()
+    offences = sorted(m for m in loaded if any(m == name or m.startswith(name + ".") for name in forbidden))
+    assert modules and not offences, offences
+
+
+WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b")
+
+
+def _storage_writers() -> set[str]:
+    """Functions of storage/ that write: they open a transaction or hold a writing statement."""
+    writers = set()
+    for path in sources("storage"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.AsyncFunctionDef):
+                continue
+            opens = any(isinstance(n, ast.Attribute) and n.attr == "transaction" for n in ast.walk(node))
+            writes = any(isinstance(n, ast.Constant) and isinstance(n.value, str) and WRITE.search(n.value)
+                         for n in ast.walk(node))
+            if opens or writes:
+                writers.add(node.name)
+    return writers
+
+
+def test_handlers_change_nothing_but_through_the_use_cases() -> None:
+    """Handlers read from storage/ at most; every change goes through bot/shop/ (or a service)."""
+    writers = _storage_writers()
+    offences = []
+    for path in sources("handlers"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("storage"):
+                offences += [f"{path.relative_to(ROOT)} imports {node.module}.{alias.name}"
+                             for alias in node.names if alias.name in writers]
+    assert writers and not offences, offences

@@ -1,6 +1,11 @@
-"""The SMM panel API client: no Telegram, no database, just the panel protocol."""
+"""The SMM panel API client: no Telegram, no database, just the panel protocol.
 
-from bot.panel.client import BATCH_LIMIT, PanelClient
+The client (and with it httpx) is imported on first use, so that the domain rules, which speak
+the panel's vocabulary (Service, OrderRequest…), load no network code.
+"""
+
+from typing import Any
+
 from bot.panel.errors import (
     OrderOutcomeUnknown,
     PanelAuthError,
@@ -56,3 +61,11 @@ __all__ = [
     "TypeFields",
     "is_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PanelClient", "BATCH_LIMIT"):
+        from bot.panel import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'bot.panel' has no attribute {name!r}")

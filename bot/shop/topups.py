@@ -35,6 +35,7 @@ from storage.ledger import add_entry, balance_micros
 from storage.topups import (
     StarPayment,
     Topup,
+    add_topup_notice,
     begin_refund,
     count_pending_manual,
     finish_refund,
@@ -346,3 +347,8 @@ async def decide_manual_topup(db: Database, topup_id: int, admin_id: int, *, app
         await queue_notice(conn, Notice(topup.user_id, text), time.time())
         decided = await get_topup(conn, topup_id)
     return Decision(decided, True, from_micros(after))
+
+
+async def remember_notice(db: Database, topup_id: int, admin_id: int, message_id: int, *, is_photo: bool) -> None:
+    """The admin's copy of a request, so every copy can show the decision once it is made."""
+    await add_topup_notice(db, topup_id, admin_id, message_id, is_photo=is_photo)
