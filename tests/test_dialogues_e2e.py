@@ -18,8 +18,9 @@ from bot.domain.catalogue import category_key
 from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DEMO_CATALOGUE
 from storage.orders import get_order, orders_in_state
+from tests.support.customer import Customer
 from tests.support.fake_telegram import FakeTelegram, SentMessage
-from tests.support.shop import ADMIN_ID, PANEL_KEY, Customer, Shop, open_shop, run_shop
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Shop, open_shop, run_shop
 from tests.test_operator_e2e import _forge
 from tests.test_ordering_e2e import confirm, funded, order_until_summary
 

@@ -37,15 +37,8 @@ from telegram.ext import (
     filters,
 )
 
-from tests.support.fake_telegram import (
-    Charge,
-    FakeTelegram,
-    FakeUser,
-    PaymentResult,
-    SentMessage,
-    parse_html,
-    utf16_len,
-)
+from tests.support.fake_telegram import Charge, FakeTelegram, FakeUser, PaymentResult, SentMessage
+from tests.support.telegram_html import parse_html, utf16_len
 
 pytestmark = pytest.mark.timeout(10)
 # PTB itself warns about RetryAfter.retry_after's future type while building the exception.
@@ -326,16 +319,11 @@ def test_html_parser_can_allow_bare_ampersands() -> None:
     assert parse_html("Tom & Jerry", strict_ampersand=False) == ("Tom & Jerry", [])
 
 
-async def test_markdown_v2_reserved_characters(tg: FakeTelegram, bot: Bot) -> None:
-    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
-        await bot.send_message(USER_ID, "Price: 5.00", parse_mode=ParseMode.MARKDOWN_V2)
-    assert tg.calls[-1].error == (
-        "Bad Request: can't parse entities: Character '.' is reserved and must be escaped "
-        "with the preceding '\\'"
-    )
-    message = await bot.send_message(USER_ID, r"*Price:* 5\.00", parse_mode="MarkdownV2")
-    assert message.text == "Price: 5.00"
-    assert message.entities[0].type == MessageEntity.BOLD
+async def test_markdown_is_refused_the_bot_speaks_html_only(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)unsupported parse_mode"):
+        await bot.send_message(USER_ID, r"*Price:* 5\.00", parse_mode=ParseMode.MARKDOWN_V2)
+    assert "parses HTML only" in str(tg.calls[-1].error)
+    assert not tg.messages(USER_ID)
 
 
 async def test_edit_with_identical_content_is_not_modified(tg: FakeTelegram, bot: Bot) -> None:

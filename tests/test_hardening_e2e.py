@@ -18,8 +18,9 @@ from bot.panel import OrderStatus
 from bot.panel.sandbox import FaultKind
 from bot.panel.sandbox.engine import PENDING_SECONDS, REFILL_PENDING_SECONDS, RUN_SECONDS
 from storage.orders import get_order
+from tests.support.customer import Customer
 from tests.support.fake_telegram import SentMessage
-from tests.support.shop import ADMIN_ID, Customer, Shop, open_shop
+from tests.support.shop import ADMIN_ID, Shop, open_shop
 from tests.test_ordering_e2e import SKIP, confirm, funded, order_until_summary
 from tests.test_tracking_e2e import FAST
 from tests.test_tracking_e2e import place as place_order

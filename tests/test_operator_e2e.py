@@ -15,7 +15,8 @@ from bot.domain.catalogue import category_key
 from bot.panel.sandbox import FaultKind
 from storage.audit import recent_entries
 from storage.orders import get_order, orders_in_state
-from tests.support.shop import ADMIN_ID, Customer, Shop, open_shop
+from tests.support.customer import Customer
+from tests.support.shop import ADMIN_ID, Shop, open_shop
 from tests.test_ordering_e2e import confirm, funded, order_until_summary
 
 SECOND_ADMIN = 901

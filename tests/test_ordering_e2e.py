@@ -17,8 +17,9 @@ from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServ
 from bot.panel.sandbox.catalogue import DemoService
 from bot.shop.tracking import poll_orders
 from storage.orders import get_order, orders_in_state
+from tests.support.customer import Customer, money
 from tests.support.fake_telegram import FakeTelegram
-from tests.support.shop import ADMIN_ID, PANEL_KEY, Customer, Shop, money, open_shop, run_shop
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Shop, open_shop, run_shop
 
 T = ServiceType
 SKIP = "SKIP"

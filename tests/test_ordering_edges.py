@@ -21,7 +21,8 @@ from bot.shop.catalogue import cached_catalogue, refresh_catalogue
 from bot.shop.ordering import Duplicate, Placed, Refused, place_order
 from storage.database import open_database
 from storage.orders import get_order, orders_in_state
-from tests.support.shop import ADMIN_ID, Customer, Shop, open_shop
+from tests.support.customer import Customer
+from tests.support.shop import ADMIN_ID, Shop, open_shop
 from tests.test_ordering_e2e import confirm, funded, order_until_summary
 
 

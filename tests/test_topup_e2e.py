@@ -17,9 +17,10 @@ from bot import texts
 from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from storage.audit import recent_entries
 from storage.topups import star_payments_of_user
+from tests.support.customer import Customer
 from tests.support.fake_telegram import FakeTelegram, SentMessage
 from tests.support.ledger_check import assert_ledger_consistent
-from tests.support.shop import ADMIN_ID, PANEL_KEY, Customer, Shop, open_shop, run_shop
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Shop, open_shop, run_shop
 from tests.test_operator_e2e import _forge
 from tests.test_ordering_e2e import order_until_summary
 

@@ -13,8 +13,9 @@ from bot import texts
 from bot.panel.sandbox import Dialect, FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.engine import PENDING_SECONDS, REFILL_PENDING_SECONDS, REFILL_RUN_SECONDS, RUN_SECONDS
 from storage.orders import get_order, orders_in_state
+from tests.support.customer import Customer
 from tests.support.fake_telegram import FakeTelegram, SentMessage
-from tests.support.shop import ADMIN_ID, PANEL_KEY, Customer, Shop, open_shop, run_shop
+from tests.support.shop import ADMIN_ID, PANEL_KEY, Shop, open_shop, run_shop
 from tests.test_ordering_e2e import confirm, funded, order_until_summary
 
 FAST = {"poll_interval_seconds": 1}

@@ -20,7 +20,9 @@ send again (sendPhoto, editMessageCaption); an invoice the bot sent (sendInvoice
 paid with ``await user.pay(invoice)``: a pre_checkout_query the bot must answer within
 ``pre_checkout_timeout``, then a charge in ``tg.charges`` and a successful_payment message.
 ``refundStarPayment`` refunds once and tells the chat with a refunded_payment message.
-``inject_error`` makes calls fail, before or after they take effect.
+``inject_error`` makes calls fail, before or after they take effect. Formatted text is parsed
+as Telegram parses HTML (tests/support/telegram_html.py); Markdown, which the bot never sends, is
+refused rather than half-modelled.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-__all__ = ["ApiCall", "Charge", "EntityParseError", "FakeTelegram", "FakeUser", "PaymentResult", "SentMessage",
-           "utf16_len"]
+from tests.support.telegram_html import EntityParseError, parse_html, strip, utf16_len
+
+__all__ = ["ApiCall", "Charge", "FakeTelegram", "FakeUser", "PaymentResult", "SentMessage"]
 
 _T = TypeVar("_T")
 
@@ -79,20 +82,6 @@ _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 
 
-def utf16_len(text: str) -> int:
-    """Telegram measures text in UTF-16 code units, not code points."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _byte_offset(text: str, index: int) -> int:
-    """Telegram reports parse errors as UTF-8 byte offsets into the source text."""
-    return len(text[:index].encode("utf-8"))
-
-
-class EntityParseError(ValueError):
-    """The text is not valid markup; the message follows Telegram's wording."""
-
-
 class _ApiError(Exception):
     """An error answer: HTTP status (= error_code) plus Telegram's description."""
 
@@ -109,378 +98,6 @@ def _bad(description: str) -> _ApiError:
 
 def _flood(retry_after: int) -> _ApiError:
     return _ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
-
-
-# --------------------------------------------------------------------------- markup parsers
-
-_SPACES = " \t\r\n\v\f"
-_HTML_TAGS = frozenset(
-    {"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-     "tg-emoji", "code", "pre", "blockquote"}
-)
-_HTML_ENTITY_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "span": "spoiler", "tg-spoiler": "spoiler", "code": "code", "pre": "pre",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:#x([0-9a-fA-F]{1,8})|#([0-9]{1,8})|([a-zA-Z]+));?")
-
-
-def _decode_entity(src: str, i: int) -> tuple[str, int] | None:
-    """Decode the character reference at ``src[i] == "&"`` like tdlib: (char, next index)."""
-    m = _ENTITY_RE.match(src, i)
-    if m is None:
-        return None
-    hex_code, dec_code, name = m.groups()
-    if name is not None:
-        char = _NAMED_ENTITIES.get(name)
-        return None if char is None else (char, m.end())
-    code = int(hex_code, 16) if hex_code is not None else int(dec_code)
-    if code == 0 or code >= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        return None
-    return chr(code), m.end()
-
-
-@dataclass
-class _Open:
-    tag: str
-    attrs: dict[str, str]
-    start: int  # UTF-16 offset in the plain text
-    language: str = ""
-
-
-def parse_html(src: str, *, strict_ampersand: bool = True) -> tuple[str, list[dict[str, Any]]]:
-    """Parse Telegram-flavoured HTML into (plain text, entities), as strictly as tdlib does.
-
-    ``strict_ampersand`` additionally rejects a ``&`` that starts no entity (Telegram keeps it
-    literally, but the Bot API docs require escaping it, and html.escape() would have done so).
-    """
-    out: list[str] = []
-    units = 0
-    stack: list[_Open] = []
-    entities: list[dict[str, Any]] = []
-    i, n = 0, len(src)
-
-    def fail(message: str) -> EntityParseError:
-        return EntityParseError(message)
-
-    while i < n:
-        c = src[i]
-        if c == "&":
-            decoded = _decode_entity(src, i)
-            if decoded is None:
-                if strict_ampersand:
-                    raise fail(f"Character entity expected at byte offset {_byte_offset(src, i)}")
-                decoded = ("&", i + 1)
-            out.append(decoded[0])
-            units += utf16_len(decoded[0])
-            i = decoded[1]
-            continue
-        if c != "<":
-            out.append(c)
-            units += utf16_len(c)
-            i += 1
-            continue
-        begin, at = i, _byte_offset(src, i)
-        i += 1
-        if i < n and src[i] == "/":  # an end tag
-            if not stack:
-                raise fail(f"Unexpected end tag at byte offset {at}")
-            i += 1
-            name_start = i
-            while i < n and src[i] not in _SPACES and src[i] != ">":
-                i += 1
-            end_name = src[name_start:i].lower()
-            while i < n and src[i] in _SPACES:
-                i += 1
-            if i >= n or src[i] != ">":
-                raise fail(f"Unclosed end tag at byte offset {at}")
-            i += 1
-            opened = stack.pop()
-            if end_name and end_name != opened.tag:
-                raise fail(
-                    f'Unmatched end tag at byte offset {at}, expected "</{opened.tag}>", '
-                    f'found "</{end_name}>"'
-                )
-            _close_html_entity(opened, units, stack, entities, "".join(out))
-            continue
-        while i < n and src[i] not in _SPACES and src[i] != ">":
-            i += 1
-        if i >= n:
-            raise fail(f"Unclosed start tag at byte offset {at}")
-        tag = src[begin + 1 : i].lower()
-        if tag not in _HTML_TAGS:
-            raise fail(f'Unsupported start tag "{tag}" at byte offset {at}')
-        attrs: dict[str, str] = {}
-        while True:
-            while i < n and src[i] in _SPACES:
-                i += 1
-            if i >= n:
-                raise fail(f"Unclosed start tag at byte offset {at}")
-            if src[i] == ">":
-                i += 1
-                break
-            name_start = i
-            while i < n and src[i] not in _SPACES and src[i] not in "=>":
-                i += 1
-            attr = src[name_start:i]
-            if not attr:
-                raise fail(f'Empty attribute name in the tag "{tag}" at byte offset {at}')
-            while i < n and src[i] in _SPACES:
-                i += 1
-            if i >= n or src[i] != "=":
-                if tag == "blockquote" and attr.lower() == "expandable":
-                    attrs["expandable"] = ""
-                    continue
-                raise fail(
-                    f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
-                    f"at byte offset {at}"
-                )
-            i += 1
-            while i < n and src[i] in _SPACES:
-                i += 1
-            if i >= n:
-                raise fail(f"Unclosed start tag at byte offset {at}")
-            value: list[str] = []
-            if src[i] in "'\"":
-                quote = src[i]
-                i += 1
-                while i < n and src[i] != quote:
-                    decoded = _decode_entity(src, i) if src[i] == "&" else None
-                    value.append(decoded[0] if decoded else src[i])
-                    i = decoded[1] if decoded else i + 1
-                if i >= n:
-                    raise fail(f"Unclosed start tag at byte offset {at}")
-                i += 1
-            else:  # an unquoted name token: letters, digits, periods and hyphens
-                token_start = i
-                while i < n and ((src[i].isascii() and src[i].isalnum()) or src[i] in ".-"):
-                    i += 1
-                value.append(src[token_start:i].lower())
-                if i < n and src[i] not in _SPACES and src[i] != ">":
-                    raise fail(
-                        f"Unexpected end of name token at byte offset {_byte_offset(src, i)}"
-                    )
-            attrs[attr.lower()] = "".join(value)
-        if tag == "span" and attrs.get("class") != "tg-spoiler":
-            raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {at}')
-        stack.append(_Open(tag, attrs, units))
-    if stack:
-        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
-    return "".join(out), _sorted(entities)
-
-
-def _close_html_entity(
-    opened: _Open, end: int, stack: list[_Open], entities: list[dict[str, Any]], text: str
-) -> None:
-    """Turn a closed tag into an entity (tdlib drops empty ones; <pre><code> merges)."""
-    length = end - opened.start
-    if length <= 0:
-        return
-    entity: dict[str, Any] = {"offset": opened.start, "length": length}
-    tag = opened.tag
-    if tag == "code":
-        language = opened.attrs.get("class", "")
-        parent = stack[-1] if stack else None
-        if parent is not None and parent.tag == "pre" and parent.start == opened.start:
-            parent.language = language.removeprefix("language-") if language else ""
-            return
-    if tag == "a":
-        entity["type"] = "text_link"
-        entity["url"] = opened.attrs.get("href") or _utf16_slice(text, opened.start, end)
-    elif tag == "blockquote":
-        entity["type"] = "expandable_blockquote" if "expandable" in opened.attrs else "blockquote"
-    elif tag == "tg-emoji":
-        if not opened.attrs.get("emoji-id"):
-            return
-        entity["type"] = "custom_emoji"
-        entity["custom_emoji_id"] = opened.attrs["emoji-id"]
-    else:
-        entity["type"] = _HTML_ENTITY_TYPES[tag]
-        if tag == "pre" and opened.language:
-            entity["language"] = opened.language
-    entities.append(entity)
-
-
-def _utf16_slice(text: str, start: int, end: int) -> str:
-    raw = text.encode("utf-16-le")
-    return raw[start * 2 : end * 2].decode("utf-16-le")
-
-
-def _sorted(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(entities, key=lambda e: (e["offset"], -e["length"]))
-
-
-_MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
-_MDV2_NAMES = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "text_link": "TextUrl",
-    "custom_emoji": "CustomEmoji",
-}
-
-
-def parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse MarkdownV2 like tdlib: every reserved character must be escaped."""
-    out: list[str] = []
-    units = 0
-    stack: list[tuple[str, int, int, str]] = []  # kind, start units, source index, language
-    entities: list[dict[str, Any]] = []
-    quote_start: int | None = None
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        top = stack[-1][0] if stack else None
-        if c == ">" and top not in ("code", "pre") and (i == 0 or src[i - 1] == "\n"):
-            quote_start = units if quote_start is None else quote_start
-            i += 1
-            continue
-        if c == "\\" and i + 1 < n and 0 < ord(src[i + 1]) <= 126:
-            out.append(src[i + 1])
-            units += 1
-            i += 2
-            continue
-        reserved = "`" if top in ("code", "pre") else _MDV2_RESERVED
-        if c not in reserved:
-            if c == "\n" and quote_start is not None and not src.startswith(">", i + 1):
-                entities.append({"type": "blockquote", "offset": quote_start,
-                                 "length": units - quote_start})
-                quote_start = None
-            out.append(c)
-            units += utf16_len(c)
-            i += 1
-            continue
-        two, three = src.startswith(c * 2, i), src.startswith(c * 3, i)
-        closes = {
-            "bold": c == "*", "italic": c == "_" and not two, "underline": c == "_" and two,
-            "strikethrough": c == "~", "spoiler": c == "|" and two, "code": c == "`",
-            "pre": c == "`" and three, "text_link": c == "]", "custom_emoji": c == "]",
-        }
-        if top is not None and closes[top]:
-            kind, start, _, language = stack.pop()
-            i += {"underline": 2, "spoiler": 2, "pre": 3}.get(kind, 1)
-            entity: dict[str, Any] = {"type": kind, "offset": start, "length": units - start}
-            if kind in ("text_link", "custom_emoji"):
-                url: list[str] = []
-                if i < n and src[i] == "(":
-                    url_begin = i + 1
-                    i += 1
-                    while i < n and src[i] != ")":
-                        escaped = src[i] == "\\" and i + 1 < n and 0 < ord(src[i + 1]) <= 126
-                        url.append(src[i + 1] if escaped else src[i])
-                        i += 2 if escaped else 1
-                    if i >= n:
-                        raise EntityParseError(
-                            f"Can't find end of a URL at byte offset {_byte_offset(src, url_begin)}"
-                        )
-                    i += 1
-                else:
-                    url.append(_utf16_slice("".join(out), start, units))
-                if kind == "text_link":
-                    entity["url"] = "".join(url)
-                else:
-                    entity["custom_emoji_id"] = "".join(url).partition("id=")[2]
-            if kind == "pre" and language:
-                entity["language"] = language
-            if entity["length"] > 0:
-                entities.append(entity)
-            continue
-        begin = i
-        language = ""
-        if c == "_":
-            kind = "underline" if two else "italic"
-        elif c in "*~[":
-            kind = {"*": "bold", "~": "strikethrough", "[": "text_link"}[c]
-        elif c == "|" and two:
-            kind = "spoiler"
-        elif c == "`":
-            kind = "pre" if three else "code"
-        elif c == "!" and src.startswith("[", i + 1):
-            kind = "custom_emoji"
-        else:
-            raise EntityParseError(
-                f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
-            )
-        i += {"underline": 2, "spoiler": 2, "custom_emoji": 2, "pre": 3}.get(kind, 1)
-        if kind == "pre":
-            m = re.match(r"([^\s`]+)(?=\n)", src[i:])
-            if m:
-                language = m.group(1)
-                i += len(language)
-            if src.startswith("\n", i):
-                i += 1
-        stack.append((kind, units, begin, language))
-    if stack:
-        kind, _, begin, _ = stack[-1]
-        raise EntityParseError(
-            f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset "
-            f"{_byte_offset(src, begin)}"
-        )
-    if quote_start is not None:
-        entities.append({"type": "blockquote", "offset": quote_start,
-                         "length": units - quote_start})
-    return "".join(out), _sorted([e for e in entities if e["length"] > 0])
-
-
-def parse_markdown(src: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse legacy Markdown like tdlib: *bold* _italic_ `code` ```pre``` [text](url)."""
-    out: list[str] = []
-    units = 0
-    entities: list[dict[str, Any]] = []
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        if c == "\\" and i + 1 < n and src[i + 1] in "_*`[":
-            out.append(src[i + 1])
-            units += 1
-            i += 2
-            continue
-        if c not in "_*`[":
-            out.append(c)
-            units += utf16_len(c)
-            i += 1
-            continue
-        begin, start = i, units
-        is_pre = src.startswith("```", i)
-        end_mark = "```" if is_pre else ("]" if c == "[" else c)
-        i += 3 if is_pre else 1
-        close = src.find(end_mark, i)
-        if close < 0:
-            raise EntityParseError(
-                f"Can't find end of the entity starting at byte offset {_byte_offset(src, begin)}"
-            )
-        inner = src[i:close]
-        out.append(inner)
-        units += utf16_len(inner)
-        i = close + len(end_mark)
-        kind = {"*": "bold", "_": "italic", "`": "pre" if is_pre else "code", "[": "text_link"}[c]
-        entity: dict[str, Any] = {"type": kind, "offset": start, "length": units - start}
-        if c == "[" and src.startswith("(", i):
-            url_end = src.find(")", i)
-            url_end = n if url_end < 0 else url_end
-            entity["url"] = src[i + 1 : url_end]
-            i = url_end + 1
-        elif c == "[":
-            entity["url"] = inner
-        if entity["length"] > 0:
-            entities.append(entity)
-    return "".join(out), _sorted(entities)
-
-
-def _strip(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Telegram trims leading/trailing whitespace; entities are shifted and clipped to match."""
-    stripped = text.strip(_SPACES)
-    if stripped == text:
-        return text, entities
-    lead = utf16_len(text[: len(text) - len(text.lstrip(_SPACES))])
-    total = utf16_len(stripped)
-    result: list[dict[str, Any]] = []
-    for entity in entities:
-        start = max(0, entity["offset"] - lead)
-        end = min(total, entity["offset"] + entity["length"] - lead)
-        if end > start:
-            result.append({**entity, "offset": start, "length": end - start})
-    return stripped, result
 
 
 # --------------------------------------------------------------------------- records
@@ -1148,15 +765,11 @@ class FakeTelegram:
             try:
                 if mode == "html":
                     plain, entities = parse_html(raw, strict_ampersand=self.strict_html_ampersand)
-                elif mode == "markdownv2":
-                    plain, entities = parse_markdown_v2(raw)
-                elif mode == "markdown":
-                    plain, entities = parse_markdown(raw)
-                else:
-                    raise _bad("unsupported parse_mode")
+                else:  # Markdown exists, but the bot never uses it: this fake parses HTML only
+                    raise _bad(f"unsupported parse_mode {parse_mode!r} (this fake Bot API parses HTML only)")
             except EntityParseError as exc:
                 raise _bad(f"can't parse entities: {exc}") from None
-        plain, entities = _strip(plain, entities)
+        plain, entities = strip(plain, entities)
         if not plain and not allow_empty:
             raise _bad("message text is empty")
         if utf16_len(plain) > limit:

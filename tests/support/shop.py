@@ -1,10 +1,9 @@
 """A shop for end-to-end tests: the real bot, a fake Bot API, and a sandbox panel it talks to
-over HTTP, all on loopback; plus a Customer who types and taps like a person."""
+over HTTP, all on loopback (its customers: tests/support/customer.py)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +20,8 @@ from bot.state import AppState, app_state
 from storage.dialogues import DialogueRow, load_dialogue
 from storage.ledger import balance_micros
 from tests.support.bot_runner import running_bot
-from tests.support.fake_telegram import FakeTelegram, FakeUser, SentMessage
+from tests.support.customer import Customer
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.ledger_check import assert_ledger_consistent
 
 PANEL_KEY = "sk-shop-test-key-0001"
@@ -83,69 +83,3 @@ async def run_shop(tmp_path: Path, telegram: FakeTelegram, server: SandboxServer
     # Every button pressed while this bot ran was answered (Telegram shows a spinner until then).
     unanswered = set(telegram._queries) - earlier_queries - telegram._answered
     assert not unanswered, f"callback queries never answered: {sorted(unanswered)}"
-
-
-class Customer:
-    def __init__(self, shop: Shop, user: FakeUser) -> None:
-        self.shop = shop
-        self.user = user
-        self.id = user.id
-
-    async def say(self, text: str) -> SentMessage:
-        """Send a message and return the bot's next new message to this chat."""
-        await self.user.send(text)
-        return await self.user.next_message()
-
-    async def tap(self, message: SentMessage, button: str) -> tuple[SentMessage, str]:
-        """Press a button (by text, or by the end of its callback data) and wait for the bot to
-        edit that message; returns the edited message and the callback answer's text."""
-        data = _find_button(message, button)
-        seen = message.edits
-        query_id = await self.user.press(message, data)
-        answered = await self.user.wait_answer(query_id)
-        await self.shop.telegram.wait_for(lambda: message if message.edits > seen else None,
-                                          what=f"an edit after pressing {button!r}")
-        return message, str(answered.params.get("text") or "")
-
-    async def tap_answer(self, message: SentMessage, button: str) -> str:
-        """Press a button whose only effect is the callback answer (a toast)."""
-        query_id = await self.user.press(message, _find_button(message, button))
-        return str((await self.user.wait_answer(query_id)).params.get("text") or "")
-
-    async def wait_text(self, message: SentMessage, predicate: Callable[[str], bool]) -> SentMessage:
-        return await self.shop.telegram.wait_for(lambda: message if predicate(message.text) else None,
-                                                 what=f"message {message.message_id} to change")
-
-    async def open_service(self, service_id: str) -> SentMessage:
-        """/order → the service's category → its card (paging if needed)."""
-        menu = await self.say("/order")
-        category = next(c for c in self.shop.state.catalogue.categories
-                        if any(s.service_id == service_id for s in c.services))
-        await _tap_through_pages(self, menu, f":cat:{category.key}:0")
-        await _tap_through_pages(self, menu, f":svc:{service_id}")
-        return menu
-
-
-def _find_button(message: SentMessage, button: str) -> str:
-    for row in message.buttons():
-        for b in row:
-            data = b.get("callback_data", "")
-            if data.endswith(button) or button in b.get("text", ""):
-                return data
-    raise AssertionError(f"no button {button!r} in {message.text[:80]!r}: {message.button_texts()}")
-
-
-async def _tap_through_pages(customer: Customer, message: SentMessage, suffix: str) -> None:
-    for _ in range(1000):
-        if any(b.get("callback_data", "").endswith(suffix) for row in message.buttons() for b in row):
-            await customer.tap(message, suffix)
-            return
-        await customer.tap(message, "Next ›")
-    raise AssertionError(f"no page has {suffix}")
-
-
-def money(text: str) -> Decimal:
-    """The first amount in a text: "Price: 1.25 USD" → Decimal("1.25")."""
-    match = re.search(r"(\d[\d,]*\.\d+)", text)
-    assert match, text
-    return Decimal(match.group(1).replace(",", ""))
