@@ -23,6 +23,7 @@ from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.timestamps import shown_day
+from bot.domain.topup import CheckoutProblem
 from bot.shop.topups import RefundReport, Reported, record_payment, review_checkout, settle_reported_refund
 from bot.state import app_state
 from handlers.common import reply
@@ -41,15 +42,15 @@ async def pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     payer = query.from_user.id
     try:
         if state.is_banned(payer):
-            problem: str | None = "banned"
+            problem: CheckoutProblem | None = CheckoutProblem.BANNED
         elif not state.may_use(payer):
-            problem = "private"
+            problem = CheckoutProblem.PRIVATE
         else:
             problem = await review_checkout(state.db, payer, query.invoice_payload, query.currency,
                                             query.total_amount, state.settings.stars_per_unit)
     except Exception:  # whatever broke, Telegram needs an answer: refuse, nothing is charged
         log.exception("could not check a pre-checkout query")
-        problem = "error"
+        problem = CheckoutProblem.ERROR
     if problem is None:
         await query.answer(ok=True)
     else:

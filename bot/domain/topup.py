@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
 
 MAX_STARS = 10_000  # Stars in one invoice: Telegram refuses larger invoices
 INVOICE_VALID_HOURS = 24  # an unpaid invoice is refused at checkout after this; the customer asks anew
@@ -68,22 +69,32 @@ class Checkout:
     age_hours: float = 0.0
 
 
-def checkout_problem(checkout: Checkout, stars_per_unit: Decimal | None) -> str | None:
-    """Why a checkout must be refused, or None to accept it:
-    "disabled" (no Stars top-ups now), "unknown" (not a top-up of this payer), "paid",
-    "expired", "changed" (amount or price differs from the invoice)."""
+class CheckoutProblem(StrEnum):
+    """Why a checkout is refused (texts.CHECKOUT_REFUSED words each for the payer)."""
+    DISABLED = "disabled"  # no Stars top-ups now
+    UNKNOWN = "unknown"  # not a top-up of this payer
+    PAID = "paid"
+    EXPIRED = "expired"
+    CHANGED = "changed"  # amount or price differs from the invoice
+    BANNED = "banned"
+    PRIVATE = "private"  # a private bot, and the payer is not allowed in
+    ERROR = "error"  # the check itself failed
+
+
+def checkout_problem(checkout: Checkout, stars_per_unit: Decimal | None) -> CheckoutProblem | None:
+    """Why a checkout must be refused, or None to accept it."""
     if stars_per_unit is None:
-        return "disabled"
+        return CheckoutProblem.DISABLED
     if checkout.topup_user_id is None or checkout.topup_user_id != checkout.payer_id \
             or checkout.topup_method != "stars":
-        return "unknown"
+        return CheckoutProblem.UNKNOWN
     if checkout.topup_state != "pending":
-        return "paid"
+        return CheckoutProblem.PAID
     if checkout.age_hours > INVOICE_VALID_HOURS:
-        return "expired"
+        return CheckoutProblem.EXPIRED
     if checkout.currency != "XTR" or checkout.total_stars != checkout.topup_stars \
             or stars_for(checkout.topup_amount, stars_per_unit) != checkout.topup_stars:
-        return "changed"
+        return CheckoutProblem.CHANGED
     return None
 
 

@@ -23,6 +23,7 @@ from bot.domain.money import format_money, from_micros, to_micros
 from bot.domain.topup import (
     MAX_PENDING_MANUAL,
     Checkout,
+    CheckoutProblem,
     checkout_problem,
     credit_for,
     payload_for,
@@ -73,7 +74,7 @@ async def open_stars_topup(db: Database, user_id: int, amount: Decimal, currency
 
 
 async def review_checkout(db: Database, payer_id: int, payload: str, currency: str, total_stars: int,
-                          stars_per_unit: Decimal | None) -> str | None:
+                          stars_per_unit: Decimal | None) -> CheckoutProblem | None:
     """Why the pre-checkout must be refused (see `checkout_problem`), or None to accept it."""
     topup_id = topup_id_of(payload)
     topup = await get_topup(db, topup_id) if topup_id is not None else None
