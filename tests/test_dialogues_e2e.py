@@ -17,6 +17,7 @@ from bot import texts
 from bot.domain.catalogue import category_key
 from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DEMO_CATALOGUE
+from storage.broadcasts import get_broadcast
 from storage.orders import get_order, orders_in_state
 from tests.support.customer import Customer
 from tests.support.fake_telegram import FakeTelegram, SentMessage
@@ -316,3 +317,52 @@ async def test_an_unanswered_order_is_announced_once_when_it_expires(tmp_path: P
         assert await customer.tap_answer(menu, f":cat:{CATEGORY}:0") == texts.MENU_EXPIRED
         assert (await shop.dialogue(5100)).name is None
         assert [m.text for m in customer.user.messages()].count(texts.ORDER_TIMED_OUT) == 1
+
+
+async def _prompt(shop: Shop, admin: Customer, kind: str) -> SentMessage:
+    """An admin prompt of `kind` open; returns the message that asks (with its Cancel)."""
+    if kind in ("credit", "debit"):
+        card = await admin.say("/user 5110")
+        await admin.tap(card, "a:u:5110:cr" if kind == "credit" else "a:u:5110:db")
+        return card
+    if kind == "broadcast":
+        return await admin.say("/broadcast")
+    menu = await admin.say("/catalogue")
+    await admin.tap(menu, f"a:c:{CATEGORY}")
+    await admin.tap(menu, f"a:c:{CATEGORY}:m")
+    return menu
+
+
+@pytest.mark.parametrize("kind", ["credit", "debit", "broadcast", "markup"])
+async def test_every_admin_prompt_ends_by_cancel_and_by_another_screen(tmp_path: Path, kind: str) -> None:
+    async with open_shop(tmp_path, **SETTINGS) as shop:
+        await funded(shop, 5110)
+        admin = shop.customer(ADMIN_ID, "Admin")
+        asking = await _prompt(shop, admin, kind)
+        assert (await admin.say("/cancel")).text == texts.PROMPT_CANCELLED
+        assert await admin.tap_answer(asking, "Cancel") == texts.MENU_EXPIRED
+        assert (await admin.say("12")).text == texts.UNKNOWN_INPUT  # no question is open
+        asking = await _prompt(shop, admin, kind)
+        home = await admin.say("/start")  # a command: the prompt ends
+        await _prompt(shop, admin, kind)
+        await admin.tap(home, "m:help")  # a button of another screen: the prompt ends
+        assert (await admin.say("12")).text == texts.UNKNOWN_INPUT
+        assert await shop.balance(5110) == Decimal(100) and not shop.state.rules.category_markups
+        assert await get_broadcast(shop.state.db, 1) is None  # no draft was made of the "12"
+
+
+async def test_the_proof_step_of_a_manual_top_up_ends_by_cancel_and_by_another_screen(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, **SETTINGS) as shop:
+        ann = shop.customer(5120, "Ann")
+        home = await ann.say("/start")
+        menu = await ann.say("/topup")
+        await ann.tap(menu, "t:m")
+        proof = await ann.say("5")
+        assert (await ann.say("/cancel")).text == texts.TOPUP_CANCELLED
+        assert await ann.tap_answer(proof, "Cancel") == texts.MENU_EXPIRED
+        menu = await ann.say("/topup")
+        await ann.tap(menu, "t:m")
+        await ann.say("5")
+        await ann.tap(home, "m:bal")
+        assert (await ann.say("ref 1")).text == texts.UNKNOWN_INPUT
+        assert "Request #" not in " ".join(m.text for m in ann.user.messages())
