@@ -20,12 +20,12 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from storage.database import Database
-from storage.dialogues import DialogueRow, close_expired, load_dialogue, save_dialogue
+from storage.dialogues import DialogueRow, close_expired, expired_users, load_dialogue, save_dialogue
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +88,27 @@ class Session:
         self._row.draft.update(draft)
         self._touch()
 
-    def end(self, *, confirmed: bool = False) -> None:
-        """Close the open dialogue. `confirmed`: its buttons are answered "already confirmed"."""
+    def end(self) -> None:
+        """Close the open dialogue (its buttons expire)."""
         row = self._row
         if row.name is None:
             return
-        if confirmed:
-            row.finished = (*row.finished, row.nonce)[-FINISHED_KEPT:]
         row.name, row.step, row.draft = None, "", {}
+        self.changed = True
+
+    def remember_confirmed(self, nonce: str) -> None:
+        """The buttons carrying `nonce` made an order: they are answered "already confirmed"."""
+        self._row.finished = (*self._row.finished, nonce)[-FINISHED_KEPT:]
         self.changed = True
 
     def confirmed(self, nonce: str) -> bool:
         return nonce in self._row.finished
+
+    def renew(self) -> str:
+        """A new nonce for the open dialogue: the buttons of its earlier messages expire."""
+        self._row.nonce = secrets.token_hex(3)
+        self._touch()
+        return self._row.nonce
 
     def _touch(self) -> None:
         self._row.expires_at = self._now + self._timeout
@@ -147,6 +156,13 @@ class Dialogues:
             log.info("the dialogue of user %s changed while an update was handled (it expired); not written over",
                      row.user_id)
 
-    async def sweep(self) -> list[DialogueRow]:
-        """Close every dialogue whose time is up; returns them (each to one caller only)."""
-        return await close_expired(self.db, self.clock())
+    async def sweep(self, turn: Callable[[int], AbstractAsyncContextManager[object]]) -> list[DialogueRow]:
+        """Close every dialogue whose time is up, each in its user's `turn` (so never under an
+        update being handled, which may be answering it right now); returns those closed."""
+        closed = []
+        for user_id in await expired_users(self.db, self.clock()):
+            async with turn(user_id):
+                row = await close_expired(self.db, user_id, self.clock())
+            if row is not None:
+                closed.append(row)
+        return closed

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -90,11 +90,18 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         if key is None:
             await coroutine
             return
+        async with self.turn(key):
+            await self._with_session(update, coroutine)
+
+    @asynccontextmanager
+    async def turn(self, key: int) -> AsyncIterator[None]:
+        """One user's turn: their updates, and any duty on their state (a dialogue's expiry), one
+        at a time."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await self._with_session(update, coroutine)
+                yield
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:  # forget idle users so the maps stay small

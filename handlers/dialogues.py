@@ -20,7 +20,8 @@ The rule, the same for every dialogue (`route`, which runs before the menus and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from telegram import Update
@@ -30,6 +31,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot import texts
 from bot.dialogue import current
 from bot.state import app_state
+from bot.update_processor import PerUserUpdateProcessor
 from handlers import (
     admin_base,
     admin_broadcast,
@@ -44,6 +46,11 @@ from handlers.buttons import Button, Cancel, parse_any
 from handlers.common import answer, main_menu, reply, show
 
 log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _no_turn(user_id: int) -> AsyncIterator[None]:
+    yield
 
 MessageStep = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 ButtonStep = Callable[[Update, ContextTypes.DEFAULT_TYPE, Button], Awaitable[None]]
@@ -130,12 +137,13 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             session.end()  # expired
         await answer(update, texts.ALREADY_CONFIRMED if session.confirmed(nonce) else texts.MENU_EXPIRED)
         raise ApplicationHandlerStop
-    assert session.name is not None
-    dialogue = DIALOGUES[session.name]
-    step = dialogue.steps.get(session.step)
+    dialogue = DIALOGUES.get(session.name or "")
+    step = dialogue.steps.get(session.step) if dialogue else None
     if isinstance(pressed, Cancel):
         await cancel(update, context)
     elif step is None or step.on_button is None:
+        if step is None:  # stored by a version of the bot that had it
+            session.end()
         await answer(update, texts.MENU_EXPIRED)
     else:
         await step.on_button(update, context, pressed)
@@ -155,8 +163,9 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def announce_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A job: close the dialogues whose time is up; tell those users whose dialogue says so."""
-    state = app_state(context)
-    for row in await state.dialogues.sweep():
+    state, processor = app_state(context), context.application.update_processor
+    turn = processor.turn if isinstance(processor, PerUserUpdateProcessor) else _no_turn
+    for row in await state.dialogues.sweep(turn):
         dialogue = DIALOGUES.get(row.name or "")
         if dialogue is None or dialogue.timed_out is None:
             continue

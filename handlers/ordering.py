@@ -287,6 +287,7 @@ async def _summary(update: Update, state: AppState, draft: OrderDraft, note: str
     assert update.effective_user is not None
     price = quote(draft, state.markup_for(draft.service)).price
     session.goto(CONFIRM, order=draft_to_json(draft), quoted=f"{price:f}")
+    session.renew()  # an earlier summary's Confirm, at an earlier price, is dead from now on
     wallet = await balance(state.db, update.effective_user.id)
     text = note + texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
                                 price=format_money(price, state.currency),
@@ -314,13 +315,16 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
         await _summary(update, state, draft, texts.PRICE_CHANGED.format(price=format_money(price, state.currency))
                        + "\n\n")
         return
-    session.end(confirmed=True)
+    nonce = session.nonce
+    session.end()
     # The reply comes at once and takes the buttons away; the outcome follows in the same message.
     placing = await show(update, texts.PLACING)
     outcome = await place_order(
         state.db, state.panel, state.alerts, user_id=user.id, draft=draft,
         markup_percent=state.markup_for(draft.service), currency=state.currency,
         poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
+    if not isinstance(outcome, ShortOfMoney):  # an order exists (placed, refused, being checked)
+        session.remember_confirmed(nonce)
     await replace(update, placing, _outcome_text(state, outcome, user.id), main_menu())
 
 

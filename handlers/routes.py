@@ -89,7 +89,10 @@ async def expired_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 def register_handlers(application: Application, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
-    admins = filters.User(user_id=admin_ids)
+    # The shop works in private chats only: a wallet, an order or a dialogue is nobody else's
+    # business, and a dialogue is kept per user, not per chat.
+    private = filters.ChatType.PRIVATE
+    admins = filters.User(user_id=admin_ids) & private
     in_order: list[tuple[int, BaseHandler]] = [  # type: ignore[type-arg]
         (PAYMENTS, PreCheckoutQueryHandler(payments.pre_checkout)),
         (PAYMENTS, MessageHandler(filters.SUCCESSFUL_PAYMENT, payments.successful_payment)),
@@ -97,13 +100,13 @@ def register_handlers(application: Application, admin_ids: frozenset[int]) -> No
         (GATE, TypeHandler(Update, access.gate)),
         (DIALOGUE, TypeHandler(Update, dialogues.route)),
         # the customer's menu
-        (SCREENS, CommandHandler("start", menu.start)),
-        (SCREENS, CommandHandler("help", menu.help_command)),
-        (SCREENS, CommandHandler("balance", menu.balance_command)),
-        (SCREENS, CommandHandler("orders", menu.my_orders)),
-        (SCREENS, CommandHandler("order", ordering.begin)),
-        (SCREENS, CommandHandler("topup", topup.topup_menu)),
-        (SCREENS, CommandHandler("paysupport", payments.paysupport)),
+        (SCREENS, CommandHandler("start", menu.start, filters=private)),
+        (SCREENS, CommandHandler("help", menu.help_command, filters=private)),
+        (SCREENS, CommandHandler("balance", menu.balance_command, filters=private)),
+        (SCREENS, CommandHandler("orders", menu.my_orders, filters=private)),
+        (SCREENS, CommandHandler("order", ordering.begin, filters=private)),
+        (SCREENS, CommandHandler("topup", topup.topup_menu, filters=private)),
+        (SCREENS, CommandHandler("paysupport", payments.paysupport, filters=private)),
         (SCREENS, on_button(Menu, menu.menu_button)),
         (SCREENS, on_button(MyOrders, menu.my_orders)),
         (SCREENS, on_button(OrderCard, orders.order_button)),

@@ -51,16 +51,22 @@ async def save_dialogue(db: Database, row: DialogueRow) -> bool:
         return cursor.rowcount == 1
 
 
-async def close_expired(db: Database, now: float, limit: int = 100) -> list[DialogueRow]:
-    """Close the dialogues whose time is up and return them as they were (each one once: the
+async def expired_users(db: Database, now: float, limit: int = 100) -> list[int]:
+    """Users whose open dialogue's time is up (to be closed in each one's turn: `close_expired`)."""
+    rows = await db.fetchall("SELECT user_id FROM dialogues WHERE name IS NOT NULL AND expires_at <= ?"
+                             " ORDER BY expires_at LIMIT ?", (now, limit))
+    return [row[0] for row in rows]
+
+
+async def close_expired(db: Database, user_id: int, now: float) -> DialogueRow | None:
+    """Close the user's dialogue if its time is up; returns it as it was (to one caller only: the
     closing write, in the same transaction, is what claims it)."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "SELECT user_id, name, step, nonce, expires_at, version FROM dialogues"
-            " WHERE name IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?", (now, limit))
-        rows = [DialogueRow(r["user_id"], r["name"], r["step"], r["nonce"], {}, r["expires_at"], (), r["version"])
-                for r in await cursor.fetchall()]
-        await conn.executemany(
-            "UPDATE dialogues SET name = NULL, step = '', draft = '{}', version = version + 1"
-            " WHERE user_id = ? AND version = ?", [(row.user_id, row.version) for row in rows])
-    return rows
+        cursor = await conn.execute("SELECT name, step, nonce, expires_at, version FROM dialogues"
+                                    " WHERE user_id = ? AND name IS NOT NULL AND expires_at <= ?", (user_id, now))
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        await conn.execute("UPDATE dialogues SET name = NULL, step = '', draft = '{}', version = version + 1"
+                           " WHERE user_id = ? AND version = ?", (user_id, row["version"]))
+    return DialogueRow(user_id, row["name"], row["step"], row["nonce"], {}, row["expires_at"], (), row["version"])

@@ -5,6 +5,8 @@ store never revives a dialogue the expiry sweep closed."""
 from __future__ import annotations
 
 import typing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import fields
 from decimal import Decimal
 from enum import StrEnum
@@ -97,6 +99,11 @@ def test_a_field_without_a_place_in_its_layout_is_refused() -> None:
 
 # --------------------------------------------------------------------------- the store
 
+@asynccontextmanager
+async def _turn(user_id: int) -> AsyncIterator[None]:
+    yield
+
+
 async def test_a_dialogue_is_stored_read_back_and_never_revived_after_the_sweep(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "d.db")
     now = [1000.0]
@@ -110,8 +117,8 @@ async def test_a_dialogue_is_stored_read_back_and_never_revived_after_the_sweep(
             session.goto("field", order={"values": {"expiry": "2031-12-31"}})
         stale = await load_dialogue(db, 7)
         now[0] += 61
-        assert [row.user_id for row in await dialogues.sweep()] == [7]
-        assert await dialogues.sweep() == []  # claimed once
+        assert [row.user_id for row in await dialogues.sweep(_turn)] == [7]
+        assert await dialogues.sweep(_turn) == []  # claimed once
         stale.step = "confirm"
         assert not await save_dialogue(db, stale)  # read before the sweep: not written over it
         assert (await load_dialogue(db, 7)).name is None
@@ -129,7 +136,8 @@ async def test_confirmed_nonces_are_kept_for_the_last_orders_only(tmp_path: Path
         for _ in range(FINISHED_KEPT + 2):
             async with dialogues.session(9) as session:
                 nonces.append(session.begin("order", "confirm"))
-                session.end(confirmed=True)
+                session.end()
+                session.remember_confirmed(nonces[-1])
         async with dialogues.session(9) as session:
             assert session.name is None
             assert [session.confirmed(n) for n in nonces] == [False, False] + [True] * FINISHED_KEPT

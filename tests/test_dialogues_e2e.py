@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.ext import CallbackContext
 
 from bot import texts
 from bot.domain.catalogue import category_key
 from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DEMO_CATALOGUE
+from handlers.dialogues import announce_expired
 from storage.broadcasts import get_broadcast
+from storage.dialogues import save_dialogue
 from storage.orders import get_order, orders_in_state
 from tests.support.customer import Customer
 from tests.support.fake_telegram import FakeTelegram, SentMessage
@@ -366,3 +369,74 @@ async def test_the_proof_step_of_a_manual_top_up_ends_by_cancel_and_by_another_s
         await ann.tap(home, "m:bal")
         assert (await ann.say("ref 1")).text == texts.UNKNOWN_INPUT
         assert "Request #" not in " ".join(m.text for m in ann.user.messages())
+
+
+# --------------------------------------------------------------------------- found in review
+
+def _ok(summary: SentMessage) -> str:
+    return next(b["callback_data"] for row in summary.buttons() for b in row if b["callback_data"].endswith(":ok"))
+
+
+async def test_the_expiry_sweep_waits_for_an_answer_being_handled(tmp_path: Path) -> None:
+    """Confirm pressed just before the deadline: the sweep, due while the panel is asked, must
+    not tell the customer "cancelled, nothing was charged" about the order being placed."""
+    async with open_shop(tmp_path, **SETTINGS) as shop:
+        customer = await funded(shop, 5130)
+        summary = await order_until_summary(customer, SERVICE, ["https://instagram.com/late", "1000"])
+        ok = _ok(summary)  # type: ignore[arg-type]
+        shop.server.inject(FaultKind.TIMEOUT, action="add", after_processing=True)
+        await customer.user.press(summary, ok)  # type: ignore[arg-type]
+        await customer.wait_text(summary, lambda text: text.startswith("⏳ Placing"))  # type: ignore[arg-type]
+        later = time.time() + shop.settings.conversation_timeout_seconds + 1
+        shop.state.dialogues.clock = lambda: later
+        await announce_expired(CallbackContext(shop.app))
+        final = await customer.wait_text(summary, lambda text: not text.startswith("⏳ Placing"))  # type: ignore[arg-type]
+        assert final.text.startswith("⏳ The provider did not answer")
+        assert texts.ORDER_TIMED_OUT not in [m.text for m in customer.user.messages()]
+        again = await customer.user.wait_answer(await _forge(shop, customer, summary, ok))
+        assert again.params.get("text") == texts.ALREADY_CONFIRMED
+
+
+async def test_a_confirm_that_bought_nothing_is_not_called_confirmed(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, **SETTINGS) as shop:
+        customer = shop.customer(5140)
+        await customer.say("/start")
+        summary = await order_until_summary(customer, SERVICE, ["https://instagram.com/poor", "1000"])
+        ok = _ok(summary)  # type: ignore[arg-type]
+        assert (await confirm(customer, summary)).startswith("⚠️ Not enough money")
+        again = await customer.user.wait_answer(await _forge(shop, customer, summary, ok))
+        assert again.params.get("text") == texts.MENU_EXPIRED
+        assert shop.adds() == []
+
+
+async def test_an_earlier_summary_cannot_confirm_at_a_later_price(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, **SETTINGS) as shop:
+        customer = await funded(shop, 5150)
+        first = await order_until_summary(customer, SERVICE, ["https://instagram.com/price", "1000"])
+        assert "0.12 USD" in first.text  # type: ignore[attr-defined]
+        admin = shop.customer(ADMIN_ID, "Admin")
+        menu = await admin.say("/catalogue")
+        await admin.tap(menu, f"a:c:{CATEGORY}")
+        await admin.tap(menu, f"a:c:{CATEGORY}:m")
+        await admin.say("100")  # the category's markup: 100 %
+        second = await customer.say("what now?")  # typed at the summary: the summary again
+        assert "0.24 USD" in second.text
+        assert await customer.tap_answer(first, ":ok") == texts.MENU_EXPIRED  # type: ignore[arg-type]
+        assert shop.adds() == [] and await shop.balance(5150) == Decimal(100)
+        assert (await confirm(customer, second)).startswith("✅ Order placed")
+        assert await shop.balance(5150) == Decimal(100) - Decimal("0.24")
+
+
+async def test_a_stored_dialogue_this_version_does_not_know_expires(tmp_path: Path) -> None:
+    """Dialogue rows outlive deploys: one named by an older version is closed, not a crash."""
+    async with open_shop(tmp_path, **SETTINGS) as shop:
+        customer = shop.customer(5160)
+        home = await customer.say("/start")
+        row = await shop.dialogue(5160)
+        row.name, row.step, row.nonce, row.expires_at = "retired", "somewhere", "abc123", time.time() + 600
+        assert await save_dialogue(shop.state.db, row)
+        answered = await customer.user.wait_answer(await _forge(shop, customer, home, "o:abc123:cats:0"))
+        assert answered.params.get("text") == texts.MENU_EXPIRED
+        assert (await customer.say("hello")).text == texts.UNKNOWN_INPUT
+        assert texts.ERROR_GENERIC not in [m.text for m in customer.user.messages()]
+        assert (await shop.dialogue(5160)).name is None
