@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -42,10 +43,11 @@ class Database:
     Inside a transaction, use the connection it yields (the lock is not re-entrant).
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, point_reader: sqlite3.Connection | None = None) -> None:
         self.conn = conn
         self.closed = False
         self._lock = asyncio.Lock()
+        self._point_reader = point_reader
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -58,6 +60,25 @@ class Database:
                 if self.conn.in_transaction:
                     await self.conn.execute("ROLLBACK")
                 raise
+
+    async def write_one(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One statement that is a transaction by itself (SQLite runs it atomically, committed at
+        once), in one trip to aiosqlite's thread instead of three; returns the rows it changed."""
+        async with self._lock:
+            cursor = await self.conn.execute(sql, tuple(params))
+            return cursor.rowcount
+
+    async def read_point(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        """A read of one row by its key, run on the event loop itself: a WAL reader never waits
+        for a writer, and such a read takes less time than the trip to aiosqlite's thread (it is
+        made for every update: the user's dialogue). Falls back to `fetchone` if the database is
+        busy (a checkpoint) for more than a moment."""
+        if self._point_reader is not None:
+            try:
+                return self._point_reader.execute(sql, tuple(params)).fetchone()
+            except sqlite3.OperationalError:
+                log.debug("point read busy; reading through the writer's thread", exc_info=True)
+        return await self.fetchone(sql, params)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         """A read outside any transaction: it waits for a running one, so it never sees another
@@ -73,6 +94,8 @@ class Database:
 
     async def close(self) -> None:
         self.closed = True
+        if self._point_reader is not None:
+            self._point_reader.close()
         await self.conn.close()
 
 
@@ -127,7 +150,10 @@ async def open_database(path: Path) -> Database:
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA busy_timeout=5000")
     await migrate(conn)
-    return Database(conn)
+    uri = f"{path.resolve().as_uri()}?mode=ro"  # noqa: ASYNC240 - once, at start-up
+    point_reader = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0.05)
+    point_reader.row_factory = sqlite3.Row
+    return Database(conn, point_reader)
 
 
 async def migrate(db: aiosqlite.Connection) -> list[int]:
