@@ -127,7 +127,7 @@ NO = _("no")
 ASK: dict[str, str] = {
     "link": _("🔗 Send the link (it must start with http:// or https://)."),
     "link_telegram": _("🔗 Send the link: https://t.me/… , t.me/… or @channelname."),
-    "quantity": _("🔢 Send the quantity: a whole number from {min} to {max}."),
+    "quantity": _("🔢 Send the quantity: a whole number from {min} to {max} (1k = 1000)."),
     "comments": _("💬 Send the comments, one per line ({min} to {max} lines; each line is one comment)."),
     "comments_any": _("💬 Send the comments, one per line."),
     "usernames": _("👥 Send the usernames, one per line."),

@@ -9,12 +9,14 @@ The charge, the order record and the single `add` are in bot.shop.ordering.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import secrets
 from datetime import date
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
@@ -289,13 +291,19 @@ async def _summary(update: Update, state: AppState, draft: OrderDraft, note: str
     session.goto(CONFIRM, order=draft_to_json(draft), quoted=f"{price:f}")
     session.renew()  # an earlier summary's Confirm, at an earlier price, is dead from now on
     wallet = await balance(state.db, update.effective_user.id)
+    earlier = session.draft.get("summary")
+    if update.callback_query is None and isinstance(earlier, int):  # a new summary below the earlier one
+        with contextlib.suppress(TelegramError):  # deleted, or too old to edit: its Confirm is dead anyway
+            await update.get_bot().edit_message_reply_markup(update.effective_user.id, earlier, reply_markup=None)
     text = note + texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
                                 price=format_money(price, state.currency),
                                 balance=format_money(wallet, state.currency))
     if wallet < price:
         text += texts.SUMMARY_SHORT.format(user_id=update.effective_user.id)
-    await show(update, text, [[(texts.BUTTON_CONFIRM.format(price=format_money(price, state.currency)),
-                                Confirm(session.nonce).data)], _cancel_row()])
+    shown = await show(update, text, [[(texts.BUTTON_CONFIRM.format(price=format_money(price, state.currency)),
+                                        Confirm(session.nonce).data)], _cancel_row()])
+    if shown is not None:
+        session.keep(summary=shown.message_id)
 
 
 async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:

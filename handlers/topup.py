@@ -93,6 +93,8 @@ async def topup_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         rows.append([(texts.BUTTON_TOPUP_MANUAL, Topup(TopupItem.MANUAL).data)])
     rows.append([_home()])
     wallet = format_money(await balance(state.db, user.id), state.currency)
+    if rate is not None:  # the menu invites a typed amount: the next message is read as one
+        current().begin(DIALOGUE, STARS_AMOUNT)
     await show(update, texts.TOPUP_MENU.format(balance=wallet, methods="\n\n".join(methods)), rows)
 
 

@@ -6,10 +6,20 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.domain.catalogue import Catalogue, category_key, paginate, shorten
 from bot.domain.money import format_money, from_micros, parse_amount, round_up, to_micros
-from bot.domain.order_form import InvalidAnswer, OrderDraft, parse_future_date, parse_lines, parse_link, steps_for
+from bot.domain.order_form import (
+    InvalidAnswer,
+    OrderDraft,
+    parse_future_date,
+    parse_lines,
+    parse_link,
+    steps_for,
+    whole_number,
+)
 from bot.domain.pricing import order_cost, order_price, price_per_1000
 from bot.panel import Service, ServiceType
 
@@ -139,3 +149,22 @@ def test_lines_and_dates() -> None:
     assert parse_future_date("2027-01-31", today) == date(2027, 1, 31)
     with pytest.raises(InvalidAnswer, match="after today"):
         parse_future_date("22.11.2026", today)
+
+
+@pytest.mark.parametrize(("typed", "count"), [
+    ("1000", 1000), ("1 000", 1000), ("1,000", 1000), ("1.000", 1000), ("12.345.678", 12_345_678), ("1_000", 1000),
+    ("1\u00a0000", 1000), ("1'000", 1000), ("1k", 1000), ("10K", 10_000), ("2.5k", 2500), ("2,5к", 2500),
+    ("1m", 1_000_000), (" 500 ", 500),
+    ("1.5", None), ("1,00", None), ("1.000,5", None), ("k", None), ("1e3", None), ("١٠٠", None), ("1.2345k", None),
+    ("-5", None), ("", None),
+])
+def test_counts_are_read_as_customers_write_them(typed: str, count: int | None) -> None:
+    assert whole_number(typed) == count
+
+
+@given(st.integers(0, 10**15))
+def test_any_count_reads_back_plain_or_grouped(number: int) -> None:
+    assert whole_number(str(number)) == number
+    assert whole_number(f"{number:,}") == number
+    assert whole_number(f"{number:,}".replace(",", ".")) == number
+    assert whole_number(f"{number:,}".replace(",", " ")) == number

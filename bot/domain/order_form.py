@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -159,11 +160,29 @@ def parse_link(text: str, *, telegram: bool) -> str:
     return candidate
 
 
+_GROUPED = re.compile(r"[0-9]{1,3}(?:([.,])[0-9]{3})(?:\1[0-9]{3})*")  # 1.000 · 12,500 · 1.000.000
+_SHORT = re.compile(r"([0-9]{1,6}(?:[.,][0-9]{1,3})?)([kKкК]|[mM])")  # 1k · 2.5K · 1m
+_SEPARATORS = str.maketrans("", "", " _'\u00a0\u202f")
+
+
+def whole_number(text: str) -> int | None:
+    """A count as customers write it: 1000, 1 000, 1,000, 1.000, 1k, 2.5K, 1m (None: not one)."""
+    cleaned = text.strip().translate(_SEPARATORS)
+    if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 18:
+        return int(cleaned)
+    if _GROUPED.fullmatch(cleaned):
+        return int(cleaned.replace(".", "").replace(",", ""))
+    short = _SHORT.fullmatch(cleaned)
+    if short:
+        amount = Decimal(short.group(1).replace(",", ".")) * (10**6 if short.group(2) in "mM" else 1000)
+        return int(amount) if amount == amount.to_integral_value() else None
+    return None
+
+
 def parse_whole_number(text: str, low: int, high: int) -> int:
-    cleaned = text.replace(" ", "").replace("_", "").replace(",", "")
-    if not (cleaned.isascii() and cleaned.isdigit()):
+    number = whole_number(text)
+    if number is None:
         raise InvalidAnswer(texts.INVALID["whole_number"].format(value=_quote(text), min=low, max=high))
-    number = int(cleaned)
     if not low <= number <= high:
         raise InvalidAnswer(texts.INVALID["range"].format(value=number, min=low, max=high))
     return number

@@ -1,0 +1,59 @@
+"""The storefront issue's items that are done, end to end (the rest of it is still open):
+counts typed as customers write them, a typed amount on the top-up menu, and a summary shown
+again taking the keyboard away from the earlier one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot import texts
+from tests.support.shop import Shop, open_shop
+from tests.test_ordering_e2e import confirm, funded, order_until_summary
+
+
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
+    async with open_shop(tmp_path, stars_per_unit="50") as running:
+        yield running
+
+
+@pytest.mark.parametrize(("typed", "quantity"), [("1k", "1000"), ("1.000", "1000"), ("2,5K", "2500"),
+                                                 ("1 500", "1500")])
+async def test_a_quantity_is_read_as_customers_write_it(shop: Shop, typed: str, quantity: str) -> None:
+    customer = await funded(shop, 5200)
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/k", typed])
+    assert f"Quantity: {quantity}" in summary.text  # type: ignore[attr-defined]
+    assert (await confirm(customer, summary)).startswith("✅ Order placed")
+    assert shop.adds()[0]["quantity"] == quantity
+
+
+async def test_a_whole_number_is_still_asked_for(shop: Shop) -> None:
+    customer = await funded(shop, 5201)
+    card = await customer.open_service("102")
+    await customer.tap(card, ":go")
+    await customer.say("https://instagram.com/k")
+    assert (await customer.say("1.5k5")).text.startswith("⚠️ “1.5k5” is not a whole number")
+
+
+async def test_an_amount_typed_on_the_top_up_menu_is_taken(shop: Shop) -> None:
+    ann = shop.customer(5210, "Ann")
+    menu = await ann.say("/topup")
+    assert "type your own" in menu.text
+    invoice = await ann.say("12")
+    assert invoice.kind == "invoice" and "12.00 USD" in invoice.text
+    await ann.user.next_message()  # "Invoice sent…"
+    assert (await ann.say("12")).text == texts.UNKNOWN_INPUT  # the invoice ended the top-up
+
+
+async def test_a_summary_shown_again_takes_the_keyboard_from_the_earlier_one(shop: Shop) -> None:
+    customer = await funded(shop, 5220)
+    first = await order_until_summary(customer, "102", ["https://instagram.com/again", "1000"])
+    second = await customer.say("yes")  # typed at the summary: it is shown again, with its buttons
+    assert second.text.startswith("🧾 Check your order") and second.buttons()
+    assert first.buttons() == []  # type: ignore[attr-defined]
+    assert (await confirm(customer, second)).startswith("✅ Order placed")
+    assert len(shop.adds()) == 1 and await shop.balance(5220) == Decimal(100) - Decimal("0.12")
