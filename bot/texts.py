@@ -236,6 +236,10 @@ NOTICE_CANCELED = _("❌ Order #{order_id} ({service}) was canceled by the provi
                     "wallet.")
 NOTICE_CANCELED_REST = _("❌ Order #{order_id} ({service}) was canceled by the provider. {refund} more was returned "
                          "to your wallet: {total} in all for this order.")
+NOTICE_CANCELED_ASKED = _("❌ Order #{order_id} ({service}) was cancelled as you asked. {refund} was returned to "
+                          "your wallet.")
+NOTICE_CANCELED_ASKED_REST = _("❌ Order #{order_id} ({service}) was cancelled as you asked. {refund} more was "
+                               "returned to your wallet: {total} in all for this order.")
 NOTICE_REFUND_BY_HAND = _("↩️ {refund} was returned to your wallet for order #{order_id} ({service}).")
 NOTICE_NOTHING_DUE = _("ℹ️ Order #{order_id} ({service}) was checked with the provider: nothing more is due back.")
 NOTICE_STATUS = _("ℹ️ Order #{order_id} ({service}): {status}.")
@@ -262,6 +266,7 @@ BUTTON_CANCEL_NO = _("No, keep it")
 BUTTON_MY_ORDERS_BACK = _("‹ My orders")
 CANCEL_ORDER_CONFIRM = _("Cancel order #{order_id} ({service})? If the provider accepts, the undelivered part is "
                          "refunded to your wallet.")
+CANCELLATION_REQUESTED = _("cancellation requested")
 CANCEL_REQUESTED = _("✖ Cancel request for order #{order_id} received by the provider. The result and any refund "
                      "will reach you in a message.")
 REFILL_REQUESTED = _("♻️ Refill of order #{order_id} requested. You will get a message when it changes.")

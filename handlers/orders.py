@@ -67,6 +67,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
                      (texts.BUTTON_CANCEL_NO, OrderCard(order.order_id).data)]])
     elif action is CardAction.CANCEL_YES and _can_cancel(state, order):
         result = await request_cancel(state.db, state.panel, order, now=now, interval=interval)
+        order = await get_order(state.db, order.order_id) or order  # now "cancellation requested"
         await show(update, await _card(state, order), _buttons(state, order))
         await reply(update, result.text)
     elif action in (None, CardAction.REFRESH):
@@ -85,8 +86,12 @@ def _can_refill(state: AppState, order: OrderRecord) -> bool:
 
 
 def _can_cancel(state: AppState, order: OrderRecord) -> bool:
-    final = order.panel_status is not None and OrderStatus(order.panel_status).is_final
-    return order.state == "placed" and not final and _service_flags(state, order)[1]
+    asked = order.cancel_requested_at is not None  # once is enough: the panel's answer comes by the poll
+    return order.state == "placed" and not _final(order) and not asked and _service_flags(state, order)[1]
+
+
+def _final(order: OrderRecord) -> bool:
+    return order.panel_status is not None and OrderStatus(order.panel_status).is_final
 
 
 def _buttons(state: AppState, order: OrderRecord) -> list[Row]:
@@ -103,6 +108,8 @@ def _buttons(state: AppState, order: OrderRecord) -> list[Row]:
 async def _card(state: AppState, order: OrderRecord) -> str:
     refills = await refills_of_order(state.db, order.order_id)
     status = status_name(order.panel_status) if order.state == "placed" else texts.ORDER_STATES[order.state]
+    if order.state == "placed" and order.cancel_requested_at is not None and not _final(order):
+        status = f"{status} · {texts.CANCELLATION_REQUESTED}"
     return texts.ORDER_CARD.format(
         order_id=order.order_id, service=html.escape(shorten(order.service_name, 200)),
         link=html.escape(shorten(order.link or "-", 300)), quantity=order.quantity if order.quantity else "-",

@@ -14,7 +14,8 @@ from storage.ledger import Refunded, add_entry, add_refund, balance_micros
 
 ORDER_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
             " price_micros, cost_micros, currency, state, panel_order_id, panel_status, panel_raw_status,"
-            " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at, refund_hold")
+            " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at, refund_hold,"
+            " cancel_requested_at")
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
@@ -45,6 +46,7 @@ class OrderRecord:
     poll_failures: int = 0
     placed_at: float | None = None
     refund_hold: str | None = None  # why the refund waits for an admin (the share cannot be known)
+    cancel_requested_at: str | None = None  # the customer asked the panel to cancel it
 
     @property
     def request(self) -> dict[str, str]:

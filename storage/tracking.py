@@ -176,6 +176,14 @@ async def stop_polling(db: Database, order_id: int, reason: str) -> None:
                            (order_id, reason))
 
 
+async def mark_cancel_requested(db: Database, order_id: int, when: float) -> None:
+    """The panel took the customer's cancel request: noted, and the order asked about next cycle."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE orders SET cancel_requested_at = " + _NOW + " WHERE order_id = ?", (order_id,))
+        await conn.execute("UPDATE orders SET next_poll_at = ? WHERE order_id = ? AND state = 'placed'"
+                           " AND next_poll_at IS NOT NULL", (when, order_id))
+
+
 async def poll_now(db: Database, order_id: int, when: float) -> None:
     """Ask about this order at the next cycle (after a cancel or refill request)."""
     async with db.transaction() as conn:

@@ -1,6 +1,6 @@
 """The storefront issue's items that are done, end to end (the rest of it is still open):
-counts typed as customers write them, a typed amount on the top-up menu, and a summary shown
-again taking the keyboard away from the earlier one."""
+counts typed as customers write them, a typed amount on the top-up menu, a summary shown again
+taking the keyboard away from the earlier one, and a cancellation worded by who cancelled."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from bot.panel import OrderStatus
+from storage.orders import get_order
 from tests.support.shop import Shop, open_shop
 from tests.test_ordering_e2e import confirm, funded, order_until_summary
+from tests.test_tracking_e2e import FAST, notice, place
 
 
 @pytest.fixture
@@ -57,3 +60,32 @@ async def test_a_summary_shown_again_takes_the_keyboard_from_the_earlier_one(sho
     assert first.buttons() == []  # type: ignore[attr-defined]
     assert (await confirm(customer, second)).startswith("✅ Order placed")
     assert len(shop.adds()) == 1 and await shop.balance(5220) == Decimal(100) - Decimal("0.12")
+
+
+async def test_a_cancel_the_customer_asked_for_is_shown_and_worded_as_theirs(tmp_path: Path) -> None:
+    """Item 7: after "Yes, cancel it" the card said pending and still offered Cancel, and the
+    refund then said "canceled by the provider"."""
+    async with open_shop(tmp_path, **FAST) as shop:
+        customer = await funded(shop, 5230)
+        order_id = await place(shop, customer, "https://instagram.com/stop")
+        listing = await customer.say("/orders")
+        card, _ = await customer.tap(listing, f"ord:{order_id}")
+        await customer.tap(card, f"ord:{order_id}:c")
+        await customer.tap(card, f"ord:{order_id}:cy")
+        assert (await customer.user.next_message()).text.startswith(f"✖ Cancel request for order #{order_id}")
+        assert "cancellation requested" in card.text
+        assert "Cancel order" not in str(card.button_texts()) and "Refresh" in str(card.button_texts())
+        refund = await notice(customer, f"❌ Order #{order_id}")
+        assert "was cancelled as you asked" in refund.text and "by the provider" not in refund.text
+        assert await shop.balance(5230) == Decimal(100)
+
+
+async def test_a_cancel_by_the_provider_is_still_worded_as_theirs(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, **FAST) as shop:
+        customer = await funded(shop, 5231)
+        order_id = await place(shop, customer, "https://instagram.com/theirs")
+        order = await get_order(shop.state.db, order_id)
+        assert order is not None and order.panel_order_id is not None
+        shop.panel.force_status(order.panel_order_id, OrderStatus.CANCELED)  # the provider cancels it on its own
+        refund = await notice(customer, f"❌ Order #{order_id}")
+        assert "was canceled by the provider" in refund.text

@@ -45,6 +45,7 @@ from storage.tracking import (
     apply_refill_changes,
     due_orders,
     due_refills,
+    mark_cancel_requested,
     poll_failed,
     poll_now,
     stop_polling,
@@ -125,12 +126,14 @@ def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo,
     if status is OrderStatus.PARTIAL and settlement.pay:
         return texts.NOTICE_PARTIAL.format(order_id=order.order_id, service=service, remains=info.remains,
                                            quantity=units, refund=refunded)
+    asked = order.cancel_requested_at is not None  # worded by who cancelled: the customer or the provider
     if settlement.pay and before.micros:
-        return texts.NOTICE_CANCELED_REST.format(order_id=order.order_id, service=service, refund=refunded,
-                                                 total=format_money(from_micros(before.micros + settlement.pay),
-                                                                    order.currency))
+        template = texts.NOTICE_CANCELED_ASKED_REST if asked else texts.NOTICE_CANCELED_REST
+        return template.format(order_id=order.order_id, service=service, refund=refunded,
+                               total=format_money(from_micros(before.micros + settlement.pay), order.currency))
     if settlement.pay:
-        return texts.NOTICE_CANCELED.format(order_id=order.order_id, service=service, refund=refunded)
+        template = texts.NOTICE_CANCELED_ASKED if asked else texts.NOTICE_CANCELED
+        return template.format(order_id=order.order_id, service=service, refund=refunded)
     return texts.NOTICE_STATUS.format(order_id=order.order_id, service=service, status=status_name(status.value))
 
 
@@ -279,7 +282,8 @@ async def request_cancel(db: Database, panel: PanelClient, order: OrderRecord, *
     result = (await panel.cancel([order.panel_order_id]))[order.panel_order_id]
     if isinstance(result, PanelError):
         return _refusal(result)
-    await poll_now(db, order.order_id, now + interval)  # the outcome and refund come with the next poll
+    # the outcome and refund come with the next poll
+    await mark_cancel_requested(db, order.order_id, now + interval)
     return Answer(True, texts.CANCEL_REQUESTED.format(order_id=order.order_id))
 
 
