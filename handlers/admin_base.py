@@ -24,7 +24,7 @@ from bot import texts
 from bot.dialogue import current
 from bot.state import app_state
 from handlers.buttons import Admin, AdminScreen, Cancel
-from handlers.common import Row, answer
+from handlers.common import Row, answer, show
 
 DIALOGUE = "admin"
 
@@ -72,3 +72,8 @@ def prompt_step(answer_with: Answer) -> Callable[[Update, ContextTypes.DEFAULT_T
         if await answer_with(update, context, str(session.draft.get("target", "")), message):
             session.end()
     return step
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Continue: the question is still open."""
+    await show(update, texts.PROMPT_STILL_OPEN, [[(texts.BUTTON_CANCEL, Cancel(current().nonce).data)]])

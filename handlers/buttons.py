@@ -150,6 +150,13 @@ class Cancel(Button):
     nonce: str
 
 
+@button
+class Resume(Button):
+    """Continue the dialogue whose nonce it carries (offered under a side command's answer)."""
+    layout = "r:{nonce}"
+    nonce: str
+
+
 # --------------------------------------------------------------------------- the main menu
 
 class MenuItem(StrEnum):

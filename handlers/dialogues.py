@@ -8,6 +8,8 @@ typed message does at that step, and what a button carrying the dialogue's nonce
 The rule, the same for every dialogue (`route`, which runs before the menus and screens):
 - /cancel, or the Cancel button, ends the open dialogue with that dialogue's one answer
   (without one open: "nothing to cancel").
+- A side command (/balance, /help) answers without ending it, with a Continue button under its
+  answer (`continue_row`) that shows the open step again.
 - Any other command, and any button that is not the open dialogue's (a menu, an order card,
   another admin screen), ends the open dialogue and then does what it does.
 - A message goes to the open dialogue's step; with none open it reaches the menus' catch-all.
@@ -42,7 +44,7 @@ from handlers import (
     ordering,
     topup,
 )
-from handlers.buttons import Button, Cancel, parse_any
+from handlers.buttons import Button, Cancel, Resume, parse_any
 from handlers.common import answer, main_menu, reply, show
 
 log = logging.getLogger(__name__)
@@ -66,10 +68,15 @@ class Step:
 @dataclass(frozen=True)
 class Dialogue:
     steps: Mapping[str, Step]
+    resume: MessageStep  # shows the open step again (Continue)
+    resume_label: str  # the Continue button's text
     cancelled: str  # the answer to /cancel and Cancel
     expired: str  # the answer to a message after the dialogue expired
     after: Rows = main_menu  # the buttons under those answers
     timed_out: str | None = None  # sent by the expiry job when the dialogue expires unanswered
+
+
+SIDE_COMMANDS = frozenset({"/balance", "/help"})  # answered without leaving the open dialogue
 
 
 DIALOGUES: dict[str, Dialogue] = {
@@ -77,10 +84,12 @@ DIALOGUES: dict[str, Dialogue] = {
         steps={ordering.BROWSE: Step(ordering.search, ordering.browse),
                ordering.FIELD: Step(ordering.field_text, ordering.field_button),
                ordering.CONFIRM: Step(ordering.confirm_text, ordering.confirm_button)},
+        resume=ordering.resume, resume_label=texts.BUTTON_CONTINUE_ORDER,
         cancelled=texts.ORDER_CANCELLED, expired=texts.ORDER_TIMED_OUT, timed_out=texts.ORDER_TIMED_OUT),
     topup.DIALOGUE: Dialogue(
         steps={topup.STARS_AMOUNT: Step(topup.stars_amount), topup.MANUAL_AMOUNT: Step(topup.manual_amount),
                topup.MANUAL_PROOF: Step(topup.manual_proof)},
+        resume=topup.resume, resume_label=texts.BUTTON_CONTINUE_TOPUP,
         cancelled=texts.TOPUP_CANCELLED, expired=texts.TOPUP_EXPIRED),
     admin_base.DIALOGUE: Dialogue(
         steps={admin_users.CREDIT: Step(admin_base.prompt_step(admin_users.credit_answer)),
@@ -89,6 +98,7 @@ DIALOGUES: dict[str, Dialogue] = {
                admin_settle.SETTLE: Step(admin_base.prompt_step(admin_settle.settle_amount)),
                admin_broadcast.BROADCAST: Step(admin_base.prompt_step(admin_broadcast.broadcast_text)),
                admin_catalogue.MARKUP: Step(admin_base.prompt_step(admin_catalogue.markup_answer))},
+        resume=admin_base.resume, resume_label=texts.BUTTON_CONTINUE_PROMPT,
         cancelled=texts.PROMPT_CANCELLED, expired=texts.PROMPT_EXPIRED, after=admin_base.home_row),
 }
 
@@ -104,10 +114,12 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     text = message.text or ""
     if text.startswith("/"):
-        if text.split()[0].split("@")[0] == "/cancel":
+        command = text.split()[0].split("@")[0]
+        if command == "/cancel":
             await cancel(update, context)
             raise ApplicationHandlerStop
-        session.end()  # another command leaves the dialogue, then runs
+        if command not in SIDE_COMMANDS:
+            session.end()  # another command leaves the dialogue, then runs
         return
     if session.name is None:
         return
@@ -141,6 +153,8 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     step = dialogue.steps.get(session.step) if dialogue else None
     if isinstance(pressed, Cancel):
         await cancel(update, context)
+    elif isinstance(pressed, Resume) and dialogue is not None and step is not None:
+        await dialogue.resume(update, context)
     elif step is None or step.on_button is None:
         if step is None:  # stored by a version of the bot that had it
             session.end()
@@ -148,6 +162,13 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         await step.on_button(update, context, pressed)
     raise ApplicationHandlerStop
+
+
+def continue_row() -> list[tuple[str, str]]:
+    """Under a side command's answer: the button that carries on with the open dialogue."""
+    session = current()
+    dialogue = DIALOGUES.get(session.name or "") if session.is_open() else None
+    return [(dialogue.resume_label, Resume(session.nonce).data)] if dialogue else []
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -16,6 +16,7 @@ from bot.state import app_state
 from handlers import ordering, topup
 from handlers.buttons import Button, Menu, MenuItem, MyOrders, OrderCard
 from handlers.common import STATE_MARKS, Row, main_menu, show
+from handlers.dialogues import continue_row
 from handlers.pager import page_row, titled
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
 
@@ -35,7 +36,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await show(update, texts.HELP, [[(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
+    await show(update, texts.HELP, [continue_row(), [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
 async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -45,7 +46,8 @@ async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     state = app_state(context)
     wallet = format_money(await balance(state.db, user.id), state.currency)
     await show(update, texts.BALANCE.format(balance=wallet, user_id=user.id),
-               [[(texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data), (texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
+               [continue_row(), [(texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data),
+                                 (texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
 async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button | None = None) -> None:

@@ -60,6 +60,7 @@ from handlers.buttons import (
     SearchPage,
     ServicePick,
     SkipField,
+    parse_any,
 )
 from handlers.common import Row, answer, main_menu, replace, reply, show
 from handlers.pager import page_row, titled
@@ -121,6 +122,22 @@ async def browse(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Bu
         await _ask(update, state, OrderDraft.start(secrets.token_urlsafe(12), service))
     else:
         await answer(update, texts.MENU_EXPIRED)
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Continue: the open step again (the list last shown, the question, or the summary)."""
+    state, session = app_state(context), current()
+    if session.step == BROWSE:
+        back = parse_any(session.draft.get("back"))
+        await browse(update, context, back if back is not None else Categories(session.nonce, 0))
+        return
+    draft = _draft(state)
+    if draft is None:
+        await _service_gone(update)
+    elif session.step == FIELD and draft.step is not None:
+        await _ask(update, state, draft)
+    else:
+        await _summary(update, state, draft)
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -292,7 +309,9 @@ async def _summary(update: Update, state: AppState, draft: OrderDraft, note: str
     session.renew()  # an earlier summary's Confirm, at an earlier price, is dead from now on
     wallet = await balance(state.db, update.effective_user.id)
     earlier = session.draft.get("summary")
-    if update.callback_query is None and isinstance(earlier, int):  # a new summary below the earlier one
+    query = update.callback_query
+    here = query.message.message_id if query is not None and query.message is not None else None
+    if isinstance(earlier, int) and earlier != here:  # a new summary, not in place of the earlier one
         with contextlib.suppress(TelegramError):  # deleted, or too old to edit: its Confirm is dead anyway
             await update.get_bot().edit_message_reply_markup(update.effective_user.id, earlier, reply_markup=None)
     text = note + texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),

@@ -125,6 +125,25 @@ async def custom_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         currency=html.escape(state.currency), example=_example(state), **_bounds(state, allowed)), [_cancel_row()])
 
 
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Continue: the open step's question again."""
+    state, session = app_state(context), current()
+    rate = state.settings.stars_per_unit
+    if session.step == STARS_AMOUNT and rate is not None:
+        await show(update, texts.ASK_TOPUP_AMOUNT.format(currency=html.escape(state.currency), example=_example(state),
+                                                         **_bounds(state, stars_range(rate))), [_cancel_row()])
+    elif session.step == MANUAL_AMOUNT and state.settings.manual_topup_text is not None:
+        await show(update, texts.MANUAL_INSTRUCTIONS.format(
+            instructions=html.escape(state.settings.manual_topup_text), currency=html.escape(state.currency),
+            example=_example(state)), [_cancel_row()])
+    elif session.step == MANUAL_PROOF and (amount := parse_amount(str(session.draft.get("amount", "")))):
+        await show(update, texts.ASK_MANUAL_PROOF.format(amount=format_money(amount, state.currency)),
+                   [_cancel_row()])
+    else:  # the method was switched off meanwhile
+        session.end()
+        await topup_menu(update, context)
+
+
 async def manual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     instructions = state.settings.manual_topup_text

@@ -89,3 +89,40 @@ async def test_a_cancel_by_the_provider_is_still_worded_as_theirs(tmp_path: Path
         shop.panel.force_status(order.panel_order_id, OrderStatus.CANCELED)  # the provider cancels it on its own
         refund = await notice(customer, f"❌ Order #{order_id}")
         assert "was canceled by the provider" in refund.text
+
+
+async def test_a_side_command_mid_order_offers_to_continue_it(shop: Shop) -> None:
+    """Item 8: /balance mid-order ended the order and the next tap said "menu expired"."""
+    customer = await funded(shop, 5240)
+    card = await customer.open_service("102")
+    await customer.tap(card, ":go")
+    balance = await customer.say("/balance")
+    assert balance.text.startswith("💰 Your balance") and "Continue your order" in str(balance.button_texts())
+    await customer.tap(balance, "Continue your order")
+    assert "link" in balance.text.lower()  # the open question again
+    await customer.say("https://instagram.com/side")
+    summary = await customer.say("1000")
+    helped = await customer.say("/help")
+    assert "Continue your order" in str(helped.button_texts())
+    await customer.tap(helped, "Continue your order")
+    assert helped.text.startswith("🧾 Check your order") and "https://instagram.com/side" in helped.text
+    assert summary.buttons() == []  # the earlier summary's Confirm is gone  # type: ignore[attr-defined]
+    assert (await confirm(customer, helped)).startswith("✅ Order placed")
+    assert len(shop.adds()) == 1
+
+
+async def test_a_side_command_keeps_a_top_up_and_other_commands_still_end_it(shop: Shop) -> None:
+    ann = shop.customer(5241, "Ann")
+    menu = await ann.say("/topup")
+    await ann.tap(menu, "t:c")
+    balance = await ann.say("/balance")
+    await ann.tap(balance, "Continue your top-up")
+    assert balance.text.startswith("✏️ Type the amount")
+    invoice = await ann.say("12")
+    assert invoice.kind == "invoice"
+    await ann.user.next_message()  # "Invoice sent…"
+    menu = await ann.say("/topup")
+    await ann.tap(menu, "t:c")
+    assert "Continue" not in str((await ann.say("/orders")).button_texts())  # /orders is no side command
+    assert (await ann.say("12")).text == texts.UNKNOWN_INPUT
+    assert "Continue" not in str((await ann.say("/balance")).button_texts())  # nothing open: nothing to continue
