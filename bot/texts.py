@@ -470,6 +470,7 @@ BUTTON_SHOW = _("👁 Show")
 BUTTON_SET_MARKUP = _("% Markup…")
 BUTTON_SERVICES = _("🧩 Services")
 BUTTON_BACK_CATALOGUE = _("‹ Catalogue")
+BUTTON_BACK_TO = _("‹ {name}")
 ASK_MARKUP = _("% Markup for <b>{name}</b> in percent (0–10000, e.g. 25 or 12.5), or <code>default</code> for the "
                "shop's {markup}%. /cancel to stop.")
 BAD_MARKUP = _("⚠️ “{value}” is not a markup: send a number of percent from 0 to 10000 (e.g. 25 or 12.5), or "
@@ -590,7 +591,7 @@ MANUAL_DECIDED = {"approved": _("✅ Approved by {admin_id}"), "rejected": _("�
 MANUAL_ALREADY_DECIDED = _("Already decided: {decision}.")
 MANUAL_NOT_FOUND = _("No such top-up request.")
 TOPUPS_NONE = _("🏦 No top-up request is waiting.")
-TOPUPS_TITLE = _("🏦 <b>Top-up requests waiting</b>: {count}. Each one is below with its buttons.")
+TOPUPS_TITLE = _("🏦 <b>Top-up requests waiting</b>: {count}. Press one to see it with its buttons.")
 USER_PAYMENTS = _("\n\n<b>Stars payments</b>\n{lines}")
 USER_PAYMENT_LINE = _("⭐ P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
 BUTTON_REFUND_STARS = _("↩️ Refund P{payment_id} ({stars} ⭐)")

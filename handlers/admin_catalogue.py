@@ -61,6 +61,11 @@ async def categories_view(update: Update, context: ContextTypes.DEFAULT_TYPE, pr
     await show(update, titled(text, page), [*rows, page_row(page, AdminCategories), *home_row()])
 
 
+def _back_to(category_name: str) -> str:
+    """A back button says where it goes: the category by name (the catalogue's says "Catalogue")."""
+    return texts.BUTTON_BACK_TO.format(name=shorten(category_name, 40))
+
+
 def _label(state: AppState, category: Category) -> str:
     hidden = "🙈 " if category.name in state.rules.hidden_categories else ""
     markup = state.rules.category_markups.get(category.name)
@@ -111,7 +116,7 @@ async def _services_page(update: Update, state: AppState, category: Category, nu
                          f"{shorten(s.name, 40)}", AdminService(s.service_id).data)] for s in page.items]
     text = titled(f"🧩 <b>{html.escape(category.name)}</b>", page)
     await show(update, text, [*rows, page_row(page, lambda n: AdminCategoryServices(category.key, n)),
-                              [(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)], *home_row()])
+                              [(_back_to(category.name), AdminCategory(category.key).data)], *home_row()])
 
 
 @admin_only
@@ -135,8 +140,8 @@ async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
     toggle = ((texts.BUTTON_SHOW, AdminService(service.service_id, ServiceAction.SHOW).data) if hidden
               else (texts.BUTTON_HIDE, AdminService(service.service_id, ServiceAction.HIDE).data))
     category = next((c for c in state.full_catalogue.categories if service in c.services), None)
-    back: Row = [(texts.BUTTON_BACK_CATALOGUE, AdminCategoryServices(category.key, 0).data if category
-                  else AdminCategories(0).data)]
+    back: Row = [(_back_to(category.name), AdminCategoryServices(category.key, 0).data) if category
+                 else (texts.BUTTON_BACK_CATALOGUE, AdminCategories(0).data)]
     await show(update, text, [[toggle], back, *home_row()])
 
 
@@ -155,5 +160,5 @@ async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
     await state.catalogues.set_markup(admin_id(update), category.name, markup)
     shown = markup if markup is not None else state.settings.price_markup_percent
     await reply(update, texts.MARKUP_SET.format(name=html.escape(category.name), markup=shown),
-                [[(texts.BUTTON_BACK_CATALOGUE, AdminCategory(category.key).data)]])
+                [[(_back_to(category.name), AdminCategory(category.key).data)]])
     return True

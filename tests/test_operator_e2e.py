@@ -240,6 +240,7 @@ async def test_catalogue_hide_show_markup_and_refresh(shop: Shop) -> None:
     assert (await admin.say("lots")).text.startswith("⚠️ “lots” is not a markup")
     done = await admin.say("100")
     assert done.text.startswith(f"✅ Markup for {FOLLOWERS}: 100%")
+    assert done.button_texts() == [[f"‹ {FOLLOWERS}"]]  # back to the category it names, not "Catalogue"
     card = await customer.open_service("102")
     assert "0.24 USD" in card.text  # 0.12 × 2
     # a single service hidden, the rest of its category still sold
