@@ -23,8 +23,8 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.dialogue import current
 from bot.state import app_state
-from handlers.buttons import Admin, AdminScreen, Cancel
-from handlers.common import Row, answer, show
+from handlers.buttons import Admin, AdminScreen
+from handlers.common import Row, answer, cancel_row, show
 
 DIALOGUE = "admin"
 
@@ -58,8 +58,8 @@ def home_row() -> list[Row]:
 def ask(kind: str, target: object = "") -> list[Row]:
     """Wait for the admin's next message as the answer to `kind` about `target`; returns the
     buttons to show under the question (its Cancel)."""
-    nonce = current().begin(DIALOGUE, kind, target=str(target))
-    return [[(texts.BUTTON_CANCEL, Cancel(nonce).data)]]
+    current().begin(DIALOGUE, kind, target=str(target))
+    return [cancel_row()]
 
 
 def prompt_step(answer_with: Answer) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
@@ -76,4 +76,4 @@ def prompt_step(answer_with: Answer) -> Callable[[Update, ContextTypes.DEFAULT_T
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Continue: the question is still open."""
-    await show(update, texts.PROMPT_STILL_OPEN, [[(texts.BUTTON_CANCEL, Cancel(current().nonce).data)]])
+    await show(update, texts.PROMPT_STILL_OPEN, [cancel_row()])

@@ -9,8 +9,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot import texts
+from bot.dialogue import current
 from bot.update_processor import current_processor
-from handlers.buttons import Menu, MenuItem, MyOrders
+from handlers.buttons import Cancel, Menu, MenuItem, MyOrders
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,11 @@ def main_menu() -> list[Row]:
     return [[(texts.BUTTON_NEW_ORDER, Menu(MenuItem.NEW_ORDER).data), (texts.BUTTON_MY_ORDERS, MyOrders(0).data)],
             [(texts.BUTTON_BALANCE, Menu(MenuItem.BALANCE).data), (texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data)],
             [(texts.BUTTON_HELP, Menu(MenuItem.HELP).data)]]
+
+
+def cancel_row() -> Row:
+    """The one Cancel button, for the dialogue open in this update."""
+    return [(texts.BUTTON_CANCEL, Cancel(current().nonce).data)]
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:

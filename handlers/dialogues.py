@@ -22,8 +22,7 @@ The rule, the same for every dialogue (`route`, which runs before the menus and 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from telegram import Update
@@ -48,11 +47,6 @@ from handlers.buttons import Button, Cancel, Resume, parse_any
 from handlers.common import answer, main_menu, reply, show
 
 log = logging.getLogger(__name__)
-
-
-@asynccontextmanager
-async def _no_turn(user_id: int) -> AsyncIterator[None]:
-    yield
 
 MessageStep = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 ButtonStep = Callable[[Update, ContextTypes.DEFAULT_TYPE, Button], Awaitable[None]]
@@ -185,8 +179,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def announce_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A job: close the dialogues whose time is up; tell those users whose dialogue says so."""
     state, processor = app_state(context), context.application.update_processor
-    turn = processor.turn if isinstance(processor, PerUserUpdateProcessor) else _no_turn
-    for row in await state.dialogues.sweep(turn):
+    assert isinstance(processor, PerUserUpdateProcessor)  # bot/app.py builds it so
+    for row in await state.dialogues.sweep(processor.turn):
         dialogue = DIALOGUES.get(row.name or "")
         if dialogue is None or dialogue.timed_out is None:
             continue

@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import html
 import secrets
+from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -51,7 +51,6 @@ from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers.buttons import (
     Button,
-    Cancel,
     Categories,
     CategoryPage,
     Confirm,
@@ -62,17 +61,13 @@ from handlers.buttons import (
     SkipField,
     parse_any,
 )
-from handlers.common import Row, answer, main_menu, replace, reply, show
+from handlers.common import Row, answer, cancel_row, main_menu, replace, reply, show
 from handlers.pager import page_row, titled
 
 DIALOGUE = "order"
 BROWSE, FIELD, CONFIRM = "browse", "field", "confirm"
 PER_PAGE = 8
 QUERY_LIMIT = 100
-
-
-def _cancel_row() -> list[tuple[str, str]]:
-    return [(texts.BUTTON_CANCEL, Cancel(current().nonce).data)]
 
 
 # --------------------------------------------------------------------------- entry, browsing
@@ -113,7 +108,7 @@ async def browse(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Bu
         session.goto(BROWSE, service_id=service.service_id)
         back = session.draft.get("back") or Categories(session.nonce, 0).data
         await show(update, _card(state, service), [[(texts.BUTTON_ORDER_THIS, OrderThis(session.nonce).data)],
-                                                  [(texts.BUTTON_BACK, back), *_cancel_row()]])
+                                                  [(texts.BUTTON_BACK, back), *cancel_row()]])
     elif isinstance(pressed, OrderThis) and session.draft.get("service_id"):
         service = state.catalogue.service(session.draft["service_id"])
         if service is None:
@@ -145,7 +140,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     if not message.text:
-        await reply(update, texts.TEXT_EXPECTED, [_cancel_row()])
+        await reply(update, texts.TEXT_EXPECTED, [cancel_row()])
         return
     current().goto(BROWSE, query=message.text.strip()[:QUERY_LIMIT])
     await _show_search(update, app_state(context), 0)
@@ -158,7 +153,7 @@ async def _show_categories(update: Update, state: AppState, number: int) -> None
     rows: list[Row] = [[(f"{shorten(c.name, 40)} ({len(c.services)})", CategoryPage(nonce, c.key, 0).data)]
                        for c in page.items]
     text = texts.CHOOSE_CATEGORY.format(count=len(catalogue))
-    await show(update, titled(text, page), [*rows, page_row(page, lambda n: Categories(nonce, n)), _cancel_row()])
+    await show(update, titled(text, page), [*rows, page_row(page, lambda n: Categories(nonce, n)), cancel_row()])
 
 
 async def _show_search(update: Update, state: AppState, number: int) -> None:
@@ -167,7 +162,7 @@ async def _show_search(update: Update, state: AppState, number: int) -> None:
     found = state.catalogue.search(query)
     if not found:
         await show(update, texts.SEARCH_NOTHING.format(query=html.escape(query)),
-                   [[(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data), *_cancel_row()]])
+                   [[(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data), *cancel_row()]])
         return
     await _show_services(update, state, found, number,
                          texts.SEARCH_RESULTS.format(query=html.escape(query), count=len(found)),
@@ -175,7 +170,7 @@ async def _show_search(update: Update, state: AppState, number: int) -> None:
 
 
 async def _show_services(update: Update, state: AppState, services: list[Service], number: int, title: str,
-                         page_button: Any) -> None:
+                         page_button: Callable[[int], Button]) -> None:
     session = current()
     page = paginate(services, number, PER_PAGE)
     session.keep(back=page_button(page.number).data)  # where a service card's Back returns
@@ -187,7 +182,7 @@ async def _show_services(update: Update, state: AppState, services: list[Service
         rows.append([(label, ServicePick(session.nonce, service.service_id).data)])
     await show(update, titled(title, page), [*rows, page_row(page, page_button),
                                                  [(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data),
-                                                  *_cancel_row()]])
+                                                  *cancel_row()]])
 
 
 def _card(state: AppState, service: Service) -> str:
@@ -234,7 +229,7 @@ async def _ask(update: Update, state: AppState, draft: OrderDraft) -> None:
         rows += [choices[i:i + 4] for i in range(0, len(choices), 4)]
     if step.optional:
         rows.append([(texts.BUTTON_SKIP, SkipField(session.nonce, draft.position).data)])
-    rows.append(_cancel_row())
+    rows.append(cancel_row())
     await show(update, html.escape(prompt(step, draft.service, draft.values)), rows)
 
 
@@ -251,7 +246,7 @@ async def field_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         value = parse_answer(draft.step, message.text, draft.service, draft.values, today=date.today())
     except InvalidAnswer as exc:
-        await reply(update, html.escape(str(exc)), [_cancel_row()])
+        await reply(update, html.escape(str(exc)), [cancel_row()])
         return
     draft.answer(value)
     await _ask(update, state, draft)
@@ -320,7 +315,7 @@ async def _summary(update: Update, state: AppState, draft: OrderDraft, note: str
     if wallet < price:
         text += texts.SUMMARY_SHORT.format(user_id=update.effective_user.id)
     shown = await show(update, text, [[(texts.BUTTON_CONFIRM.format(price=format_money(price, state.currency)),
-                                        Confirm(session.nonce).data)], _cancel_row()])
+                                        Confirm(session.nonce).data)], cancel_row()])
     if shown is not None:
         session.keep(summary=shown.message_id)
 

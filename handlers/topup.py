@@ -34,18 +34,14 @@ from bot.shop.topups import TooManyPending, open_stars_topup, request_manual_top
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import admin_topups
-from handlers.buttons import Button, Cancel, Menu, MenuItem, Topup, TopupItem, TopupPreset
-from handlers.common import Row, main_menu, reply, show
+from handlers.buttons import Button, Menu, MenuItem, Topup, TopupItem, TopupPreset
+from handlers.common import Row, cancel_row, main_menu, reply, show
 
 log = logging.getLogger(__name__)
 
 DIALOGUE = "topup"
 STARS_AMOUNT, MANUAL_AMOUNT, MANUAL_PROOF = "stars_amount", "manual_amount", "manual_proof"
 REFERENCE_LIMIT = 300
-
-
-def _cancel_row() -> Row:
-    return [(texts.BUTTON_CANCEL, Cancel(current().nonce).data)]
 
 
 def _home() -> tuple[str, str]:
@@ -122,7 +118,7 @@ async def custom_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     allowed = stars_range(rate)
     current().begin(DIALOGUE, STARS_AMOUNT)
     await show(update, texts.ASK_TOPUP_AMOUNT.format(
-        currency=html.escape(state.currency), example=_example(state), **_bounds(state, allowed)), [_cancel_row()])
+        currency=html.escape(state.currency), example=_example(state), **_bounds(state, allowed)), [cancel_row()])
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,14 +127,14 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rate = state.settings.stars_per_unit
     if session.step == STARS_AMOUNT and rate is not None:
         await show(update, texts.ASK_TOPUP_AMOUNT.format(currency=html.escape(state.currency), example=_example(state),
-                                                         **_bounds(state, stars_range(rate))), [_cancel_row()])
+                                                         **_bounds(state, stars_range(rate))), [cancel_row()])
     elif session.step == MANUAL_AMOUNT and state.settings.manual_topup_text is not None:
         await show(update, texts.MANUAL_INSTRUCTIONS.format(
             instructions=html.escape(state.settings.manual_topup_text), currency=html.escape(state.currency),
-            example=_example(state)), [_cancel_row()])
+            example=_example(state)), [cancel_row()])
     elif session.step == MANUAL_PROOF and (amount := parse_amount(str(session.draft.get("amount", "")))):
         await show(update, texts.ASK_MANUAL_PROOF.format(amount=format_money(amount, state.currency)),
-                   [_cancel_row()])
+                   [cancel_row()])
     else:  # the method was switched off meanwhile
         session.end()
         await topup_menu(update, context)
@@ -154,7 +150,7 @@ async def manual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     current().begin(DIALOGUE, MANUAL_AMOUNT)
     await show(update, texts.MANUAL_INSTRUCTIONS.format(instructions=html.escape(instructions),
                                                         currency=html.escape(state.currency),
-                                                        example=_example(state)), [_cancel_row()])
+                                                        example=_example(state)), [cancel_row()])
 
 
 async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: Decimal) -> None:
@@ -207,11 +203,11 @@ async def stars_amount(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if amount is None or topup_amount_problem(amount) is not None:
         await reply(update, texts.TOPUP_BAD_AMOUNT.format(
             value=html.escape(shorten(typed, 40)), currency=html.escape(state.currency),
-            example=_example(state), **_bounds(state, allowed)), [_cancel_row()])
+            example=_example(state), **_bounds(state, allowed)), [cancel_row()])
         return
     if topup_amount_problem(amount, allowed) is not None:
         await reply(update, texts.TOPUP_OUT_OF_RANGE.format(
-            amount=format_money(amount, state.currency), **_bounds(state, allowed)), [_cancel_row()])
+            amount=format_money(amount, state.currency), **_bounds(state, allowed)), [cancel_row()])
         return
     await _invoice(update, context, amount)
 
@@ -223,10 +219,10 @@ async def manual_amount(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if amount is None or topup_amount_problem(amount) is not None:
         await reply(update, texts.MANUAL_BAD_AMOUNT.format(
             value=html.escape(shorten(typed, 40)), currency=html.escape(state.currency),
-            example=_example(state)), [_cancel_row()])
+            example=_example(state)), [cancel_row()])
         return
     current().goto(MANUAL_PROOF, amount=f"{amount:f}")
-    await reply(update, texts.ASK_MANUAL_PROOF.format(amount=format_money(amount, state.currency)), [_cancel_row()])
+    await reply(update, texts.ASK_MANUAL_PROOF.format(amount=format_money(amount, state.currency)), [cancel_row()])
 
 
 async def manual_proof(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -241,7 +237,7 @@ async def manual_proof(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     reference = (message.caption if photo else message.text) or ""
     reference = reference.strip()
     if (photo is None and not reference) or len(reference) > REFERENCE_LIMIT:
-        await reply(update, texts.MANUAL_PROOF_EXPECTED.format(limit=REFERENCE_LIMIT), [_cancel_row()])
+        await reply(update, texts.MANUAL_PROOF_EXPECTED.format(limit=REFERENCE_LIMIT), [cancel_row()])
         return
     session.end()
     try:

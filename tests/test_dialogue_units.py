@@ -68,7 +68,8 @@ def test_every_kind_round_trips_within_64_bytes_and_decodes_as_itself_only(kind:
 @given(st.text(max_size=80))
 def test_any_text_decodes_to_at_most_a_valid_button_and_never_raises(text: str) -> None:
     pressed = parse_any(text)
-    assert pressed is None or pressed.data == text or type(pressed).parse(pressed.data) == pressed
+    if pressed is not None:  # whatever is accepted is a value the codec can send again, unchanged
+        assert len(pressed.data.encode()) <= DATA_LIMIT and parse_any(pressed.data) == pressed
 
 
 def test_the_wire_format_of_existing_buttons_is_kept() -> None:
