@@ -182,7 +182,8 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if state.unrecorded:
         await record_unrecorded(state.db, state.unrecorded, poll_interval=interval)
     try:  # each duty on its own: a failure of one never keeps the other from running
-        report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval)
+        report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval,
+                                   quantum=state.refund_quantum)
     except Exception:
         log.exception("order polling failed; it runs again next tick")
     try:

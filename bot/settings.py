@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     admin_ids: IdList = frozenset()
     allowed_user_ids: IdList = frozenset()
     price_markup_percent: Decimal = Field(default=Decimal(0), ge=0, le=10000)
+    price_decimals: int = Field(default=2, ge=0, le=6)  # customer prices are rounded up to these
     poll_interval_seconds: float = Field(default=60, ge=1, le=86400)
     conversation_timeout_seconds: float = Field(default=900, ge=1, le=86400)
     catalogue_refresh_minutes: int = Field(default=60, ge=1, le=10080)

@@ -14,6 +14,9 @@ from telegram.ext import Application, CallbackContext
 from bot.broadcaster import Broadcaster
 from bot.dialogue import Dialogues
 from bot.domain.catalogue import Catalogue, CatalogueRules
+from bot.domain.money import quantum_micros
+from bot.domain.order_form import OrderDraft
+from bot.domain.pricing import price_per_1000
 from bot.domain.throttle import Throttle
 from bot.notifier import Notifier
 from bot.panel import PanelClient, Service
@@ -22,6 +25,7 @@ from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
+from bot.shop.ordering import Quote, quote
 from storage.database import Database
 
 _KEY = "app_state"
@@ -65,6 +69,19 @@ class AppState:
 
     def markup_for(self, service: Service) -> Decimal:
         return self.catalogues.markup_for(service)
+
+    def rate_of(self, service: Service) -> Decimal:
+        """What a customer is shown as the rate: per 1000 (or per package)."""
+        return price_per_1000(service, self.markup_for(service))
+
+    @property
+    def refund_quantum(self) -> int:
+        """The price step, in micro-units, that partial refunds are rounded down to."""
+        return quantum_micros(self.settings.price_decimals)
+
+    def quote(self, draft: OrderDraft) -> Quote:
+        """The price of a draft as it would be charged now."""
+        return quote(draft, self.markup_for(draft.service), self.settings.price_decimals)
 
     @property
     def sandbox(self) -> bool:

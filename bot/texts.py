@@ -94,7 +94,7 @@ CUSTOMER_UNREACHABLE = _("(The customer could not be told: they have not started
 # --------------------------------------------------------------------------- catalogue
 
 CHOOSE_CATEGORY = _("🛒 <b>Choose a category</b> ({count} services)\n\nOr type a word to search services by name.")
-CHOOSE_SERVICE = _("<b>{category}</b>\n\nChoose a service (price per 1000). Or type a word to search.")
+CHOOSE_SERVICE = _("<b>{category}</b>\n\nChoose a service. Or type a word to search.")
 SEARCH_RESULTS = _("🔎 Results for <b>{query}</b>: {count}\n\nChoose a service, or type another search.")
 SEARCH_NOTHING = _("🔎 Nothing matches <b>{query}</b>. Try another word, or choose a category.")
 CATALOGUE_EMPTY = _("The catalogue is empty right now. Please try again later.")
@@ -110,29 +110,24 @@ BUTTON_CONTINUE_PROMPT = _("▶️ Back to the question")
 PROMPT_STILL_OPEN = _("✏️ The question is still open: send your answer, or press Cancel.")
 BUTTON_ORDER_THIS = _("✅ Order this")
 BUTTON_SKIP = _("Skip ›")
-SERVICE_BUTTON = _("{name} · {price}")
-PACKAGE_BUTTON = _("{name} · {price}/pkg")
-SERVICE_CARD = _(
-    "<b>{name}</b>\n"
-    "<i>{category}</i>\n\n"
-    "{description}"
-    "💵 Price: <b>{price}</b> {per}\n"
-    "📏 Quantity: {min} – {max}\n"
-    "♻️ Refill: {refill} · ✖ Cancel: {cancel} · 💧 Drip-feed: {dripfeed}\n"
-    "🆔 Service {service_id} ({type})"
-)
-PER_1000 = _("per 1000")
-PER_PACKAGE = _("per package")
-YES = _("yes")
-NO = _("no")
+SERVICE_BUTTON = _("{name} · {price} / 1K")
+PACKAGE_BUTTON = _("{name} · {price}")
+# A service, shown with the first question of its order (one message: choosing a service starts it).
+SERVICE_HEADER = _("<b>{name}</b>\n<i>{category}</i>")
+SERVICE_RATE = _("💵 <b>{price}</b> per 1000")
+SERVICE_RATE_PACKAGE = _("💵 <b>{price}</b> for the package")
+SERVICE_RANGE = _("📏 From {min} to {max}")
+SERVICE_REFILL = _("♻️ Refilled if it drops")
+SERVICE_CANCEL = _("✖ Can be cancelled while it runs")
+SERVICE_DRIP_FEED = _("💧 Can be delivered gradually")
 
 # --------------------------------------------------------------------------- order fields
 
 ASK: dict[str, str] = {
-    "link": _("🔗 Send the link (it must start with http:// or https://)."),
-    "link_telegram": _("🔗 Send the link: https://t.me/… , t.me/… or @channelname."),
-    "quantity": _("🔢 Send the quantity: a whole number from {min} to {max} (1k = 1000)."),
-    "comments": _("💬 Send the comments, one per line ({min} to {max} lines; each line is one comment)."),
+    "link": _("🔗 Send the link of the page or post this is for (it starts with https://)."),
+    "link_telegram": _("🔗 Send the link of the channel, group or post: https://t.me/… , t.me/… or @channelname."),
+    "quantity": _("🔢 How many? Choose below or type a number from {min} to {max} (e.g. 1000 or 1k)."),
+    "comments": _("💬 Send the comments to post, one per line: from {min} to {max} comments."),
     "comments_any": _("💬 Send the comments, one per line."),
     "usernames": _("👥 Send the usernames, one per line."),
     "usernames_counted": _("👥 Send the usernames, one per line ({min} to {max} lines; each line is one mention)."),
@@ -143,17 +138,17 @@ ASK: dict[str, str] = {
     "username": _("👤 Send the username (or profile link)."),
     "username_comment_owner": _("👤 Send the username of the comment's owner."),
     "username_followers": _("👤 Send the username or profile link whose followers should be mentioned."),
-    "username_subscription": _("👤 Send the username of the account to follow."),
+    "username_subscription": _("👤 Send the username of the account whose new posts this is for (e.g. @yourname)."),
     "media": _("🖼 Send the link of the post whose likers should be mentioned (http:// or https://)."),
     "answer_number": _("🗳 Send the number of the poll answer to vote for (1 for the first answer)."),
-    "min": _("🔢 Send the minimum quantity per post: a whole number from {min} to {max}."),
-    "max": _("🔢 Send the maximum quantity per post: a whole number from {low} to {max}."),
+    "min": _("🔢 At least how many for each new post? Send a whole number from {min} to {max}."),
+    "max": _("🔢 At most how many for each new post? Send a whole number from {low} to {max}."),
     "posts": _("📰 How many new posts should it cover? Send a whole number from 1 to {limit}."),
     "old_posts": _("📰 How many existing posts should it also cover? Send a number from 0 to {limit}, or skip."),
     "delay": _("⏱ Choose the delay before each post is served (minutes)."),
     "expiry": _("📅 Send the end date as DD/MM/YYYY (e.g. 31/12/2027), or skip for no end date."),
-    "runs": _("💧 Drip-feed: in how many runs should it be delivered? Send a number from 2 to {limit}, or skip "
-              "to deliver at once."),
+    "runs": _("💧 Gradual delivery: in how many runs? Each run delivers the quantity again, so the total is "
+              "quantity × runs. Send a number from 2 to {limit}, or skip to deliver at once."),
     "interval": _("⏱ Minutes between runs: a whole number from 1 to {limit}."),
 }
 INVALID: dict[str, str] = {
@@ -169,7 +164,8 @@ INVALID: dict[str, str] = {
     "word": _("⚠️ Send a single word without spaces (at most {max} characters)."),
     "date": _("⚠️ {value} is not a date. Send it as DD/MM/YYYY, e.g. 31/12/2027."),
     "date_past": _("⚠️ The end date must be after today."),
-    "choice": _("⚠️ Please choose one of the buttons."),
+    "choice": _("⚠️ Please choose one of the buttons below."),
+    "text": _("⚠️ Please answer with a text message."),
     "not_optional": _("⚠️ This field is required."),
 }
 
@@ -179,11 +175,28 @@ SUMMARY = _(
     "🧾 <b>Check your order</b>\n\n"
     "<b>{service}</b>\n"
     "{details}\n"
-    "💵 Price: <b>{price}</b>\n"
+    "{price}\n"
     "💰 Your balance: {balance}"
 )
-SUMMARY_SHORT = _("\n\n⚠️ Your balance is not enough for this order. Ask the operator to top up your wallet "
+# The summary's price line: plain, or with the arithmetic when the total is not simply the rate.
+PRICE_PLAIN = _("💵 Price: <b>{price}</b>")
+PRICE_PER_1000 = _("💵 {units} × {rate} per 1000 = <b>{price}</b>")
+PRICE_RUNS = _("💵 {quantity} × {times} runs = {units} × {rate} per 1000 = <b>{price}</b>")
+PRICE_POSTS = _("💵 up to {quantity} × {times} posts = {units} × {rate} per 1000 = <b>{price}</b>")
+PRICE_ROUNDED = _("(rounded up to {step})")
+SUMMARY_CONFIRM_HINT = _("👇 Press <b>Confirm</b> to place the order.")
+SUMMARY_SHORT_STARS = _("⚠️ Your balance is {missing} short. Add it with Telegram Stars below: your order stays "
+                        "ready, and you confirm it after paying.")
+SUMMARY_SHORT_MANUAL = _("⚠️ Your balance is {missing} short. Top up your wallet first, then place the order.")
+SUMMARY_SHORT = _("⚠️ Your balance is {missing} short. Ask the operator to top up your wallet "
                   "(your id: <code>{user_id}</code>).")
+QUANTITY_BUTTON = _("{quantity} · {price}")
+BUTTON_PAY_AND_ORDER = _("💳 Add {amount} and order")
+BUTTON_DRIP_FEED = _("⚙️ Deliver gradually (drip-feed)")
+BUTTON_TOP_UP = _("💰 Top up")
+ORDER_INVOICE_SENT = _("💳 Pay the invoice below: {stars} ⭐ adds {amount} to your wallet. Your order stays ready; "
+                       "you confirm it after paying.")
+ORDER_PAID = _("✅ Payment received: {amount} was added to your wallet.")
 FIELD_NAMES: dict[str, str] = {
     "link": _("Link"), "quantity": _("Quantity"), "comments": _("Comments"), "usernames": _("Usernames"),
     "hashtags": _("Hashtags"), "keywords": _("Keywords"), "groups": _("Groups"), "hashtag": _("Hashtag"),
@@ -192,6 +205,7 @@ FIELD_NAMES: dict[str, str] = {
     "expiry": _("Ends"), "runs": _("Runs"), "interval": _("Interval (min)"),
 }
 LINES = _("{count} lines")
+LINES_ONE = _("1 line")
 BUTTON_CONFIRM = _("✅ Confirm {price}")
 ORDER_CANCELLED = _("✖ Order cancelled. Nothing was charged.")
 ORDER_TIMED_OUT = _("⌛ The order was left unfinished for too long and was cancelled. Nothing was charged. "
@@ -202,12 +216,23 @@ NOT_ENOUGH_MONEY = _("⚠️ Not enough money: the order costs {price}, your bal
 PLACING = _("⏳ Placing your order…")
 ORDER_PLACED = _(
     "✅ <b>Order placed</b>\n\n"
-    "Order #{order_id} at the provider: <code>{panel_order_id}</code>\n"
-    "<b>{service}</b>\n"
+    "Order #{order_id}: <b>{service}</b>\n"
     "Charged: <b>{price}</b> · Balance: {balance}\n\n"
-    "Follow it with /orders."
+    "You will get a message as it progresses; /orders shows it any time."
 )
-ORDER_REJECTED = _("❌ The provider refused the order: {reason}\n\nThe {price} was returned to your wallet.")
+# A refused order, in the customer's words (the panel's own message goes to the admins' order screen).
+ORDER_REJECTED: dict[str, str] = {
+    "link": _("❌ The order was not accepted: the link was refused. Check that it is correct and that the page "
+              "is public, then order again. The {price} was returned to your wallet."),
+    "active": _("❌ The order was not accepted: an earlier order for this link is still running. Please order "
+                "again once it has finished. The {price} was returned to your wallet."),
+    "quantity": _("❌ The order was not accepted: this quantity is not available for this service. Try another "
+                  "amount. The {price} was returned to your wallet."),
+    "service": _("❌ This service is not available right now. The {price} was returned to your wallet; please "
+                 "choose another one."),
+    "other": _("❌ The order was not accepted by the provider. The {price} was returned to your wallet; please "
+               "check the details and try again, or ask /paysupport."),
+}
 ORDER_UNAVAILABLE = _("❌ This service is temporarily unavailable. The {price} was returned to your wallet; please "
                       "try again later.")
 ORDER_BUSY = _("❌ The provider is busy right now. The {price} was returned to your wallet; please try again in a "

@@ -14,7 +14,6 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.domain.catalogue import Category, category_name, paginate, shorten
 from bot.domain.money import format_money, parse_percent
-from bot.domain.pricing import price_per_1000
 from bot.panel import PanelError
 from bot.state import AppState, app_state
 from handlers.admin_base import admin_id, admin_only, ask, home_row
@@ -135,7 +134,7 @@ async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
     text = texts.SERVICE_ADMIN.format(
         name=html.escape(shorten(service.name, 200)), service_id=html.escape(service.service_id),
         category=html.escape(shorten(service.category, 80)), rate=format_money(service.rate, state.currency),
-        price=format_money(price_per_1000(service, state.markup_for(service)), state.currency),
+        price=format_money(state.rate_of(service), state.currency),
         state=texts.STATE_HIDDEN if hidden or category_hidden else texts.STATE_SHOWN)
     toggle = ((texts.BUTTON_SHOW, AdminService(service.service_id, ServiceAction.SHOW).data) if hidden
               else (texts.BUTTON_HIDE, AdminService(service.service_id, ServiceAction.HIDE).data))

@@ -225,9 +225,32 @@ class SkipField(Button):
 
 @button
 class PickChoice(Button):
-    layout = "o:{nonce}:pick:{value}"
+    """One of the values a question offers (a quantity, a delay); `position` names the question,
+    so a button of an earlier question answers nothing else (buttons sent before it had none)."""
+    layout = "o:{nonce}:pick:{value}[:{position}]"
     nonce: str
     value: int
+    position: int | None = None
+
+
+class OrderOption(StrEnum):
+    DRIP_FEED = "drip"
+
+
+@button
+class ChooseOption(Button):
+    """An option offered on the summary (drip-feed): its questions, then the summary again."""
+    layout = "o:{nonce}:opt:{option}"
+    nonce: str
+    option: OrderOption
+
+
+@button
+class PayAndOrder(Button):
+    """On a summary the wallet cannot pay: a Stars invoice for what is missing; the order stays
+    ready and its summary comes back once the payment is in."""
+    layout = "o:{nonce}:pay"
+    nonce: str
 
 
 @button

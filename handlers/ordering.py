@@ -1,9 +1,16 @@
-"""The order dialogue: categories → services → card → fields → summary → confirm.
+"""The order dialogue: categories → services → the service with its first question → the other
+questions → summary → confirm.
+
+Choosing a service starts its order: the service is shown with its first question, so a first
+order takes few taps. Quantities are offered as buttons with their prices; drip-feed is an option
+on the summary, not a question on the way. A summary the wallet cannot pay offers the missing
+amount as a Stars invoice and comes back, Confirm and all, once it is paid.
 
 Its steps (BROWSE, FIELD, CONFIRM) are listed with every other dialogue's in handlers/dialogues.py,
 which also does /cancel, Cancel, expiry and leaving. The draft is stored between answers as JSON
 (service id, answers, the quoted price), and read against the catalogue as it is at each step, so
-a restart carries on where the customer was. Every button carries the dialogue's nonce.
+a restart carries on where the customer was. Every button carries the dialogue's nonce. Only the
+latest message of the dialogue keeps its buttons (`_present`).
 The charge, the order record and the single `add` are in bot.shop.ordering.
 """
 
@@ -11,30 +18,35 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import date
+from decimal import ROUND_CEILING, Decimal
 
-from telegram import Update
+from telegram import LabeledPrice, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.dialogue import current
 from bot.domain.catalogue import is_package, paginate, shorten
-from bot.domain.money import format_money, from_micros
+from bot.domain.money import format_money, from_micros, price_quantum
 from bot.domain.order_form import (
     COUNTED_LISTS,
-    DELAY_CHOICES,
     InvalidAnswer,
-    Kind,
     OrderDraft,
+    Step,
+    choices_for,
     draft_from_json,
     draft_to_json,
+    offers_drip_feed,
     parse_answer,
     prompt,
 )
-from bot.domain.pricing import price_per_1000
+from bot.domain.pricing import Breakdown, breakdown
+from bot.domain.rejections import classify_rejection
+from bot.domain.topup import CENT, stars_range, topup_amount_problem
 from bot.panel import Service
 from bot.shop.ordering import (
     Duplicate,
@@ -45,16 +57,21 @@ from bot.shop.ordering import (
     ShortOfMoney,
     WhyRefused,
     place_order,
-    quote,
 )
+from bot.shop.topups import PaymentRecorded, open_stars_topup
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers.buttons import (
     Button,
     Categories,
     CategoryPage,
+    ChooseOption,
     Confirm,
+    Menu,
+    MenuItem,
+    OrderOption,
     OrderThis,
+    PayAndOrder,
     PickChoice,
     SearchPage,
     ServicePick,
@@ -64,10 +81,13 @@ from handlers.buttons import (
 from handlers.common import Row, answer, cancel_row, main_menu, replace, reply, show
 from handlers.pager import page_row, titled
 
+log = logging.getLogger(__name__)
+
 DIALOGUE = "order"
 BROWSE, FIELD, CONFIRM = "browse", "field", "confirm"
 PER_PAGE = 8
 QUERY_LIMIT = 100
+BROWSING = (Categories, CategoryPage, SearchPage)  # a list's buttons: Back from the first question is one
 
 
 # --------------------------------------------------------------------------- entry, browsing
@@ -100,19 +120,11 @@ async def browse(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Bu
     elif isinstance(pressed, SearchPage):
         session.goto(BROWSE)
         await _show_search(update, state, pressed.page)
-    elif isinstance(pressed, ServicePick):
-        service = state.catalogue.service(pressed.service_id)
+    elif isinstance(pressed, ServicePick | OrderThis):  # OrderThis: the card of an earlier version
+        service_id = pressed.service_id if isinstance(pressed, ServicePick) else session.draft.get("service_id")
+        service = state.catalogue.service(str(service_id or ""))
         if service is None:
             await answer(update, texts.MENU_EXPIRED)
-            return
-        session.goto(BROWSE, service_id=service.service_id)
-        back = session.draft.get("back") or Categories(session.nonce, 0).data
-        await show(update, _card(state, service), [[(texts.BUTTON_ORDER_THIS, OrderThis(session.nonce).data)],
-                                                  [(texts.BUTTON_BACK, back), *cancel_row()]])
-    elif isinstance(pressed, OrderThis) and session.draft.get("service_id"):
-        service = state.catalogue.service(session.draft["service_id"])
-        if service is None:
-            await _service_gone(update)
             return
         await _ask(update, state, OrderDraft.start(secrets.token_urlsafe(12), service))
     else:
@@ -153,7 +165,8 @@ async def _show_categories(update: Update, state: AppState, number: int) -> None
     rows: list[Row] = [[(f"{shorten(c.name, 40)} ({len(c.services)})", CategoryPage(nonce, c.key, 0).data)]
                        for c in page.items]
     text = texts.CHOOSE_CATEGORY.format(count=len(catalogue))
-    await show(update, titled(text, page), [*rows, page_row(page, lambda n: Categories(nonce, n)), cancel_row()])
+    await _present(update, titled(text, page), [*rows, page_row(page, lambda n: Categories(nonce, n)),
+                                                cancel_row()])
 
 
 async def _show_search(update: Update, state: AppState, number: int) -> None:
@@ -161,8 +174,8 @@ async def _show_search(update: Update, state: AppState, number: int) -> None:
     query = str(session.draft.get("query", ""))
     found = state.catalogue.search(query)
     if not found:
-        await show(update, texts.SEARCH_NOTHING.format(query=html.escape(query)),
-                   [[(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data), *cancel_row()]])
+        await _present(update, texts.SEARCH_NOTHING.format(query=html.escape(query)),
+                       [[(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data), *cancel_row()]])
         return
     await _show_services(update, state, found, number,
                          texts.SEARCH_RESULTS.format(query=html.escape(query), count=len(found)),
@@ -173,32 +186,54 @@ async def _show_services(update: Update, state: AppState, services: list[Service
                          page_button: Callable[[int], Button]) -> None:
     session = current()
     page = paginate(services, number, PER_PAGE)
-    session.keep(back=page_button(page.number).data)  # where a service card's Back returns
+    session.keep(back=page_button(page.number).data)  # where the first question's Back returns
     rows: list[Row] = []
     for service in page.items:
         template = texts.PACKAGE_BUTTON if is_package(service.type) else texts.SERVICE_BUTTON
-        label = template.format(name=shorten(service.name, 38),
-                                price=format_money(price_per_1000(service, state.markup_for(service))))
+        label = template.format(name=shorten(service.name, 38), price=format_money(state.rate_of(service),
+                                                                                   state.currency))
         rows.append([(label, ServicePick(session.nonce, service.service_id).data)])
-    await show(update, titled(title, page), [*rows, page_row(page, page_button),
+    await _present(update, titled(title, page), [*rows, page_row(page, page_button),
                                                  [(texts.BUTTON_CATEGORIES, Categories(session.nonce, 0).data),
                                                   *cancel_row()]])
 
 
-def _card(state: AppState, service: Service) -> str:
-    def flag(value: bool) -> str:
-        return texts.YES if value else texts.NO
-
+def _service_text(state: AppState, service: Service) -> str:
+    """The service as a customer needs it: what it is, what it costs, what it promises (the
+    panel's id and type are for admins)."""
+    lines = [texts.SERVICE_HEADER.format(name=html.escape(shorten(service.name, 300)),
+                                         category=html.escape(shorten(service.category, 200)))]
     description = shorten(service.description, 1500) if service.description.strip("- ") else ""
-    return texts.SERVICE_CARD.format(
-        name=html.escape(shorten(service.name, 300)), category=html.escape(shorten(service.category, 200)),
-        description=f"{html.escape(description)}\n\n" if description else "",
-        price=format_money(price_per_1000(service, state.markup_for(service)), state.currency),
-        per=texts.PER_PACKAGE if is_package(service.type) else texts.PER_1000,
-        min=service.min, max=service.max, refill=flag(service.refill), cancel=flag(service.cancel),
-        dripfeed=flag(service.dripfeed), service_id=html.escape(service.service_id),
-        type=html.escape(service.type.value),
-    )
+    if description:
+        lines += ["", html.escape(description)]
+    lines.append("")
+    rate = format_money(state.rate_of(service), state.currency)
+    if is_package(service.type):
+        lines.append(texts.SERVICE_RATE_PACKAGE.format(price=rate))
+    else:
+        lines.append(texts.SERVICE_RATE.format(price=rate))
+        if service.type not in COUNTED_LISTS and service.min < service.max:
+            lines.append(texts.SERVICE_RANGE.format(min=f"{service.min:,}", max=f"{service.max:,}"))
+    lines += [text for flag, text in ((service.refill, texts.SERVICE_REFILL), (service.cancel, texts.SERVICE_CANCEL),
+                                      (offers_drip_feed(service), texts.SERVICE_DRIP_FEED)) if flag]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the live message
+
+async def _present(update: Update, text: str, rows: list[Row]) -> None:
+    """Show the dialogue's next screen and take the buttons from the one before it, if that is
+    another message (a typed answer gets a new message): only the latest screen is live."""
+    session, user = current(), update.effective_user
+    earlier = session.draft.get("live")
+    query = update.callback_query
+    here = query.message.message_id if query is not None and query.message is not None else None
+    if isinstance(earlier, int) and earlier != here and user is not None:
+        with contextlib.suppress(TelegramError):  # deleted, or too old to edit: its buttons are dead anyway
+            await update.get_bot().edit_message_reply_markup(user.id, earlier, reply_markup=None)
+    shown = await show(update, text, rows)
+    if shown is not None:
+        session.keep(live=shown.message_id)
 
 
 # --------------------------------------------------------------------------- fields
@@ -215,22 +250,42 @@ async def _service_gone(update: Update) -> None:
     await show(update, texts.SERVICE_GONE, main_menu())
 
 
-async def _ask(update: Update, state: AppState, draft: OrderDraft) -> None:
-    """Store the draft and ask its next question (the summary once every field is answered)."""
+def _choice_rows(state: AppState, draft: OrderDraft, step: Step) -> list[Row]:
+    """The question's values as buttons: quantities with their prices, two a row; delays, four."""
+    nonce, choices = current().nonce, choices_for(step, draft.service, draft.values)
+    if step.field == "quantity":
+        markup = state.markup_for(draft.service)
+        buttons = [(texts.QUANTITY_BUTTON.format(quantity=f"{n:,}", price=format_money(
+                        breakdown(draft.service, markup, state.settings.price_decimals, quantity=n).price,
+                        state.currency)),
+                    PickChoice(nonce, n, draft.position).data) for n in choices]
+        return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    buttons = [(str(n), PickChoice(nonce, n, draft.position).data) for n in choices]
+    return [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
+
+
+async def _ask(update: Update, state: AppState, draft: OrderDraft, problem: str = "") -> None:
+    """Store the draft and ask its next question (the summary once every field is answered).
+    The first question comes with the service; a `problem` with the answer comes above the
+    question again, with its buttons."""
     session = current()
     step = draft.step
     if step is None:
         await _summary(update, state, draft)
         return
     session.goto(FIELD, order=draft_to_json(draft))
-    rows: list[Row] = []
-    if step.kind is Kind.CHOICE:
-        choices = [(str(v), PickChoice(session.nonce, v).data) for v in DELAY_CHOICES]
-        rows += [choices[i:i + 4] for i in range(0, len(choices), 4)]
+    rows = _choice_rows(state, draft, step)
     if step.optional:
         rows.append([(texts.BUTTON_SKIP, SkipField(session.nonce, draft.position).data)])
-    rows.append(cancel_row())
-    await show(update, html.escape(prompt(step, draft.service, draft.values)), rows)
+    question = html.escape(prompt(step, draft.service, draft.values))
+    if draft.position == 0:  # the service (not again under an error), with Back to the list it came from
+        if not problem:
+            question = f"{_service_text(state, draft.service)}\n\n{question}"
+        back = session.draft.get("back") or Categories(session.nonce, 0).data
+        rows.append([(texts.BUTTON_BACK, back), *cancel_row()])
+    else:
+        rows.append(cancel_row())
+    await _present(update, f"{html.escape(problem)}\n\n{question}" if problem else question, rows)
 
 
 async def field_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -240,13 +295,13 @@ async def field_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if draft is None or draft.step is None:
         await _service_gone(update)
         return
-    if not message.text:  # a photo, a sticker…: ask for text, stay put
-        await reply(update, texts.TEXT_EXPECTED)
+    if not message.text:  # a photo, a sticker…: the question again, with its buttons
+        await _ask(update, state, draft, texts.INVALID["text"])
         return
     try:
         value = parse_answer(draft.step, message.text, draft.service, draft.values, today=date.today())
     except InvalidAnswer as exc:
-        await reply(update, html.escape(str(exc)), [cancel_row()])
+        await _ask(update, state, draft, str(exc))
         return
     draft.answer(value)
     await _ask(update, state, draft)
@@ -254,6 +309,9 @@ async def field_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def field_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
     state = app_state(context)
+    if isinstance(pressed, BROWSING):  # Back from the first question: the list again, no order yet
+        await browse(update, context, pressed)
+        return
     draft = _draft(state)
     if draft is None or draft.step is None:
         await _service_gone(update)
@@ -262,7 +320,8 @@ async def field_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
     if isinstance(pressed, SkipField) and pressed.position == draft.position and step.optional:
         draft.skip()
         await _ask(update, state, draft)
-    elif isinstance(pressed, PickChoice) and step.kind is Kind.CHOICE:
+    elif (isinstance(pressed, PickChoice) and pressed.position in (None, draft.position)
+          and pressed.value in choices_for(step, draft.service, draft.values)):
         try:
             value = parse_answer(step, str(pressed.value), draft.service, draft.values)
         except InvalidAnswer:
@@ -276,66 +335,111 @@ async def field_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
 
 # --------------------------------------------------------------------------- summary, confirm
 
+def _shown_value(value: object) -> str:
+    if isinstance(value, tuple):
+        return texts.LINES_ONE if len(value) == 1 else texts.LINES.format(count=len(value))
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return shorten(str(value), 200)
+
+
 def _details(draft: OrderDraft) -> str:
     lines = []
     counted = COUNTED_LISTS.get(draft.service.type)
     for step in draft.steps:
-        if step.field not in draft.values:
-            continue
-        value = draft.values[step.field]
-        if isinstance(value, tuple):
-            shown = texts.LINES.format(count=len(value))
-        elif isinstance(value, date):
-            shown = value.strftime("%d/%m/%Y")
-        else:
-            shown = shorten(str(value), 200)
-        lines.append(f"{texts.FIELD_NAMES[step.field]}: {html.escape(shown)}")
+        if step.field in draft.values:
+            lines.append(f"{texts.FIELD_NAMES[step.field]}: {html.escape(_shown_value(draft.values[step.field]))}")
     if counted and "quantity" not in draft.values:
-        lines.append(f"{texts.FIELD_NAMES['quantity']}: {draft.quantity}")
+        lines.append(f"{texts.FIELD_NAMES['quantity']}: {draft.quantity:,}")
     return "\n".join(lines)
 
 
+def _price_line(state: AppState, basis: Breakdown) -> str:
+    """The price, with the arithmetic when the total is not simply the rate (1000 of them, or a
+    package): "1,500 × 0.90 USD per 1000 = 1.35 USD"."""
+    money = state.currency
+    price = format_money(basis.price, money)
+    if basis.package or (basis.units == 1000 and basis.times is None):
+        line = texts.PRICE_PLAIN.format(price=price)
+    else:
+        counts = {"quantity": f"{basis.quantity:,}", "times": basis.times, "units": f"{basis.units:,}",
+                  "rate": format_money(basis.rate, money), "price": price}
+        template = (texts.PRICE_PER_1000 if basis.times is None
+                    else texts.PRICE_POSTS if basis.per_post else texts.PRICE_RUNS)
+        line = template.format(**counts)
+    if basis.exact != basis.price:
+        step = format_money(price_quantum(state.settings.price_decimals), money)
+        line += " " + texts.PRICE_ROUNDED.format(step=step)
+    return line
+def _top_up_amount(state: AppState, missing: Decimal) -> Decimal | None:
+    """What a Stars invoice for `missing` is for: whole cents, at least one Star's worth; None
+    when Stars are off or it is more than one invoice may be."""
+    rate = state.settings.stars_per_unit
+    if rate is None:
+        return None
+    allowed = stars_range(rate)
+    amount = max(missing.quantize(CENT, rounding=ROUND_CEILING), allowed.low)
+    return amount if topup_amount_problem(amount, allowed) is None else None
+
+
 async def _summary(update: Update, state: AppState, draft: OrderDraft, note: str = "") -> None:
-    """Show the summary at the price it quotes now; Confirm charges that price or asks again."""
+    """Show the summary at the price it quotes now; Confirm charges that price or asks again.
+    A wallet that cannot pay it is offered the missing amount instead of Confirm."""
     session = current()
     assert update.effective_user is not None
-    price = quote(draft, state.markup_for(draft.service)).price
+    quoted = state.quote(draft)
+    price, money = quoted.price, state.currency
     session.goto(CONFIRM, order=draft_to_json(draft), quoted=f"{price:f}")
     session.renew()  # an earlier summary's Confirm, at an earlier price, is dead from now on
     wallet = await balance(state.db, update.effective_user.id)
-    earlier = session.draft.get("summary")
-    query = update.callback_query
-    here = query.message.message_id if query is not None and query.message is not None else None
-    if isinstance(earlier, int) and earlier != here:  # a new summary, not in place of the earlier one
-        with contextlib.suppress(TelegramError):  # deleted, or too old to edit: its Confirm is dead anyway
-            await update.get_bot().edit_message_reply_markup(update.effective_user.id, earlier, reply_markup=None)
-    text = note + texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
-                                price=format_money(price, state.currency),
-                                balance=format_money(wallet, state.currency))
-    if wallet < price:
-        text += texts.SUMMARY_SHORT.format(user_id=update.effective_user.id)
-    shown = await show(update, text, [[(texts.BUTTON_CONFIRM.format(price=format_money(price, state.currency)),
-                                        Confirm(session.nonce).data)], cancel_row()])
-    if shown is not None:
-        session.keep(summary=shown.message_id)
+    text = texts.SUMMARY.format(service=html.escape(shorten(draft.service.name, 200)), details=_details(draft),
+                                price=_price_line(state, quoted.basis), balance=format_money(wallet, money))
+    rows: list[Row] = []
+    if wallet >= price:
+        rows.append([(texts.BUTTON_CONFIRM.format(price=format_money(price, money)), Confirm(session.nonce).data)])
+        text += "\n\n" + texts.SUMMARY_CONFIRM_HINT
+    else:
+        missing = format_money(price - wallet, money)
+        top_up = _top_up_amount(state, price - wallet)
+        if top_up is not None:
+            text += "\n\n" + texts.SUMMARY_SHORT_STARS.format(missing=missing)
+            rows.append([(texts.BUTTON_PAY_AND_ORDER.format(amount=format_money(top_up, money)),
+                          PayAndOrder(session.nonce).data)])
+        elif state.settings.stars_per_unit is not None or state.settings.manual_topup_text is not None:
+            text += "\n\n" + texts.SUMMARY_SHORT_MANUAL.format(missing=missing)
+            rows.append([(texts.BUTTON_TOP_UP, Menu(MenuItem.TOP_UP).data)])
+        else:
+            text += "\n\n" + texts.SUMMARY_SHORT.format(missing=missing, user_id=update.effective_user.id)
+    if offers_drip_feed(draft.service):
+        rows.append([(texts.BUTTON_DRIP_FEED, ChooseOption(session.nonce, OrderOption.DRIP_FEED).data)])
+    rows.append(cancel_row())
+    await _present(update, f"{note}\n\n{text}" if note else text, rows)
 
 
 async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
     state, session, user = app_state(context), current(), update.effective_user
     assert user is not None
-    if not isinstance(pressed, Confirm):
-        await answer(update, texts.MENU_EXPIRED)
-        return
     # The catalogue may have changed since the summary: a hidden or removed service is not sold,
     # and a new rate or markup is shown before anyone is charged it.
     draft = _draft(state)
     if draft is None or draft.step is not None:
         await _service_gone(update)
         return
-    price = quote(draft, state.markup_for(draft.service)).price
+    if isinstance(pressed, ChooseOption) and offers_drip_feed(draft.service):
+        draft.choose_drip_feed()
+        await _ask(update, state, draft)
+        return
+    if isinstance(pressed, PayAndOrder):
+        await _pay_and_order(update, context, draft)
+        return
+    if not isinstance(pressed, Confirm):
+        await answer(update, texts.MENU_EXPIRED)
+        return
+    price = state.quote(draft).price
     if f"{price:f}" != session.draft.get("quoted"):
-        await _summary(update, state, draft, texts.PRICE_CHANGED.format(price=format_money(price, state.currency))
-                       + "\n\n")
+        await _summary(update, state, draft, texts.PRICE_CHANGED.format(price=format_money(price, state.currency)))
         return
     nonce = session.nonce
     session.end()
@@ -343,27 +447,73 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
     placing = await show(update, texts.PLACING)
     outcome = await place_order(
         state.db, state.panel, state.alerts, user_id=user.id, draft=draft,
-        markup_percent=state.markup_for(draft.service), currency=state.currency,
-        poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
+        markup_percent=state.markup_for(draft.service), price_decimals=state.settings.price_decimals,
+        currency=state.currency, poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
     if not isinstance(outcome, ShortOfMoney):  # an order exists (placed, refused, being checked)
         session.remember_confirmed(nonce)
     await replace(update, placing, _outcome_text(state, outcome, user.id), main_menu())
+
+
+async def _pay_and_order(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: OrderDraft) -> None:
+    """A Stars invoice for what the wallet is short of; the order waits at its summary, which
+    `paid` shows again once the payment is in. The line comes first, then the invoice under it."""
+    state, session, user = app_state(context), current(), update.effective_user
+    assert user is not None
+    price = state.quote(draft).price
+    amount = _top_up_amount(state, price - await balance(state.db, user.id))
+    rate = state.settings.stars_per_unit
+    if amount is None or rate is None:  # paid meanwhile, or Stars switched off: the summary says what now
+        await _summary(update, state, draft)
+        return
+    invoice = await open_stars_topup(state.db, user.id, amount, state.currency, rate)
+    session.keep(topup=invoice.topup_id)
+    shown = format_money(amount, state.currency)
+    await _present(update, texts.ORDER_INVOICE_SENT.format(stars=invoice.stars, amount=shown), [cancel_row()])
+    try:
+        await context.bot.send_invoice(
+            user.id, title=texts.INVOICE_TITLE, description=texts.INVOICE_DESCRIPTION.format(amount=shown),
+            payload=invoice.payload, currency="XTR",
+            prices=[LabeledPrice(texts.INVOICE_LABEL.format(amount=shown), invoice.stars)])
+    except TelegramError:
+        log.exception("could not send the invoice of top-up %s", invoice.topup_id)
+        await _summary(update, state, draft, texts.CHECKOUT_REFUSED["error"])
+
+
+def awaits_payment(topup_id: int | None) -> bool:
+    """Whether the open order's summary waits for the payment of this top-up's invoice (then
+    its receipt is the summary again, see `paid`)."""
+    session = current()
+    return (topup_id is not None and session.is_open(DIALOGUE) and session.step == CONFIRM
+            and session.draft.get("topup") == topup_id)
+
+
+async def paid(update: Update, context: ContextTypes.DEFAULT_TYPE, recorded: PaymentRecorded) -> None:
+    """The payment `awaits_payment` waited for is credited: the receipt, with the summary again
+    under it, Confirm and all."""
+    state, session = app_state(context), current()
+    receipt = texts.ORDER_PAID.format(amount=format_money(recorded.amount, recorded.currency))
+    draft = _draft(state)
+    if draft is None or draft.step is not None:
+        session.end()
+        await reply(update, f"{receipt}\n\n{texts.SERVICE_GONE}", main_menu())
+        return
+    session.keep(topup=None)
+    await _summary(update, state, draft, receipt)
 
 
 def _outcome_text(state: AppState, outcome: Outcome, user_id: int) -> str:
     money = state.currency
     if isinstance(outcome, Placed):
         text = texts.ORDER_PLACED.format(
-            order_id=outcome.order.order_id, panel_order_id=html.escape(shorten(outcome.panel_order_id, 60)),
-            service=html.escape(shorten(outcome.order.service_name, 200)),
+            order_id=outcome.order.order_id, service=html.escape(shorten(outcome.order.service_name, 200)),
             price=format_money(from_micros(outcome.order.price_micros), money),
             balance=format_money(outcome.balance, money),
         )
         return f"{text}\n\n{texts.SANDBOX_ORDER_NOTE}" if state.sandbox else text
     if isinstance(outcome, Refused):
         price = format_money(from_micros(outcome.order.price_micros), money)
-        if outcome.why is WhyRefused.REJECTED:
-            return texts.ORDER_REJECTED.format(reason=html.escape(outcome.reason), price=price)
+        if outcome.why is WhyRefused.REJECTED:  # in plain words; the panel's own is on the admins' screen
+            return texts.ORDER_REJECTED[classify_rejection(outcome.reason)].format(price=price)
         return (texts.ORDER_BUSY if outcome.why is WhyRefused.BUSY else texts.ORDER_UNAVAILABLE).format(price=price)
     if isinstance(outcome, OutcomeUnknown):
         return texts.ORDER_UNKNOWN.format(order_id=outcome.order.order_id,
@@ -376,11 +526,10 @@ def _outcome_text(state: AppState, outcome: Outcome, user_id: int) -> str:
 
 
 async def confirm_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Text at the summary: the summary again, with its buttons (Confirm is a button)."""
+    """Text at the summary: the summary again, with its buttons and a word on what to press."""
     state = app_state(context)
     draft = _draft(state)
     if draft is None or draft.step is not None:
         await _service_gone(update)
         return
-    await _summary(update, state, draft)
-
+    await _summary(update, state, draft, texts.INVALID["choice"])

@@ -45,7 +45,8 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
             await show(update, await _card(state, order), _buttons(state, order), answered=True)
             return
         try:
-            order = await refresh_order(state.db, state.panel, state.alerts, order, now=now, interval=interval)
+            order = await refresh_order(state.db, state.panel, state.alerts, order, now=now, interval=interval,
+                                        quantum=state.refund_quantum)
         except PanelError:
             await answer(update, texts.PANEL_BUSY[:200])
             return

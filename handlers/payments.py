@@ -23,9 +23,10 @@ from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.timestamps import shown_day
-from bot.domain.topup import CheckoutProblem
+from bot.domain.topup import CheckoutProblem, topup_id_of
 from bot.shop.topups import RefundReport, Reported, record_payment, review_checkout, settle_reported_refund
 from bot.state import app_state
+from handlers import ordering
 from handlers.common import reply
 from storage.topups import star_payments_of_user, topups_of_user
 
@@ -66,10 +67,13 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     state = app_state(context)
     # the ledger needs the user's row (the gate has not run: payments come first)
     await state.customers.record(user.id, user.first_name, user.username, user.language_code)
+    # The invoice of an order's summary: its receipt is that summary again (handlers/ordering.py).
+    for_order = ordering.awaits_payment(topup_id_of(payment.invoice_payload))
     try:
         recorded = await record_payment(state.db, payer_id=user.id, charge_id=payment.telegram_payment_charge_id,
                                         payload=payment.invoice_payload, total_stars=payment.total_amount,
-                                        stars_per_unit=state.settings.stars_per_unit, wallet_currency=state.currency)
+                                        stars_per_unit=state.settings.stars_per_unit, wallet_currency=state.currency,
+                                        receipt=not for_order)
     except Exception:  # Telegram will not send it again: leave every detail for the admins
         log.exception("could not record payment %s of user %s (%s Stars, payload %r)",
                       payment.telegram_payment_charge_id, user.id, payment.total_amount, payment.invoice_payload)
@@ -83,7 +87,9 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
         raise ApplicationHandlerStop
     log.info("user %s paid %s Stars: %s %s credited (P%s)", user.id, payment.total_amount, recorded.amount,
              recorded.currency, recorded.payment_id)
-    if state.notifier is not None:
+    if for_order:
+        await ordering.paid(update, context, recorded)
+    elif state.notifier is not None:
         state.notifier.wake()  # the receipt is in the outbox
     if not recorded.expected:
         await state.alerts.alert(texts.ALERT_UNEXPECTED_PAYMENT.format(

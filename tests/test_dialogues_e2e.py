@@ -67,7 +67,7 @@ async def restartable(tmp_path: Path) -> AsyncIterator[tuple[Restarts, Shop]]:
 
 # --------------------------------------------------------------------------- restarts
 
-ORDER_STEPS = ("categories", "services", "card", "link", "quantity", "summary")
+ORDER_STEPS = ("categories", "services", "link", "quantity", "summary")
 
 
 @pytest.mark.parametrize("restart_at", ORDER_STEPS)
@@ -84,14 +84,11 @@ async def test_an_order_carries_on_after_a_restart_at_any_step(tmp_path: Path, r
         await step("categories")
         await customer.tap(menu, f":cat:{CATEGORY}:0")
         await step("services")
-        await customer.tap(menu, f":svc:{SERVICE}")
-        assert "Order this" in str(menu.button_texts())
-        await step("card")
-        await customer.tap(menu, ":go")
-        assert "link" in menu.text.lower()
+        await customer.tap(menu, f":svc:{SERVICE}")  # the service, with its first question
+        assert "link" in menu.text.lower() and "Back" in str(menu.button_texts())
         await step("link")
         quantity = await customer.say("https://instagram.com/restart")
-        assert "quantity" in quantity.text.lower(), quantity.text
+        assert "how many" in quantity.text.lower(), quantity.text
         await step("quantity")
         summary = await customer.say("1000")
         assert summary.text.startswith("🧾 Check your order") and "https://instagram.com/restart" in summary.text
@@ -197,7 +194,6 @@ async def _order_at(customer: Customer, step: str) -> SentMessage:
     card = await customer.open_service(SERVICE)
     if step == "card":
         return card
-    await customer.tap(card, ":go")
     if step == "link":
         return card
     if step == "quantity":
@@ -286,8 +282,7 @@ async def test_two_dialogues_started_at_once_end_with_the_later_one(tmp_path: Pa
 async def test_one_users_answers_sent_together_are_taken_in_order(tmp_path: Path) -> None:
     async with open_shop(tmp_path, **SETTINGS) as shop:
         customer = await funded(shop, 5080)
-        card = await customer.open_service(SERVICE)
-        await customer.tap(card, ":go")
+        await customer.open_service(SERVICE)
         await customer.user.send("https://instagram.com/together")
         await customer.user.send("1000")
         await customer.user.next_message()  # the quantity question
@@ -308,7 +303,7 @@ async def test_an_expired_dialogue_answers_that_it_expired(tmp_path: Path) -> No
         shop.state.dialogues.clock = time.time
         card = await customer.open_service(SERVICE)
         shop.state.dialogues.clock = lambda: later + shop.settings.conversation_timeout_seconds + 1
-        assert await customer.tap_answer(card, ":go") == texts.MENU_EXPIRED
+        assert await customer.tap_answer(card, "‹ Back") == texts.MENU_EXPIRED
 
 
 async def test_an_unanswered_order_is_announced_once_when_it_expires(tmp_path: Path) -> None:
@@ -399,10 +394,11 @@ async def test_the_expiry_sweep_waits_for_an_answer_being_handled(tmp_path: Path
 
 async def test_a_confirm_that_bought_nothing_is_not_called_confirmed(tmp_path: Path) -> None:
     async with open_shop(tmp_path, **SETTINGS) as shop:
-        customer = shop.customer(5140)
-        await customer.say("/start")
+        customer = await funded(shop, 5140, "0.12")
         summary = await order_until_summary(customer, SERVICE, ["https://instagram.com/poor", "1000"])
         ok = _ok(summary)  # type: ignore[arg-type]
+        await shop.customer(ADMIN_ID, "Admin").say("/debit 5140 0.12")  # emptied after the summary was shown
+        await customer.user.next_message()  # "taken from your wallet"
         assert (await confirm(customer, summary)).startswith("⚠️ Not enough money")
         again = await customer.user.wait_answer(await _forge(shop, customer, summary, ok))
         assert again.params.get("text") == texts.MENU_EXPIRED

@@ -14,13 +14,16 @@ from bot.domain.money import format_money, from_micros, parse_amount, round_up, 
 from bot.domain.order_form import (
     InvalidAnswer,
     OrderDraft,
+    draft_from_json,
+    draft_to_json,
     parse_future_date,
     parse_lines,
     parse_link,
+    quantity_choices,
     steps_for,
     whole_number,
 )
-from bot.domain.pricing import order_cost, order_price, price_per_1000
+from bot.domain.pricing import breakdown, order_cost, price_per_1000
 from bot.panel import Service, ServiceType
 
 T = ServiceType
@@ -68,9 +71,25 @@ def test_order_cost(type_: str, quantity: int, runs: int | None, posts: int | No
 
 
 def test_markup_and_price_per_1000() -> None:
-    assert order_price(Decimal("0.6993"), Decimal("12.5")) == Decimal("0.786713")
-    assert order_price(Decimal("0.00001"), Decimal(0)) == Decimal("0.00001")
+    assert price_per_1000(service(rate="0.6993"), Decimal("12.5")) == Decimal("0.786713")
     assert price_per_1000(service(rate="0.01"), Decimal("33.3333")) == Decimal("0.013334")
+
+
+@pytest.mark.parametrize(("rate", "markup", "decimals", "quantity", "runs", "exact", "price"), [
+    ("0.90", "0", 2, 1000, None, "0.90", "0.90"),  # a round amount stays as it is
+    ("0.90", "0", 2, 1500, None, "1.35", "1.35"),
+    ("0.90", "0", 2, 500, 3, "1.35", "1.35"),  # drip-feed: quantity × runs
+    ("0.72", "0", 2, 100, None, "0.072", "0.08"),  # rounded up to the cent, never down
+    ("0.6993", "12.5", 2, 1000, None, "0.786713", "0.79"),
+    ("0.0025", "0", 2, 1000, None, "0.0025", "0.01"),  # a views rate still costs a cent
+    ("0.72", "0", 3, 100, None, "0.072", "0.072"),  # PRICE_DECIMALS=3
+    ("0.72", "0", 0, 100, None, "0.072", "1"),  # PRICE_DECIMALS=0: whole units
+])
+def test_a_price_is_the_rate_times_the_units_rounded_up_to_the_price_decimals(
+        rate: str, markup: str, decimals: int, quantity: int, runs: int | None, exact: str, price: str) -> None:
+    basis = breakdown(service(rate=rate), Decimal(markup), decimals, quantity=quantity, runs=runs)
+    assert basis.exact == Decimal(exact) and basis.price == Decimal(price)
+    assert basis.units == quantity * (runs or 1) and basis.times == runs
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -99,7 +118,9 @@ def test_paginate_clamps_to_existing_pages() -> None:
 
 def test_steps_follow_the_type() -> None:
     assert [s.field for s in steps_for(service())] == ["link", "quantity"]
-    assert [(s.field, s.optional) for s in steps_for(service(dripfeed=True))] == [
+    # drip-feed is asked only once chosen among the summary's options
+    assert [s.field for s in steps_for(service(dripfeed=True))] == ["link", "quantity"]
+    assert [(s.field, s.optional) for s in steps_for(service(dripfeed=True), drip=True)] == [
         ("link", False), ("quantity", False), ("runs", True), ("interval", False)]
     assert [s.field for s in steps_for(service(type_="Poll"))] == ["link", "quantity", "answer_number"]
     assert [(s.field, s.optional) for s in steps_for(service(type_="Subscriptions"))] == [
@@ -111,11 +132,39 @@ def test_skipping_runs_skips_the_interval() -> None:
     draft = OrderDraft.start("k", service(dripfeed=True))
     draft.answer("https://x.io/a")
     draft.answer(100)
+    assert draft.step is None  # a plain order: drip-feed is the summary's option
+    draft.choose_drip_feed()
+    assert draft.step is not None and draft.step.field == "runs" and draft.drip
     draft.skip()
-    assert draft.step is None and draft.to_request().to_form() == {"service": "1", "link": "https://x.io/a",
-                                                                   "quantity": "100"}
+    assert draft.step is None and not draft.drip and draft.to_request().to_form() == {
+        "service": "1", "link": "https://x.io/a", "quantity": "100"}
     with pytest.raises(InvalidAnswer):
         OrderDraft.start("k", service()).skip()
+    with pytest.raises(InvalidAnswer):  # no drip-feed on a service without it
+        OrderDraft.start("k", service()).choose_drip_feed()
+
+
+def test_drip_feed_chosen_on_the_summary_survives_a_restart() -> None:
+    draft = OrderDraft.start("k", service(dripfeed=True))
+    draft.answer("https://x.io/a")
+    draft.answer(100)
+    draft.choose_drip_feed()
+    draft.answer(3)
+    stored = draft_from_json(draft_to_json(draft), service(dripfeed=True))
+    assert stored is not None and stored.drip and stored.step is not None and stored.step.field == "interval"
+    assert stored.values == {"link": "https://x.io/a", "quantity": 100, "runs": 3}
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (10, 100_000, (200, 500, 1000, 2000, 5000, 10_000)),  # centred on 1000
+    (50, 10_000, (200, 500, 1000, 2000, 5000, 10_000)),
+    (100, 1000, (100, 200, 500, 1000)),
+    (1, 1, (1,)),
+    (1500, 1800, (1500,)),  # no round amount fits: the minimum
+    (20_000, 10_000_000, (20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)),
+])
+def test_quantity_buttons_are_round_amounts_within_the_range(low: int, high: int, expected: tuple[int, ...]) -> None:
+    assert quantity_choices(low, high) == expected
 
 
 @pytest.mark.parametrize(("text", "telegram", "expected"), [

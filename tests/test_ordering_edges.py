@@ -55,9 +55,9 @@ async def test_the_same_draft_confirmed_twice_is_one_order(shop: Shop) -> None:
     draft.answer(1000)
     state = shop.state
     first = await place_order(state.db, state.panel, state.alerts, user_id=2101, draft=draft,
-                              markup_percent=Decimal(0), currency="USD")
+                              markup_percent=Decimal(0), price_decimals=2, currency="USD")
     second = await place_order(state.db, state.panel, state.alerts, user_id=2101, draft=draft,
-                               markup_percent=Decimal(0), currency="USD")
+                               markup_percent=Decimal(0), price_decimals=2, currency="USD")
     assert isinstance(first, Placed) and isinstance(second, Duplicate)
     assert second.order.order_id == first.order.order_id
     assert len(shop.adds()) == 1 and await shop.balance(2101) == Decimal(100) - Decimal("0.12")
@@ -79,29 +79,29 @@ async def test_unknown_and_forged_buttons_are_answered(shop: Shop) -> None:
 
 async def test_an_edited_message_is_not_an_answer(shop: Shop) -> None:
     customer = await funded(shop, 2103)
-    card = await customer.open_service("101")
-    await customer.tap(card, ":go")
+    await customer.open_service("101")
     await customer.say("https://instagram.com/edit")
-    sent = await customer.user.send("500")
-    runs_prompt = await customer.user.next_message()
+    summary = await customer.say("500")
+    runs_prompt, _ = await customer.tap(summary, ":opt:drip")
     assert "runs" in runs_prompt.text
+    sent = await customer.user.send("3")
+    interval_prompt = await customer.user.next_message()
     await shop.telegram.push_update({"edited_message": {**sent, "text": "5", "edit_date": int(time.time())}})
-    interval_prompt = await customer.say("3")  # the runs; the edit above answered nothing
     assert "Minutes between runs" in interval_prompt.text
-    summary = await customer.say("15")
-    assert "Quantity: 500" in summary.text and "Runs: 3" in summary.text
+    summary = await customer.say("15")  # the interval: the edit above answered nothing
+    assert "Quantity: 500" in summary.text and "Runs: 3" in summary.text and "Interval (min): 15" in summary.text
 
 
 async def test_a_photo_in_the_middle_of_an_order_asks_for_text(shop: Shop) -> None:
     customer = await funded(shop, 2104)
-    card = await customer.open_service("102")
-    await customer.tap(card, ":go")
+    await customer.open_service("102")
     await shop.telegram.push_update({"message": {
         "message_id": 777001, "from": customer.user.as_dict(), "chat": customer.user.chat_dict(), "date": 0,
         "photo": [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}],
     }})
-    assert (await customer.user.next_message()).text == texts.TEXT_EXPECTED
-    assert "quantity" in (await customer.say("https://instagram.com/photo")).text
+    again = await customer.user.next_message()  # the question again, with its buttons
+    assert again.text == f"{texts.INVALID['text']}\n\n{texts.ASK['link']}" and again.buttons()
+    assert "How many" in (await customer.say("https://instagram.com/photo")).text
 
 
 async def test_result_is_sent_as_a_new_message_when_the_summary_is_gone(shop: Shop) -> None:
@@ -246,7 +246,7 @@ async def test_out_of_funds_alerts_admins_at_most_once_an_hour(shop: Shop) -> No
         draft.answer(f"https://instagram.com/funds{number}")
         draft.answer(1000)
         outcome = await place_order(shop.state.db, shop.state.panel, alerts, user_id=2111, draft=draft,
-                                    markup_percent=Decimal(0), currency="USD")
+                                    markup_percent=Decimal(0), price_decimals=2, currency="USD")
         assert isinstance(outcome, Refused) and outcome.why == "unavailable"
     assert len(sent) == 2 and all("panel balance is too low" in text for text in sent)  # at 5000 and 8600
     assert await shop.balance(2111) == Decimal(100)
@@ -275,7 +275,6 @@ async def test_pressing_a_button_whose_page_is_already_shown_changes_nothing(sho
 async def test_the_main_menu_leaves_an_order_in_progress(shop: Shop) -> None:
     customer = await funded(shop, 2110)
     card = await customer.open_service("102")
-    await customer.tap(card, ":go")
     menu = await customer.say("/start")
     assert menu.text.startswith("👋 Hello, Ann!")
     assert await customer.tap_answer(card, "Cancel") == texts.MENU_EXPIRED  # the order's buttons are dead

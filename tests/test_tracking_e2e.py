@@ -28,7 +28,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
 
 
 async def place(shop: Shop, customer: Customer, link: str, quantity: str = "1000", service: str = "101") -> int:
-    answers = [link, quantity, "SKIP"] if service == "101" else [link, quantity]
+    answers = [link, quantity]
     text = await confirm(customer, await order_until_summary(customer, service, answers))
     assert text.startswith("✅ Order placed"), text
     return (await orders_in_state(shop.state.db, "placed"))[-1].order_id

@@ -1,7 +1,9 @@
 """Exact money: Decimal in the code, integer micro-units (10^-6) in the database.
 
-Customer prices are rounded UP to the micro-unit, so a rate like 0.01 per 1000 still costs
-something for a single unit and the shop never sells below its computed price.
+Costs (what the panel charges) are exact to the micro-unit, rounded up. Customer prices are
+rounded UP to the shop's price decimals (PRICE_DECIMALS, default 2: whole cents) when they are
+quoted, so a rate like 0.01 per 1000 still costs something for a single unit, the shop never
+sells below its computed price, and the amount shown is exactly the amount charged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,21 @@ QUANTUM = Decimal(1) / MICROS
 
 def round_up(amount: Decimal) -> Decimal:
     return amount.quantize(QUANTUM, rounding=ROUND_CEILING)
+
+
+def price_quantum(decimals: int) -> Decimal:
+    """The smallest step of a customer price: 0.01 for 2 decimals."""
+    return Decimal(1).scaleb(-decimals)
+
+
+def round_price(amount: Decimal, decimals: int) -> Decimal:
+    """A customer price, rounded up to `decimals` (never below the computed price)."""
+    return amount.quantize(price_quantum(decimals), rounding=ROUND_CEILING).quantize(QUANTUM)
+
+
+def quantum_micros(decimals: int) -> int:
+    """`price_quantum` in micro-units (10_000 for 2 decimals)."""
+    return 10 ** (6 - decimals)
 
 
 def to_micros(amount: Decimal) -> int:

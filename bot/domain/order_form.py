@@ -66,13 +66,15 @@ class InvalidAnswer(ValueError):
     """The message (from texts) tells the customer what is wrong and what is allowed."""
 
 
-def steps_for(service: Service) -> tuple[Step, ...]:
+def steps_for(service: Service, *, drip: bool = False) -> tuple[Step, ...]:
+    """The questions for `service`. Drip-feed (runs, interval) is asked only when the customer
+    chose it among the summary's options (`drip`), never on the way to a plain order."""
     spec = ORDER_FIELDS[service.type]
     required = list(spec.required)
     if spec.one_of:
         required += spec.one_of[0]  # Poll: we ask for the answer number
     optional = list(spec.optional)
-    if service.type is ServiceType.DEFAULT and not service.dripfeed:
+    if service.type is ServiceType.DEFAULT and not (service.dripfeed and drip):
         optional = [name for name in optional if name not in ("runs", "interval")]
     if service.type is ServiceType.SUBSCRIPTIONS:
         # The wallet is charged up front, so the number of posts must be known: we require it.
@@ -81,6 +83,35 @@ def steps_for(service: Service) -> tuple[Step, ...]:
     steps = [Step(name, _KINDS.get(name, Kind.NUMBER)) for name in required]
     steps += [Step(name, _KINDS.get(name, Kind.NUMBER), optional=name != "interval") for name in optional]
     return tuple(steps)
+
+
+def offers_drip_feed(service: Service) -> bool:
+    return service.type is ServiceType.DEFAULT and service.dripfeed
+
+
+# The round amounts a quantity question offers as buttons: 1, 2, 5 × 10^k.
+_ROUND = tuple(m * 10**k for k in range(10) for m in (1, 2, 5))
+QUANTITY_CHOICES = 6
+
+
+def quantity_choices(low: int, high: int) -> tuple[int, ...]:
+    """A few round quantities within low–high, centred on 1000 (the size most people buy), for
+    buttons beside "or type a number"; the minimum itself when no round amount fits."""
+    fitting = [n for n in _ROUND if low <= n <= high]
+    if not fitting:
+        return (low,) if low <= high else ()
+    at = next((i for i, n in enumerate(fitting) if n >= 1000), len(fitting) - 1)
+    start = max(0, min(at - 2, len(fitting) - QUANTITY_CHOICES))
+    return tuple(fitting[start:start + QUANTITY_CHOICES])
+
+
+def choices_for(step: Step, service: Service, values: dict[str, Any]) -> tuple[int, ...]:
+    """The values a question offers as buttons (a typed answer is read as well)."""
+    if step.kind is Kind.CHOICE:
+        return DELAY_CHOICES
+    if step.field == "quantity":
+        return quantity_choices(*_bounds("quantity", service, values))
+    return ()
 
 
 def prompt(step: Step, service: Service, values: dict[str, Any]) -> str:
@@ -232,10 +263,21 @@ class OrderDraft:
     steps: tuple[Step, ...]
     values: dict[str, Any] = field(default_factory=dict)
     position: int = 0
+    drip: bool = False  # drip-feed chosen among the summary's options
 
     @classmethod
     def start(cls, key: str, service: Service) -> OrderDraft:
         return cls(key, service, steps_for(service))
+
+    def choose_drip_feed(self) -> None:
+        """The summary's drip-feed option: ask runs (Skip: deliver at once) and the interval."""
+        if not offers_drip_feed(self.service):
+            raise InvalidAnswer(texts.INVALID["not_optional"])
+        self.drip = True
+        self.steps = steps_for(self.service, drip=True)
+        for name in ("runs", "interval"):
+            self.values.pop(name, None)
+        self.position = next(i for i, step in enumerate(self.steps) if step.field == "runs")
 
     @property
     def step(self) -> Step | None:
@@ -254,6 +296,7 @@ class OrderDraft:
         self.position += 1
         if step.field == "runs":  # no drip-feed: no interval either
             self.position += sum(1 for s in self.steps[self.position:] if s.field == "interval")
+            self.drip = False
 
     @property
     def quantity(self) -> int:
@@ -275,7 +318,8 @@ def draft_to_json(draft: OrderDraft) -> dict[str, Any]:
     """The draft as JSON values, to be stored between the customer's answers."""
     values = {name: list(value) if isinstance(value, tuple) else value.isoformat() if isinstance(value, date)
               else value for name, value in draft.values.items()}
-    return {"key": draft.key, "service_id": draft.service.service_id, "values": values, "position": draft.position}
+    return {"key": draft.key, "service_id": draft.service.service_id, "values": values, "position": draft.position,
+            "drip": draft.drip}
 
 
 def draft_from_json(data: object, service: Service) -> OrderDraft | None:
@@ -284,7 +328,10 @@ def draft_from_json(data: object, service: Service) -> OrderDraft | None:
     if not isinstance(data, dict) or data.get("service_id") != service.service_id:
         return None
     key, stored, position = data.get("key"), data.get("values"), data.get("position")
-    steps = steps_for(service)
+    drip = data.get("drip", offers_drip_feed(service))  # a draft stored before the option asked drip-feed inline
+    if not isinstance(drip, bool):
+        return None
+    steps = steps_for(service, drip=drip and offers_drip_feed(service))
     kinds = {step.field: step.kind for step in steps}
     if not (isinstance(key, str) and isinstance(stored, dict) and isinstance(position, int)
             and 0 <= position <= len(steps) and set(stored) <= set(kinds)):
@@ -304,4 +351,4 @@ def draft_from_json(data: object, service: Service) -> OrderDraft | None:
             values[name] = value
         else:
             return None
-    return OrderDraft(key, service, steps, values, position)
+    return OrderDraft(key, service, steps, values, position, drip and offers_drip_feed(service))

@@ -1,15 +1,20 @@
-"""Prices: rate × quantity / 1000 (× runs for drip-feed; flat for packages) × (1 + markup %).
+"""Prices: the shop's rate (the panel's rate × (1 + markup %), per 1000, or per package for
+package types) × units / 1000, rounded up to the shop's price decimals.
 
-The cost is what the panel charges the operator; the price is what the customer pays. Both
-are rounded up to the micro-unit (see money.py), never down.
+The units are what the panel delivers: the quantity, × runs for drip-feed, × posts for a
+subscription. The cost is what the panel charges the operator (its own rate, exact to the
+micro-unit); the price is what the customer pays. The rate is kept to the micro-unit (a views
+service may cost 0.0025 per 1000) and only the total is rounded, up, so the arithmetic a
+customer is shown (`Breakdown`) is exactly what they are charged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.domain.catalogue import is_package
-from bot.domain.money import round_up
+from bot.domain.money import round_price, round_up
 from bot.panel import Service, ServiceType
 
 
@@ -18,22 +23,45 @@ def with_markup(amount: Decimal, markup_percent: Decimal) -> Decimal:
 
 
 def price_per_1000(service: Service, markup_percent: Decimal) -> Decimal:
-    """What a customer sees as the rate: per 1000, or per package for package types."""
+    """The shop's rate a customer sees: per 1000, or per package for package types."""
     return round_up(with_markup(service.rate, markup_percent))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """How a price is made, for the summary: `quantity` (× `times` runs or posts) = `units`,
+    × `rate` / 1000 = `exact`, rounded up to `price`."""
+
+    quantity: int
+    times: int | None  # runs (drip-feed) or posts (subscription); None: once
+    units: int
+    rate: Decimal
+    exact: Decimal
+    price: Decimal
+    package: bool = False
+    per_post: bool = False  # `times` counts posts (a subscription), not runs
+
+
+def breakdown(service: Service, markup_percent: Decimal, decimals: int, *, quantity: int,
+              runs: int | None = None, posts: int | None = None) -> Breakdown:
+    rate = price_per_1000(service, markup_percent)
+    if is_package(service.type):
+        return Breakdown(1, None, 1, rate, rate, round_price(rate, decimals), package=True)
+    times = posts or 1 if service.type is ServiceType.SUBSCRIPTIONS else runs or None
+    units = quantity * (times or 1)
+    exact = rate * units / 1000
+    return Breakdown(quantity, times, units, rate, exact, round_price(exact, decimals),
+                     per_post=service.type is ServiceType.SUBSCRIPTIONS)
 
 
 def order_cost(service: Service, *, quantity: int | None, runs: int | None = None,
                posts: int | None = None) -> Decimal:
-    """The panel's charge for an order, exact (before rounding)."""
+    """The panel's charge for an order, to the micro-unit (rounded up)."""
     if is_package(service.type):
-        return service.rate
+        return round_up(service.rate)
     units = Decimal(quantity or 0)
     if service.type is ServiceType.SUBSCRIPTIONS:
         units *= posts or 1  # `quantity` is the max per post
     elif runs:
         units *= runs
-    return service.rate * units / 1000
-
-
-def order_price(cost: Decimal, markup_percent: Decimal) -> Decimal:
-    return round_up(with_markup(cost, markup_percent))
+    return round_up(service.rate * units / 1000)

@@ -2,7 +2,7 @@
 
 The customer is owed the *undelivered share of what they paid*:
 
-    price × undelivered units / units paid for        (rounded down to the micro-unit)
+    price × undelivered units / units paid for        (rounded down to the price step)
 
 where the units paid for are what the price was computed from (pricing.order_cost): quantity for
 most types, quantity × runs for drip-feed, max × posts for a subscription. A package has a flat
@@ -13,6 +13,10 @@ A status is a *target* (what should have gone back in total), never an amount to
 status settles only the difference with what was refunded before, and nothing ever brings the
 total above the price. A target below what was already refunded takes nothing back (the admins
 are told, see `Settlement.overpaid`).
+
+The price step (`quantum`, in micro-units) is the shop's price decimals (money.quantum_micros):
+prices are quoted in whole cents, so a share rounded down to a cent keeps every wallet in cents,
+and what a customer is shown is exactly what the ledger holds.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ def billed_units(service_type: str, quantity: int | None, request: Mapping[str, 
     return quantity * int(multiplier)
 
 
-def refund_target(status: OrderStatus, price_micros: int, units: int | None, remains: int | None) -> RefundTarget:
+def refund_target(status: OrderStatus, price_micros: int, units: int | None, remains: int | None,
+                  quantum: int = 1) -> RefundTarget:
     """What the customer should have got back in total once the panel says `status`."""
     if status in FULL_REFUND:
         return price_micros
@@ -65,7 +70,8 @@ def refund_target(status: OrderStatus, price_micros: int, units: int | None, rem
         return Held("the panel did not say how many were not delivered")
     if not 0 < remains <= units:
         return Held(f"the panel says {remains} of {units} were not delivered, which cannot be right")
-    return int((Decimal(price_micros) * remains / units).to_integral_value(rounding=ROUND_DOWN))
+    share = int((Decimal(price_micros) * remains / units).to_integral_value(rounding=ROUND_DOWN))
+    return share - share % quantum
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from enum import StrEnum
 from bot import texts
 from bot.domain.money import format_money, from_micros, to_micros
 from bot.domain.order_form import OrderDraft
-from bot.domain.pricing import order_cost, order_price
+from bot.domain.pricing import Breakdown, breakdown, order_cost
 from bot.panel import (
     OrderOutcomeUnknown,
     PanelAuthError,
@@ -52,12 +52,16 @@ log = logging.getLogger(__name__)
 class Quote:
     cost: Decimal  # at the panel's rate
     price: Decimal  # what the customer pays
+    basis: Breakdown  # how the price is made (bot/domain/pricing.py)
 
 
-def quote(draft: OrderDraft, markup_percent: Decimal) -> Quote:
+def quote(draft: OrderDraft, markup_percent: Decimal, decimals: int) -> Quote:
+    """The price, rounded up to the shop's price decimals: the summary shows it, Confirm charges
+    exactly it (or shows the summary again if it changed)."""
     values = draft.values
-    cost = order_cost(draft.service, quantity=draft.quantity, runs=values.get("runs"), posts=values.get("posts"))
-    return Quote(order_price(cost, Decimal(0)), order_price(cost, markup_percent))
+    counts = {"quantity": draft.quantity, "runs": values.get("runs"), "posts": values.get("posts")}
+    basis = breakdown(draft.service, markup_percent, decimals, **counts)
+    return Quote(order_cost(draft.service, **counts), basis.price, basis)
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,11 @@ Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
 
 
 async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
-                      markup_percent: Decimal, currency: str, poll_interval: float = 60.0,
+                      markup_percent: Decimal, price_decimals: int, currency: str, poll_interval: float = 60.0,
                       unrecorded: dict[int, str] | None = None) -> Outcome:
     """`unrecorded`: where an order the panel took is kept when its id cannot be stored (the
     poll job stores it later, see `record_unrecorded`)."""
-    price = quote(draft, markup_percent)
+    price = quote(draft, markup_percent, price_decimals)
     request = draft.to_request()
     form = request.to_form()
     charged = await charge_and_record(db, NewOrder(

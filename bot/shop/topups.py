@@ -93,12 +93,15 @@ class PaymentRecorded:
     currency: str
     balance: Decimal
     expected: bool  # the payment matched a pending invoice of the payer exactly
+    topup_id: int | None = None  # the payer's top-up it paid
 
 
 async def record_payment(db: Database, *, payer_id: int, charge_id: str, payload: str, total_stars: int,
-                         stars_per_unit: Decimal | None, wallet_currency: str) -> PaymentRecorded | None:
+                         stars_per_unit: Decimal | None, wallet_currency: str,
+                         receipt: bool = True) -> PaymentRecorded | None:
     """Credit a payment Telegram confirmed, once per charge id; None for one already recorded
-    (a replayed update). The receipt goes to the outbox in the same transaction."""
+    (a replayed update). The receipt goes to the outbox in the same transaction (unless the
+    caller tells the payer itself: `receipt=False`)."""
     topup_id = topup_id_of(payload)
     async with db.transaction() as conn:
         topup = await get_topup(conn, topup_id) if topup_id is not None else None
@@ -117,11 +120,12 @@ async def record_payment(db: Database, *, payer_id: int, charge_id: str, payload
             await add_entry(conn, payer_id, micros, currency, "topup", ref=f"stars:{charge_id}",
                             note=f"{total_stars} Stars")
         balance = from_micros(await balance_micros(conn, payer_id))
-        await queue_notice(conn, Notice(payer_id, texts.TOPUP_RECEIPT.format(
-            stars=total_stars, amount=format_money(amount, currency), balance=format_money(balance, currency),
-            reference=payment_id)), time.time())
+        if receipt:
+            await queue_notice(conn, Notice(payer_id, texts.TOPUP_RECEIPT.format(
+                stars=total_stars, amount=format_money(amount, currency), balance=format_money(balance, currency),
+                reference=payment_id)), time.time())
     expected = settled and topup is not None and topup.stars == total_stars
-    return PaymentRecorded(payment_id, amount, currency, balance, expected)
+    return PaymentRecorded(payment_id, amount, currency, balance, expected, topup.topup_id if topup else None)
 
 
 # --------------------------------------------------------------------------- Stars refunds

@@ -76,7 +76,7 @@ def status_name(status: str | None) -> str:
 
 
 def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded, *, now: float,
-                  interval: float) -> StatusChange:
+                  interval: float, quantum: int = 1) -> StatusChange:
     """What one status answer means for one order as stored now: the new state, the next poll
     (none once final), the refund still due (bot/domain/refunds.py), the customer's message and
     the admins' alert."""
@@ -88,7 +88,7 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
         return StatusChange(order.order_id, None, info.raw_status, info.start_count, info.remains, next_poll)
     changed = status is not old and not (status in RUNNING and old in RUNNING)
     units = billed_units(order.service_type, order.quantity, order.request)
-    target = refund_target(status, order.price_micros, units, info.remains)
+    target = refund_target(status, order.price_micros, units, info.remains, quantum)
     # A final order is asked about no more, unless its refund is held: then it is asked (backing
     # off to every 30 minutes) until an answer makes the share computable or an admin decides.
     if status.is_final and not isinstance(target, Held):
@@ -153,10 +153,11 @@ def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, 
 
 
 async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
-                      interval: float, early: float | None = None) -> PollReport:
+                      interval: float, early: float | None = None, quantum: int = 1) -> PollReport:
     """One cycle: every due order, topped up to full batches of 100 with the orders due soonest
     (at most `early` seconds early, one interval by default), so N open orders cost about
-    ceil(N / 100) status requests a cycle however their schedules drifted apart."""
+    ceil(N / 100) status requests a cycle however their schedules drifted apart. `quantum`: the
+    price step partial refunds are rounded down to (bot/domain/refunds.py)."""
     due = await due_orders(db, now, horizon=interval if early is None else early, batch=BATCH_LIMIT)
     if not due:
         return PollReport()
@@ -168,7 +169,7 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     for order in due:
         result = results.get(order.panel_order_id or "")
         if isinstance(result, OrderStatusInfo):
-            decisions[order.order_id] = _decider(result, now, interval)
+            decisions[order.order_id] = _decider(result, now, interval, quantum)
         elif isinstance(result, PanelNotFound) or not is_id(order.panel_order_id or ""):
             # the panel does not know it, or its id (typed by hand long ago) cannot be sent
             missing.append((order, result or PanelRejected("no panel order id")))
@@ -200,9 +201,9 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
                       len(failed), len(missing), sum(1 for c in changes if c.hold))
 
 
-def _decider(info: OrderStatusInfo, now: float, interval: float) -> Decide:
+def _decider(info: OrderStatusInfo, now: float, interval: float, quantum: int) -> Decide:
     def decide(order: OrderRecord, refunded: Refunded) -> StatusChange:
-        return status_change(order, info, refunded, now=now, interval=interval)
+        return status_change(order, info, refunded, now=now, interval=interval, quantum=quantum)
     return decide
 
 
@@ -232,12 +233,12 @@ async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord,
 
 
 async def refresh_order(db: Database, panel: PanelClient, alerts: AdminAlerts, order: OrderRecord, *, now: float,
-                        interval: float) -> OrderRecord:
+                        interval: float, quantum: int = 1) -> OrderRecord:
     """Ask the panel about one order now (the card's Refresh button). Panel errors propagate."""
     if order.state != "placed" or not order.panel_order_id:
         return order
     info = await panel.status(order.panel_order_id)
-    stored = await _store(db, alerts, {order.order_id: _decider(info, now, interval)}, now)
+    stored = await _store(db, alerts, {order.order_id: _decider(info, now, interval, quantum)}, now)
     if isinstance(outcome := stored.get(order.order_id), Exception):
         raise outcome
     return await get_order(db, order.order_id) or order

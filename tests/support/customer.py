@@ -46,7 +46,8 @@ class Customer:
                                                  what=f"message {message.message_id} to change")
 
     async def open_service(self, service_id: str) -> SentMessage:
-        """/order → the service's category → its card (paging if needed)."""
+        """/order → the service's category → the service (paging if needed), which is shown with
+        the first question of its order."""
         menu = await self.say("/order")
         category = next(c for c in self.shop.state.catalogue.categories
                         if any(s.service_id == service_id for s in c.services))
@@ -60,6 +61,11 @@ def _find_button(message: SentMessage, button: str) -> str:
         for b in row:
             data = b.get("callback_data", "")
             if data.endswith(button) or button in b.get("text", ""):
+                return data
+    with_position = re.compile(re.escape(button) + r":[0-9]+$")  # a value button names its question too
+    for row in message.buttons():
+        for b in row:
+            if with_position.search(data := b.get("callback_data", "")):
                 return data
     raise AssertionError(f"no button {button!r} in {message.text[:80]!r}: {message.button_texts()}")
 
