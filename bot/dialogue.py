@@ -10,6 +10,9 @@ another process, carries on from the row. (python-telegram-bot's ConversationHan
 persistence keep conversations in memory and flush them on an interval; see
 ../shared/ptb-notes.md.)
 
+One dialogue is open per user; an aside (`begin_aside`: /paysupport's question asked mid-order)
+keeps the one it was opened over in its draft and gives it back, nonce and all, when it ends.
+
 Handlers reach the state of the update they handle with `current()`. What each dialogue's steps
 do, and the one rule for /cancel, Cancel and leaving, are in handlers/dialogues.py.
 """
@@ -30,6 +33,7 @@ from storage.dialogues import DialogueRow, close_expired, expired_users, load_di
 log = logging.getLogger(__name__)
 
 FINISHED_KEPT = 20  # nonces of confirmed orders remembered per user, for "already confirmed"
+UNDER = "under"  # in an aside's draft: the dialogue it was opened over (`Session.begin_aside`)
 
 
 class Session:
@@ -95,6 +99,33 @@ class Session:
             return
         row.name, row.step, row.draft = None, "", {}
         self.changed = True
+
+    def begin_aside(self, name: str, step: str, **draft: Any) -> str:
+        """Open `name` at `step` over the dialogue open now (a question asked mid-order), which
+        `end_aside` opens again as it was: its step, its answers and its nonce, so the buttons it
+        showed work again. An aside opened over an aside keeps the first one's dialogue under it."""
+        row = self._row
+        under: dict[str, Any] | None = None
+        if self.is_open():
+            under = row.draft.get(UNDER) or {"name": row.name, "step": row.step, "nonce": row.nonce,
+                                             "draft": row.draft}
+        self.begin(name, step, **draft)
+        if under is not None:
+            self._row.draft[UNDER] = under
+        return self._row.nonce
+
+    def end_aside(self) -> bool:
+        """End the open dialogue; one it was opened over (`begin_aside`) is open again (True),
+        unless the aside expired (what was under it is older still)."""
+        under = self._row.draft.get(UNDER) if self.is_open() else None
+        self.end()
+        if not isinstance(under, dict) or not isinstance(under.get("name"), str):
+            return False
+        row = self._row
+        row.name, row.step, row.nonce = under["name"], str(under.get("step", "")), str(under.get("nonce", ""))
+        row.draft = dict(under.get("draft") or {})
+        self._touch()
+        return True
 
     def remember_confirmed(self, nonce: str) -> None:
         """The buttons carrying `nonce` made an order: they are answered "already confirmed"."""

@@ -27,23 +27,11 @@ SANDBOX_BANNER = _(
 SANDBOX_ORDER_NOTE = _("🧪 Sandbox: simulated order, nothing was bought.")
 HELP = _(
     "<b>How ordering works</b>\n"
-    "1. Press <b>New order</b> (or send /order), pick a category and a service. You can also type "
-    "a word to search services by name.\n"
-    "2. The service card shows the price per 1000, the allowed quantity and whether refill, cancel "
-    "and drip-feed are offered.\n"
-    "3. Send the link (an address starting with http:// or https://) and the details the service "
-    "asks for.\n"
-    "4. Check the summary and press <b>Confirm</b>: the price is taken from your wallet and the order "
-    "goes to the provider. If the provider refuses it, the money comes back at once.\n\n"
-    "<b>Commands</b>\n"
-    "/start: main menu\n"
-    "/order: new order\n"
-    "/orders: my orders\n"
-    "/balance: my wallet\n"
-    "/topup: add money to the wallet\n"
-    "/paysupport: help with a payment\n"
-    "/cancel: leave the current order\n"
-    "/help: this help"
+    "1. Press <b>New order</b> (or send /order) and pick a service, or type a word to search.\n"
+    "2. Send the link and the quantity.\n"
+    "3. Check the price and press <b>Confirm</b>. The price is paid from your wallet and comes back if "
+    "the order fails.\n\n"
+    "/cancel stops what you are doing."
 )
 BUTTON_NEW_ORDER = _("🛒 New order")
 BUTTON_MY_ORDERS = _("📦 My orders")
@@ -51,6 +39,7 @@ BUTTON_BALANCE = _("💰 Balance")
 BUTTON_HELP = _("❓ Help")
 BUTTON_MAIN_MENU = _("🏠 Main menu")
 BUTTON_TOPUP = _("💳 Top up")
+BUTTON_PAYSUPPORT = _("🆘 Help with a payment")
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", _("Main menu")),
@@ -395,6 +384,8 @@ STATS_PERIOD = _("<b>{period}</b>: {orders} orders · turnover {turnover} · cos
                  "{statuses}")
 STATS_TOPUPS = _("\n   top-ups {total}: {stars} ⭐ for {stars_money}, other methods {manual}")
 STATS_PERIODS: dict[str, str] = {"today": _("Today"), "7d": _("7 days"), "30d": _("30 days"), "all": _("All time")}
+STATS_SAME_FIGURES = _("{first} = {last}")  # neighbouring periods with the same figures, shown once
+STATS_NOTHING_YET = _("No orders or top-ups yet.")
 USERS_HELP = _("👥 <b>Users</b>\nOpen a customer with <code>/user ID</code> (the id is in every alert and in "
                "the customer's balance screen). Recently active:")
 USERS_NONE = _("👥 No customer has written to the bot yet.")
@@ -566,23 +557,28 @@ MANUAL_REJECTED_CUSTOMER = _("❌ Your top-up request #{topup_id} for {amount} w
                              "send /paysupport with the details.")
 TOPUP_CANCELLED = _("Top-up cancelled.")
 TOPUP_EXPIRED = _("⌛ That top-up was left unfinished for too long, so nothing was done. Press Top up to start again.")
-PAYSUPPORT = _("🆘 <b>Help with payments</b>\n\n"
-               "A Stars payment is credited to your wallet as soon as Telegram confirms it; the receipt gives a "
-               "payment reference (P…). A request paid by another method is credited once the operator has checked "
-               "it. Money on the wallet pays for orders; the operator can refund a Stars payment only while its "
-               "amount is still on your wallet.\n\n{contact}"
-               "To ask the operator, send <code>/paysupport</code> followed by your question and the reference, e.g. "
-               "<code>/paysupport P12 was not credited</code>.{recent}")
-PAYSUPPORT_CONTACT = _("Contact: {contact}\n\n")
+PAYSUPPORT = _("🆘 <b>Help with payments</b>\n"
+               "⭐ A Stars payment reaches your wallet as soon as Telegram confirms it; another method, once the "
+               "operator has checked the payment.\n"
+               "↩️ The operator can refund a Stars payment while its amount is still on your wallet. An order "
+               "that fails is refunded to the wallet.{contact}{recent}\n\n"
+               "✏️ <b>Type your question</b> in your next message (with the payment reference, e.g. P12): it goes "
+               "to the operator.")
+PAYSUPPORT_CONTACT = _("\nContact: {contact}")
 PAYSUPPORT_RECENT = _("\n\n<b>Your latest top-ups</b>\n{lines}")
-PAYSUPPORT_STARS_LINE = _("⭐ P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
+PAYSUPPORT_STARS_LINE = _("P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
 PAYSUPPORT_MANUAL_LINE = _("🏦 #{topup_id} · {created} · {amount} · {state}")
 PAYMENT_STATES = {"paid": _("credited"), "refunding": _("refund in progress"), "refunded": _("refunded"),
                   "pending": _("waiting for the operator"), "approved": _("credited"), "rejected": _("not approved")}
 PAYSUPPORT_SENT = _("📨 Your message was sent to the operator. They will answer you here or contact you directly.")
-PAYSUPPORT_WAIT = _("Your previous message has just been sent to the operator. You can write again in a minute; "
-                    "this one was not sent.")
+PAYSUPPORT_WAIT = _("Your previous message has just been sent to the operator, so this one was not sent. You can "
+                    "send /paysupport again in a minute.")
 PAYSUPPORT_TOO_LONG = _("Your message is too long ({length} characters); please keep it under {limit}.")
+PAYSUPPORT_TEXT_EXPECTED = _("Please type your question as a text message, or press Cancel.")
+PAYSUPPORT_STILL_OPEN = _("✏️ Type your question about a payment in your next message, or press Cancel.")
+PAYSUPPORT_CANCELLED = _("Your question was not sent.")
+PAYSUPPORT_EXPIRED = _("⌛ That question waited too long and was not sent. Send /paysupport to ask again.")
+BUTTON_CONTINUE_QUESTION = _("▶️ Back to your question")
 PAYSUPPORT_ADMIN = _("🆘 <b>Payment support</b> from {name} (<code>{user_id}</code>):\n\n{text}\n\n"
                      "Their card: /user {user_id}")
 ALERT_UNEXPECTED_PAYMENT = _("⚠️ <b>A Stars payment did not match a pending invoice</b>: user <code>{user_id}</code>, "
@@ -612,11 +608,13 @@ MANUAL_REQUEST_ADMIN = _("🏦 <b>Top-up request #{topup_id}</b>\nFrom: {name} (
 MANUAL_NO_REFERENCE = _("(photo of the receipt)")
 BUTTON_APPROVE = _("✅ Approve {amount}")
 BUTTON_REJECT = _("❌ Reject")
-MANUAL_DECIDED = {"approved": _("✅ Approved by {admin_id}"), "rejected": _("❌ Rejected by {admin_id}")}
+MANUAL_DECIDED = {"approved": _("✅ Approved by {admin}"), "rejected": _("❌ Rejected by {admin}")}
+ADMIN_WITH_USERNAME = _("{name} (@{username})")
 MANUAL_ALREADY_DECIDED = _("Already decided: {decision}.")
 MANUAL_NOT_FOUND = _("No such top-up request.")
 TOPUPS_NONE = _("🏦 No top-up request is waiting.")
-TOPUPS_TITLE = _("🏦 <b>Top-up requests waiting</b>: {count}. Press one to see it with its buttons.")
+TOPUPS_TITLE = _("🏦 <b>Top-up requests waiting</b>: {count}. Press one below to open it with Approve and Reject.")
+LIST_OLDEST_SHOWN = _("The oldest {shown} are below.")
 USER_PAYMENTS = _("\n\n<b>Stars payments</b>\n{lines}")
 USER_PAYMENT_LINE = _("⭐ P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
 BUTTON_REFUND_STARS = _("↩️ Refund P{payment_id} ({stars} ⭐)")

@@ -16,7 +16,7 @@ from bot.domain.timestamps import shown_moment
 from bot.panel import PanelError
 from bot.shop.catalogue import refreshed_at
 from bot.shop.panel_watch import check_balance
-from bot.shop.stats import PERIODS, shop_stats
+from bot.shop.stats import shop_stats
 from bot.state import AppState, app_state
 from handlers import admin_broadcast, admin_catalogue, admin_orders, admin_settle, admin_topups, admin_users
 from handlers.admin_base import admin_only, home_row
@@ -79,8 +79,16 @@ async def stats_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     state = app_state(context)
     stats = await shop_stats(state.db, datetime.now(UTC), state.settings.admin_ids)
     lines = [texts.STATS_TITLE.format(customers=stats.customers, active=stats.active_7d)]
-    lines += [_period_line(state, texts.STATS_PERIODS[name], stats.periods[name]) for name in PERIODS]
+    if stats.periods["all"] == PeriodFigures():
+        lines.append(texts.STATS_NOTHING_YET)
+    else:  # periods with the same figures once: "Today = All time" on a shop's first day
+        lines += [_period_line(state, _span(names), figures) for names, figures in stats.blocks()]
     await show(update, "\n\n".join(lines), [[(texts.BUTTON_ADMIN_STATS, _to(AdminScreen.STATS))], *home_row()])
+
+
+def _span(names: tuple[str, ...]) -> str:
+    first, last = texts.STATS_PERIODS[names[0]], texts.STATS_PERIODS[names[-1]]
+    return first if len(names) == 1 else texts.STATS_SAME_FIGURES.format(first=first, last=last)
 
 
 def _period_line(state: AppState, title: str, figures: PeriodFigures) -> str:

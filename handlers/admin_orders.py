@@ -36,7 +36,10 @@ async def unverified_view(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not waiting:
         await show(update, texts.UNVERIFIED_NONE, home_row())
         return
-    lines = [texts.UNVERIFIED_LIST.format(count=len(waiting))] + [_item(o) for o in waiting[:SHOWN]]
+    title = texts.UNVERIFIED_LIST.format(count=len(waiting))
+    if len(waiting) > SHOWN:  # say so: the list stops at SHOWN
+        title += "\n" + texts.LIST_OLDEST_SHOWN.format(shown=SHOWN)
+    lines = [title] + [_item(o) for o in waiting[:SHOWN]]
     rows: list[Row] = [[(f"#{o.order_id} {texts.BUTTON_MARK_PLACED}", ResolveOrder(o.order_id, Resolution.PLACED).data),
                         (f"#{o.order_id} {texts.BUTTON_MARK_FAILED}", ResolveOrder(o.order_id, Resolution.FAILED).data)]
                        for o in waiting[:SHOWN]]

@@ -42,7 +42,9 @@ async def held_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not held:
         await show(update, texts.HELD_NONE, home_row())
         return
-    lines = [texts.HELD_LIST.format(count=await count_held(state.db))]
+    count = await count_held(state.db)
+    lines = [texts.HELD_LIST.format(count=count) + ("\n" + texts.LIST_OLDEST_SHOWN.format(shown=len(held))
+                                                     if count > len(held) else "")]
     lines += [texts.HELD_ITEM.format(order_id=o.order_id, user_id=o.user_id,
                                      service=html.escape(shorten(o.service_name, 60)),
                                      price=format_money(from_micros(o.price_micros), o.currency),

@@ -39,10 +39,29 @@ from handlers.buttons import (
     UserCard,
 )
 from handlers.common import Row, answer, is_not_modified, keyboard, show
-from storage.topups import Topup, get_star_payment, get_topup, pending_manual, topup_notices
+from storage.topups import (
+    Topup,
+    count_pending_manual_all,
+    get_star_payment,
+    get_topup,
+    pending_manual,
+    topup_notices,
+)
 from storage.users import get_user
 
 log = logging.getLogger(__name__)
+
+SHOWN = 20  # requests listed at once, the oldest first
+
+async def admin_name(state: AppState, admin: int | None) -> str:
+    """An admin as the other admins know them: the name Telegram gave the bot (and @username),
+    the id only when the bot has never seen them. Plain text: escape it for HTML."""
+    user = await get_user(state.db, admin) if admin is not None else None
+    if user is None or not user.first_name.strip():
+        return str(admin)
+    name = shorten(user.first_name, 40)
+    return texts.ADMIN_WITH_USERNAME.format(name=name, username=user.username) if user.username else name
+
 
 async def _request_text(state: AppState, topup: Topup) -> str:
     user = await get_user(state.db, topup.user_id)
@@ -52,7 +71,8 @@ async def _request_text(state: AppState, topup: Topup) -> str:
         reference=html.escape(topup.reference) if topup.reference else texts.MANUAL_NO_REFERENCE,
         created=shown_moment(topup.created_at))
     if topup.state in texts.MANUAL_DECIDED:
-        text += "\n\n" + texts.MANUAL_DECIDED[topup.state].format(admin_id=topup.decided_by)
+        text += "\n\n" + texts.MANUAL_DECIDED[topup.state].format(
+            admin=html.escape(await admin_name(state, topup.decided_by)))
     return text
 
 
@@ -107,11 +127,15 @@ async def _show_decision(context: ContextTypes.DEFAULT_TYPE, topup: Topup) -> No
 @admin_only
 async def pending_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
-    waiting = await pending_manual(state.db)
+    waiting = await pending_manual(state.db, SHOWN)
     if not waiting:
         await show(update, texts.TOPUPS_NONE, home_row())
         return
-    lines, rows = [texts.TOPUPS_TITLE.format(count=len(waiting))], []
+    count = await count_pending_manual_all(state.db)
+    title = texts.TOPUPS_TITLE.format(count=count)
+    if count > len(waiting):  # say so: the list stops at SHOWN
+        title += "\n" + texts.LIST_OLDEST_SHOWN.format(shown=len(waiting))
+    lines, rows = [title], []
     for topup in waiting:
         amount = format_money(from_micros(topup.amount_micros), topup.currency)
         lines.append(f"#{topup.topup_id} · <code>{topup.user_id}</code> · {amount} · "
@@ -136,15 +160,16 @@ async def request_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
         await answer(update, texts.MANUAL_NOT_FOUND)
         return
     if not decision.changed:
-        already = texts.MANUAL_DECIDED.get(decision.topup.state, "{admin_id}").format(
-            admin_id=decision.topup.decided_by)
+        already = texts.MANUAL_DECIDED.get(decision.topup.state, "{admin}").format(  # a toast: plain text
+            admin=await admin_name(state, decision.topup.decided_by))
         await answer(update, texts.MANUAL_ALREADY_DECIDED.format(decision=already))
         await _show_decision(context, decision.topup)
         return
     log.info("admin %s %s top-up request %s", admin_id(update), decision.topup.state, topup_id)
     if state.notifier is not None:
         state.notifier.wake()  # the customer's message is in the outbox
-    await answer(update, texts.MANUAL_DECIDED[decision.topup.state].format(admin_id=admin_id(update)))
+    decided = texts.MANUAL_DECIDED[decision.topup.state]
+    await answer(update, decided.format(admin=await admin_name(state, admin_id(update))))
     await _show_decision(context, decision.topup)
 
 

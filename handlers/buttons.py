@@ -165,6 +165,7 @@ class MenuItem(StrEnum):
     BALANCE = "bal"
     TOP_UP = "top"
     HELP = "help"
+    PAYSUPPORT = "sup"
 
 
 @button

@@ -1,15 +1,18 @@
 """Every dialogue, its steps, and the one rule for leaving them.
 
 A dialogue is a multi-step interaction whose state is stored per user (bot/dialogue.py): the
-order (handlers/ordering.py), a top-up (handlers/topup.py) and an admin's question (the prompts
-of the admin screens, handlers/admin_base.py). DIALOGUES below lists each one's steps: what a
+order (handlers/ordering.py), a top-up (handlers/topup.py), an admin's question (the prompts
+of the admin screens, handlers/admin_base.py) and a customer's payment question (/paysupport,
+handlers/payments.py). DIALOGUES below lists each one's steps: what a
 typed message does at that step, and what a button carrying the dialogue's nonce does.
 
 The rule, the same for every dialogue (`route`, which runs before the menus and screens):
 - /cancel, or the Cancel button, ends the open dialogue with that dialogue's one answer
   (without one open: "nothing to cancel").
-- A side command (/balance, /help) answers without ending it, with a Continue button under its
-  answer (`continue_row`) that shows the open step again.
+- A side command (/balance, /help, /paysupport) answers without ending it, with a Continue
+  button under its answer (`continue_row`) that shows the open step again. /paysupport then
+  waits for the customer's question in a dialogue of its own opened over the open one (an
+  aside): once the question is sent or cancelled, the dialogue under it is open again.
 - Any other command, and any button that is not the open dialogue's (a menu, an order card,
   another admin screen), ends the open dialogue and then does what it does.
 - A message goes to the open dialogue's step; with none open it reaches the menus' catch-all.
@@ -41,6 +44,7 @@ from handlers import (
     admin_settle,
     admin_users,
     ordering,
+    payments,
     topup,
 )
 from handlers.buttons import Button, Cancel, Resume, parse_any
@@ -70,7 +74,7 @@ class Dialogue:
     timed_out: str | None = None  # sent by the expiry job when the dialogue expires unanswered
 
 
-SIDE_COMMANDS = frozenset({"/balance", "/help"})  # answered without leaving the open dialogue
+SIDE_COMMANDS = frozenset({"/balance", "/help", "/paysupport"})  # answered without leaving the open dialogue
 
 
 DIALOGUES: dict[str, Dialogue] = {
@@ -94,6 +98,12 @@ DIALOGUES: dict[str, Dialogue] = {
                admin_catalogue.MARKUP: Step(admin_base.prompt_step(admin_catalogue.markup_answer))},
         resume=admin_base.resume, resume_label=texts.BUTTON_CONTINUE_PROMPT,
         cancelled=texts.PROMPT_CANCELLED, expired=texts.PROMPT_EXPIRED, after=admin_base.home_row),
+    # opened over the open dialogue (Session.begin_aside): sent or cancelled, that one is open again
+    payments.DIALOGUE: Dialogue(
+        steps={payments.QUESTION: Step(payments.question)},
+        resume=payments.resume, resume_label=texts.BUTTON_CONTINUE_QUESTION,
+        cancelled=texts.PAYSUPPORT_CANCELLED, expired=texts.PAYSUPPORT_EXPIRED,
+        after=lambda: [continue_row(), *main_menu()]),
 }
 
 
@@ -169,7 +179,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel and the Cancel button: the open dialogue ends, with its own answer."""
     session = current()
     dialogue = DIALOGUES.get(session.name or "") if session.is_open() else None
-    session.end()
+    session.end_aside()  # an aside (/paysupport's question) gives the dialogue under it back
     if dialogue is None:
         await show(update, texts.NOTHING_TO_CANCEL, main_menu())
     else:

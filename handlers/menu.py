@@ -1,4 +1,4 @@
-"""The main menu: /start, /help, /balance, My orders."""
+"""The main menu: /start, /help, /balance, My orders (and the help screen's way to /paysupport)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.domain.money import format_money, from_micros
 from bot.shop.tracking import status_name
 from bot.shop.wallet import balance
 from bot.state import app_state
-from handlers import ordering, topup
+from handlers import ordering, payments, topup
 from handlers.buttons import Button, Menu, MenuItem, MyOrders, OrderCard
 from handlers.common import STATE_MARKS, Row, main_menu, show
 from handlers.dialogues import continue_row
@@ -36,7 +36,13 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await show(update, texts.HELP, [continue_row(), [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
+    """How ordering works in a few lines; the rest is a button away (the commands are in
+    Telegram's menu)."""
+    await show(update, texts.HELP, [
+        continue_row(),
+        [(texts.BUTTON_NEW_ORDER, Menu(MenuItem.NEW_ORDER).data), (texts.BUTTON_MY_ORDERS, MyOrders(0).data)],
+        [(texts.BUTTON_BALANCE, Menu(MenuItem.BALANCE).data), (texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data)],
+        [(texts.BUTTON_PAYSUPPORT, Menu(MenuItem.PAYSUPPORT).data)]])
 
 
 async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -91,5 +97,5 @@ async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE, presse
     """A main-menu button."""
     assert isinstance(pressed, Menu)
     screens = {MenuItem.HOME: start, MenuItem.NEW_ORDER: ordering.begin, MenuItem.BALANCE: balance_command,
-               MenuItem.TOP_UP: topup.topup_menu, MenuItem.HELP: help_command}
+               MenuItem.TOP_UP: topup.topup_menu, MenuItem.HELP: help_command, MenuItem.PAYSUPPORT: payments.paysupport}
     await screens[pressed.item](update, context)

@@ -1,8 +1,9 @@
 """Telegram Stars payments as Telegram delivers them: the pre-checkout query (answered within
 Telegram's 10 seconds, never queued behind the payer's other updates), the successful payment
 (credited once per charge id), the refund notice (which settles a refund whose answer was lost,
-or one made outside the bot); and /paysupport, which Telegram requires of
-bots that take payments.
+or one made outside the bot); and /paysupport, which Telegram requires of bots that take
+payments: the terms in short, then the customer's next message goes to the admins (a dialogue
+opened over an open order, which is offered again once the question is sent or cancelled).
 
 These run before the access gate: money Telegram took must be credited even if the payer was
 banned a second ago; the pre-checkout does its own access check.
@@ -20,6 +21,7 @@ from telegram.ext import (
 )
 
 from bot import texts
+from bot.dialogue import current
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.timestamps import shown_day
@@ -27,13 +29,15 @@ from bot.domain.topup import CheckoutProblem, topup_id_of
 from bot.shop.topups import RefundReport, Reported, record_payment, review_checkout, settle_reported_refund
 from bot.state import app_state
 from handlers import ordering
-from handlers.common import reply
+from handlers.buttons import Menu, MenuItem
+from handlers.common import Row, cancel_row, reply, show
 from storage.topups import star_payments_of_user, topups_of_user
 
 log = logging.getLogger(__name__)
 
 SUPPORT_TEXT_LIMIT = 1500
 SUPPORT_EVERY = 60  # seconds: one relayed question per customer, so nobody can flood the admins
+DIALOGUE, QUESTION = "support", "question"  # /paysupport waits for the question (handlers/dialogues.py)
 
 
 async def pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -129,6 +133,9 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/paysupport (a side command: an open order stays) and the help screen's button: what the
+    customer needs to know in short, then their next message is the question (QUESTION).
+    `/paysupport <question>` sends it at once."""
     user = update.effective_user
     if user is None:
         return
@@ -136,12 +143,13 @@ async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     question = " ".join(context.args or []).strip()
     if question:
         if len(question) > SUPPORT_TEXT_LIMIT:
-            await reply(update, texts.PAYSUPPORT_TOO_LONG.format(length=len(question), limit=SUPPORT_TEXT_LIMIT))
+            await reply(update, texts.PAYSUPPORT_TOO_LONG.format(length=len(question), limit=SUPPORT_TEXT_LIMIT),
+                        _after_rows())
             return
-        relayed = await state.alerts.alert(texts.PAYSUPPORT_ADMIN.format(
-            name=html.escape(shorten(user.full_name, 60)), user_id=user.id, text=html.escape(question)),
-            throttle_key=f"paysupport:{user.id}", every_seconds=SUPPORT_EVERY)
-        await reply(update, texts.PAYSUPPORT_SENT if relayed else texts.PAYSUPPORT_WAIT)
+        relayed = await _relay(update, context, question)
+        if current().is_open(DIALOGUE):  # the question it was waiting for came as the command's
+            current().end_aside()
+        await reply(update, texts.PAYSUPPORT_SENT if relayed else texts.PAYSUPPORT_WAIT, _after_rows())
         return
     contact = state.settings.support_contact
     lines = [texts.PAYSUPPORT_STARS_LINE.format(
@@ -153,6 +161,44 @@ async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         amount=format_money(from_micros(t.amount_micros), t.currency),
         state=texts.PAYMENT_STATES.get(t.state, t.state))
         for t in await topups_of_user(state.db, user.id) if t.method == "manual"]
-    await reply(update, texts.PAYSUPPORT.format(
+    current().begin_aside(DIALOGUE, QUESTION)  # over an open order: it is offered again afterwards
+    await show(update, texts.PAYSUPPORT.format(
         contact=texts.PAYSUPPORT_CONTACT.format(contact=html.escape(contact)) if contact else "",
-        recent=texts.PAYSUPPORT_RECENT.format(lines="\n".join(lines)) if lines else ""))
+        recent=texts.PAYSUPPORT_RECENT.format(lines="\n".join(lines)) if lines else ""), [cancel_row()])
+
+
+async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The QUESTION step: the customer's message goes to the admins (at most one a minute)."""
+    message = update.effective_message
+    assert message is not None
+    text = (message.text or "").strip()
+    if not text:  # a photo, a sticker: the admins get text only
+        await reply(update, texts.PAYSUPPORT_TEXT_EXPECTED, [cancel_row()])
+        return
+    if len(text) > SUPPORT_TEXT_LIMIT:
+        await reply(update, texts.PAYSUPPORT_TOO_LONG.format(length=len(text), limit=SUPPORT_TEXT_LIMIT),
+                    [cancel_row()])
+        return
+    relayed = await _relay(update, context, text)
+    current().end_aside()
+    await reply(update, texts.PAYSUPPORT_SENT if relayed else texts.PAYSUPPORT_WAIT, _after_rows())
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Continue (under /help or /balance): the question is still awaited."""
+    await show(update, texts.PAYSUPPORT_STILL_OPEN, [cancel_row()])
+
+
+def _after_rows() -> list[Row]:
+    """Under the answer: Continue with what was open before /paysupport, and the main menu."""
+    from handlers.dialogues import continue_row  # here: handlers/dialogues.py lists this module's steps
+    return [continue_row(), [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]]
+
+
+async def _relay(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> bool:
+    """To the admins, unless this customer sent one less than SUPPORT_EVERY ago (False)."""
+    user = update.effective_user
+    assert user is not None
+    return await app_state(context).alerts.alert(texts.PAYSUPPORT_ADMIN.format(
+        name=html.escape(shorten(user.full_name, 60)), user_id=user.id, text=html.escape(question)),
+        throttle_key=f"paysupport:{user.id}", every_seconds=SUPPORT_EVERY)

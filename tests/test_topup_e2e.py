@@ -369,7 +369,7 @@ async def test_a_rejected_request_credits_nothing_and_requests_are_limited(shop:
         (m for m in admin.user.messages() if "Top-up request #1" in m.text), None), what="the request")
     assert copy.kind == "text" and "TX-9 from Bob&#x27;s bank" not in copy.text and "TX-9 from Bob's bank" in copy.text
     await admin.tap(copy, "a:tu:1:no")
-    assert "❌ Rejected by 900" in copy.text
+    assert "❌ Rejected by Admin" in copy.text  # the admin by name (#17 item 11), not by id
     told = await bob.user.next_message()
     assert "request #1 for 12.50 USD was not approved" in told.text
     assert await shop.balance(bob.id) == 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
 
+from bot.domain.synonyms import fold, matches, query_terms
 from bot.panel import Service, ServiceType
 from bot.panel.orders import ORDER_FIELDS
 
@@ -42,6 +43,8 @@ class Catalogue:
             grouped.setdefault(category_name(service), []).append(service)
         self.categories = tuple(Category(category_key(name), name, tuple(items)) for name, items in grouped.items())
         self._by_key = {c.key: c for c in self.categories}
+        # folded once here, not on every search: a search then only looks for substrings
+        self._names = [(s, fold(f"{s.name} {s.category}")) for s in self._services.values()]
 
     def __len__(self) -> int:
         return len(self._services)
@@ -56,12 +59,13 @@ class Catalogue:
         return self._services.values()
 
     def search(self, query: str) -> list[Service]:
-        """Services whose name (or category) contains every word of the query, any case."""
-        words = query.casefold().split()
-        if not words:
+        """Services whose name (or category) contains every word of the query, any case and
+        accents, each word as typed or as the catalogue's word for it ("seguidores" finds
+        "Followers": bot/domain/synonyms.py)."""
+        terms = query_terms(query)
+        if not terms:
             return []
-        return [s for s in self._services.values()
-                if all(w in f"{s.name} {s.category}".casefold() for w in words)]
+        return [s for s, name in self._names if matches(terms, name)]
 
 
 def category_name(service: Service) -> str:

@@ -1,4 +1,5 @@
-"""The operator's figures, per period: today (since midnight UTC), 7 days, 30 days, all time."""
+"""The operator's figures, per period: today (since midnight UTC), 7 days, 30 days, all time.
+Periods with the same figures are one block (a new shop's four periods are all today's)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ class ShopStats:
     customers: int
     active_7d: int
     periods: dict[str, PeriodFigures]
+
+    def blocks(self) -> list[tuple[tuple[str, ...], PeriodFigures]]:
+        """The periods in PERIODS order, each run of periods with equal figures as one block."""
+        return same_figures(self.periods)
+
+
+def same_figures(periods: dict[str, PeriodFigures]) -> list[tuple[tuple[str, ...], PeriodFigures]]:
+    """Neighbouring periods (in PERIODS order) with equal figures, merged. The periods nest
+    (today within 7 days within 30 within all), so equal neighbours mean nothing happened in
+    between: one block says it without repeating it."""
+    blocks: list[tuple[tuple[str, ...], PeriodFigures]] = []
+    for name in PERIODS:
+        figures = periods[name]
+        if blocks and blocks[-1][1] == figures:
+            blocks[-1] = ((*blocks[-1][0], name), figures)
+        else:
+            blocks.append(((name,), figures))
+    return blocks
 
 
 async def shop_stats(db: Database, now: datetime, admins: Collection[int]) -> ShopStats:
