@@ -233,9 +233,9 @@ ALREADY_CONFIRMED = _("This order was already confirmed.")
 
 # --------------------------------------------------------------------------- my orders
 
-MY_ORDERS = _("📦 <b>Your orders</b> ({count})")
+MY_ORDERS = _("📦 <b>Your orders</b> ({count}). Tap one to see it.")
 MY_ORDERS_EMPTY = _("You have no orders yet. Press New order to place one.")
-ORDER_LINE = _("{mark} #{order_id} · {service} · {price} · {status}")
+BUTTON_ORDER_IN_LIST = _("{mark} #{order_id} · {service}")
 ORDER_STATES: dict[str, str] = {
     "placing": _("being placed"), "placed": _("placed"), "unverified": _("being checked"),
     "rejected": _("refused, refunded"),
@@ -268,14 +268,19 @@ ORDER_CARD = _(
     "<b>{service}</b>\n"
     "🔗 {link}\n"
     "🔢 Quantity: {quantity}\n"
-    "💵 Price: {price}\n"
-    "📍 Status: <b>{status}</b>\n"
-    "▶️ Start count: {start_count} · ⏳ Remains: {remains}\n"
-    "🆔 Provider order: {panel_order_id}\n"
+    "💵 Price: {price}{refund}\n"
+    "{mark} Status: <b>{status}</b>{progress}\n"
     "📅 Ordered: {created} · Updated: {updated}"
     "{refills}"
 )
+ORDER_CARD_REFUNDED = _("\n↩️ Returned to your wallet: {refund}")
+ORDER_CARD_REFUND_HELD = _("\n↩️ Refund: being checked with the provider; you will get a message with the outcome")
+ORDER_CARD_PROGRESS = _("\n▶️ Start count: {start_count} · ⏳ Remains: {remains}")
 ORDER_CARD_REFILL = _("\n♻️ Refill {number}: {status}")
+JUST_NOW = _("just now")
+MINUTES_AGO = _("{minutes} min ago")
+HOURS_AGO = _("{hours} h ago")
+DAYS_AGO = _("{days} d ago")
 BUTTON_REFRESH = _("🔄 Refresh")
 BUTTON_REFILL = _("♻️ Refill")
 BUTTON_CANCEL_ORDER = _("✖ Cancel order")
@@ -284,13 +289,16 @@ BUTTON_CANCEL_NO = _("No, keep it")
 BUTTON_MY_ORDERS_BACK = _("‹ My orders")
 CANCEL_ORDER_CONFIRM = _("Cancel order #{order_id} ({service})? If the provider accepts, the undelivered part is "
                          "refunded to your wallet.")
-CANCELLATION_REQUESTED = _("cancellation requested")
+CANCELLATION_REQUESTED = _("{status}, cancellation requested")
 CANCEL_REQUESTED = _("✖ Cancel request for order #{order_id} received by the provider. The result and any refund "
                      "will reach you in a message.")
 REFILL_REQUESTED = _("♻️ Refill of order #{order_id} requested. You will get a message when it changes.")
-REFILL_REQUESTED_UNTRACKED = _("♻️ Refill of order #{order_id} requested{message}. This provider does not report "
-                               "refill progress; the order itself is followed.")
-PANEL_REFUSED = _("❌ The provider said: {reason}")
+REFILL_REQUESTED_UNTRACKED = _("♻️ Refill of order #{order_id} requested. Its progress is not reported on its "
+                               "own; you will get a message when the order changes.")
+CANCEL_REFUSED = _("❌ Order #{order_id} could not be cancelled: the provider did not accept the request (it may be "
+                   "finishing already). The order goes on; you will get a message when it changes.")
+REFILL_REFUSED = _("❌ A refill of order #{order_id} cannot be requested now: the provider did not accept it (it may "
+                   "be too soon after the order or an earlier refill, or the refill period is over).")
 PANEL_BUSY = _("⏳ The provider is not answering right now. Please try again in a few minutes.")
 PANEL_UNSURE = _("⏳ The provider did not answer in time; the request may still have arrived. Please check the "
                  "order again in a few minutes before repeating it.")
@@ -329,8 +337,8 @@ UNVERIFIED_LIST = _("❔ <b>Orders whose outcome is unknown</b> ({count}). Check
 RESOLVE_NOT_UNVERIFIED = _("Order #{order_id} is not waiting for a check (it is {state}).")
 RESOLVED_PLACED_ADMIN = _("✅ Order #{order_id} marked as placed (panel order {panel_order_id}).")
 RESOLVED_FAILED_ADMIN = _("✅ Order #{order_id} marked as failed; {price} refunded to user {user_id}.")
-RESOLVED_PLACED_CUSTOMER = _("✅ Order #{order_id} ({service}) is confirmed: provider order <code>{panel_order_id}"
-                             "</code>.")
+RESOLVED_PLACED_CUSTOMER = _("✅ Order #{order_id} ({service}) is confirmed. You will get a message when it "
+                             "changes; see it any time with /orders.")
 RESOLVED_FAILED_CUSTOMER = _("❌ Order #{order_id} ({service}) could not be placed. The {price} was returned to "
                              "your wallet.")
 ALERT_MISSING = _("⚠️ The panel does not know order #{order_id} (panel id {panel_order_id}, user "

@@ -267,6 +267,7 @@ class CardAction(StrEnum):
     REFILL = "f"
     CANCEL = "c"
     CANCEL_YES = "cy"
+    NOTICE = "n"  # a notice's Open order: the card comes as a new message, so the notice keeps its facts
 
 
 @button

@@ -9,13 +9,13 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import paginate, shorten
-from bot.domain.money import format_money, from_micros
-from bot.shop.tracking import status_name
+from bot.domain.money import format_money
+from bot.shop.tracking import shown_status
 from bot.shop.wallet import balance
 from bot.state import app_state
 from handlers import ordering, payments, topup
 from handlers.buttons import Button, Menu, MenuItem, MyOrders, OrderCard
-from handlers.common import STATE_MARKS, Row, main_menu, show
+from handlers.common import Row, main_menu, show
 from handlers.dialogues import continue_row
 from handlers.pager import page_row, titled
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
@@ -70,22 +70,17 @@ async def my_orders(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed:
     if not orders:
         await show(update, texts.MY_ORDERS_EMPTY, main_menu())
         return
-    lines = [texts.MY_ORDERS.format(count=total), ""]
-    lines += [_order_line(order) for order in orders]
-    open_rows: list[Row] = [[(f"#{o.order_id} {STATE_MARKS.get(o.state, '•')} {shorten(o.service_name, 30)}",
-                              OrderCard(o.order_id).data)] for o in orders]
-    await show(update, titled("\n".join(lines), page), [*open_rows, page_row(page, MyOrders),
-                                                        [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
+    # One button per order (its mark, number and service), under a short title: the details are on its card.
+    open_rows: list[Row] = [[(_order_button(order), OrderCard(order.order_id).data)] for order in orders]
+    await show(update, titled(texts.MY_ORDERS.format(count=total), page),
+               [*open_rows, page_row(page, MyOrders), [(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)]])
 
 
-def _order_line(order: OrderRecord) -> str:
-    return texts.ORDER_LINE.format(
-        mark=STATE_MARKS.get(order.state, "•"), order_id=order.order_id,
-        service=html.escape(shorten(order.service_name, 40)),
-        price=format_money(from_micros(order.price_micros), order.currency),
-        status=html.escape(status_name(order.panel_status) if order.state == "placed"
-                           else texts.ORDER_STATES.get(order.state, order.state)),
-    )
+def _order_button(order: OrderRecord) -> str:
+    """A button's text is plain (no HTML), so the service name is not escaped here."""
+    mark, _ = shown_status(order)
+    return texts.BUTTON_ORDER_IN_LIST.format(mark=mark, order_id=order.order_id,
+                                             service=shorten(order.service_name, 28))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

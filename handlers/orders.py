@@ -2,6 +2,9 @@
 
 Callback data carries the order id only (buttons.OrderCard); every press loads the order and
 checks that it belongs to the user pressing, so a forged id shows nothing and does nothing.
+The card's own buttons edit it in place; a notice's Open order sends it as a new message, so the
+notice (what changed, what was refunded) stays as it was. The customer sees the shop's order
+number and plain words only: the panel's ids and messages are on the admins' screens and in the log.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 import time
+from datetime import UTC, datetime
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -16,13 +20,14 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
-from bot.domain.timestamps import shown_moment
+from bot.domain.timestamps import shown_ago
 from bot.panel import OrderStatus, PanelError
-from bot.shop.tracking import refresh_order, request_cancel, request_refill, status_name
+from bot.shop.tracking import is_finished, refresh_order, request_cancel, request_refill, shown_status, status_name
 from bot.state import AppState, app_state
 from handlers.buttons import Button, CardAction, MyOrders, OrderCard
 from handlers.common import Row, answer, reply, show
 from storage.orders import OrderRecord, get_order
+from storage.settlements import refunded_so_far
 from storage.tracking import refills_of_order
 
 REFILLABLE = {OrderStatus.COMPLETED.value, OrderStatus.PARTIAL.value}
@@ -39,6 +44,10 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
         return
     action = pressed.action
     now, interval = time.time(), state.settings.poll_interval_seconds
+    if action is CardAction.NOTICE:  # the notice keeps its facts: the card comes below it
+        await answer(update)
+        await reply(update, await _card(state, order), _buttons(state, order))
+        return
     if action is CardAction.REFRESH and order.state == "placed":
         if wait := state.card_throttle.wait(user.id, state.clock()):  # the card as last polled
             await answer(update, texts.REFRESH_THROTTLED.format(seconds=math.ceil(wait)))
@@ -97,7 +106,7 @@ def _final(order: OrderRecord) -> bool:
 
 def _buttons(state: AppState, order: OrderRecord) -> list[Row]:
     actions: Row = []
-    if order.state == "placed":
+    if order.state == "placed" and not is_finished(order):  # a finished order has nothing left to look up
         actions.append((texts.BUTTON_REFRESH, OrderCard(order.order_id, CardAction.REFRESH).data))
     if _can_refill(state, order):
         actions.append((texts.BUTTON_REFILL, OrderCard(order.order_id, CardAction.REFILL).data))
@@ -108,16 +117,24 @@ def _buttons(state: AppState, order: OrderRecord) -> list[Row]:
 
 async def _card(state: AppState, order: OrderRecord) -> str:
     refills = await refills_of_order(state.db, order.order_id)
-    status = status_name(order.panel_status) if order.state == "placed" else texts.ORDER_STATES[order.state]
-    if order.state == "placed" and order.cancel_requested_at is not None and not _final(order):
-        status = f"{status} · {texts.CANCELLATION_REQUESTED}"
+    refunded = await refunded_so_far(state.db, order.order_id)  # the ledger's word, whoever refunded
+    mark, status = shown_status(order)
+    refund = ""
+    if refunded.micros:
+        refund = texts.ORDER_CARD_REFUNDED.format(refund=format_money(from_micros(refunded.micros), order.currency))
+    elif order.refund_hold:
+        refund = texts.ORDER_CARD_REFUND_HELD
+    progress = ""
+    if order.start_count is not None or order.remains is not None:  # nothing to say before the panel does
+        progress = texts.ORDER_CARD_PROGRESS.format(start_count=_number(order.start_count),
+                                                    remains=_number(order.remains))
+    now = datetime.now(UTC)
     return texts.ORDER_CARD.format(
         order_id=order.order_id, service=html.escape(shorten(order.service_name, 200)),
         link=html.escape(shorten(order.link or "-", 300)), quantity=order.quantity if order.quantity else "-",
-        price=format_money(from_micros(order.price_micros), order.currency), status=html.escape(status),
-        start_count=_number(order.start_count), remains=_number(order.remains),
-        panel_order_id=html.escape(order.panel_order_id or "-"), created=shown_moment(order.created_at),
-        updated=shown_moment(order.updated_at),
+        price=format_money(from_micros(order.price_micros), order.currency), refund=refund, mark=mark,
+        status=html.escape(status), progress=progress, created=shown_ago(order.created_at, now),
+        updated=shown_ago(order.updated_at, now),
         refills="".join(texts.ORDER_CARD_REFILL.format(number=i, status=html.escape(status_name(r.status)))
                         for i, r in enumerate(refills[-5:], start=1)),
     )

@@ -73,7 +73,8 @@ async def completed_card(shop: Shop, customer: Customer, link: str) -> tuple[int
     order_id = await place(shop, customer, link)
     shop.panel.clock.advance(DONE)
     done = await message_starting(customer, f"✅ Order #{order_id}")
-    card, _ = await customer.tap(done, f"ord:{order_id}")
+    await customer.tap_answer(done, f"ord:{order_id}:n")
+    card = await message_starting(customer, f"📦 Order #{order_id}")  # a new message: the notice stays
     return order_id, card
 
 
@@ -225,6 +226,8 @@ async def test_partial_then_canceled_settles_only_the_difference_and_says_so(tmp
         shop.panel.force_status(await panel_id(shop, order_id), OrderStatus.PARTIAL, remains=250)
         listing = await say(customer, "/orders")
         card, _ = await customer.tap(listing, f"ord:{order_id}")
+        # A second card drawn while the order runs: it keeps its Refresh once the first shows it finished.
+        older, _ = await customer.tap(await say(customer, "/orders"), f"ord:{order_id}")
         _, toast = await customer.tap(card, f"ord:{order_id}:r")
         assert toast == texts.REFRESHED and "partially delivered" in card.text
         partial = await message_starting(customer, f"⚠️ Order #{order_id}")
@@ -233,7 +236,7 @@ async def test_partial_then_canceled_settles_only_the_difference_and_says_so(tmp
         shop.panel.force_status(await panel_id(shop, order_id), OrderStatus.CANCELED)
         later = time.monotonic() + 11
         shop.state.clock = lambda: later  # past the Refresh throttle
-        _, toast = await customer.tap(card, f"ord:{order_id}:r")
+        _, toast = await customer.tap(older, f"ord:{order_id}:r")
         canceled = await message_starting(customer, f"❌ Order #{order_id}")
         assert "0.09 USD more was returned to your wallet: 0.12 USD in all for this order." in canceled.text, \
             canceled.text
@@ -250,12 +253,13 @@ async def test_a_later_status_that_makes_less_due_takes_nothing_back_and_tells_t
         pid = await panel_id(shop, order_id)
         shop.panel.force_status(pid, OrderStatus.CANCELED)
         card, _ = await customer.tap(await say(customer, "/orders"), f"ord:{order_id}")
+        older, _ = await customer.tap(await say(customer, "/orders"), f"ord:{order_id}")  # keeps its Refresh
         await customer.tap(card, f"ord:{order_id}:r")
         await message_starting(customer, f"❌ Order #{order_id}")
         shop.panel.force_status(pid, OrderStatus.COMPLETED, remains=0)
         later = time.monotonic() + 11
         shop.state.clock = lambda: later
-        await customer.tap(card, f"ord:{order_id}:r")
+        await customer.tap(older, f"ord:{order_id}:r")
         alert = await admin_message(shop, "Nothing was taken back")
         assert f"Order #{order_id}" in alert.text and "0.12 USD less due back than the 0.12 USD" in alert.text
         await message_starting(customer, f"✅ Order #{order_id}")

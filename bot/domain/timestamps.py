@@ -1,9 +1,12 @@
 """The one way a moment is shown: "2026-11-22 08:15 UTC" (or the day alone), from the ISO
-timestamps the database stores ("2026-11-22T08:15:00.123Z") or from a datetime."""
+timestamps the database stores ("2026-11-22T08:15:00.123Z") or from a datetime; for customers,
+how long ago ("2 h ago")."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from bot import texts
 
 
 def _parsed(iso: str) -> datetime | None:
@@ -22,3 +25,24 @@ def shown_moment(value: str | datetime) -> str:
 def shown_day(value: str | datetime) -> str:
     moment = _parsed(value) if isinstance(value, str) else value.astimezone(UTC)
     return moment.strftime("%Y-%m-%d") if moment else "-"
+
+
+def shown_ago(value: str | datetime, now: datetime) -> str:
+    """How long before `now`, as a customer reads it: "just now", "5 min ago", "2 h ago",
+    "3 d ago"; a week or more back, the day; ahead of `now` by more than a minute (a clock off),
+    the moment with its zone named."""
+    moment = _parsed(value) if isinstance(value, str) else value.astimezone(UTC)
+    if moment is None:
+        return "-"
+    seconds = (now.astimezone(UTC) - moment).total_seconds()
+    if seconds < -60:
+        return shown_moment(moment)
+    if seconds < 60:
+        return texts.JUST_NOW
+    if seconds < 3600:
+        return texts.MINUTES_AGO.format(minutes=int(seconds // 60))
+    if seconds < 86400:
+        return texts.HOURS_AGO.format(hours=int(seconds // 3600))
+    if seconds < 7 * 86400:
+        return texts.DAYS_AGO.format(days=int(seconds // 86400))
+    return shown_day(moment)

@@ -67,12 +67,44 @@ class PollReport:
     held: int = 0
 
 
+# One mark per state an order can be in as the customer sees it, on the list and the card alike:
+# the order's own state until the panel took it, then the panel's status (two statuses that read
+# the same to a customer share a mark, as they share a name).
+STATUS_MARKS: dict[str, str] = {
+    "placing": "⏳", "unverified": "🔍", "rejected": "⛔",
+    "pending": "🕓", "in progress": "🚀", "processing": "🚀", "completed": "✅", "partial": "⚠️",
+    "canceled": "🚫", "refunded": "↩️", "failed": "❌", "active": "🔁", "paused": "⏸️", "expired": "⌛",
+    "unknown": "❔", "cancel requested": "✋",
+}
+
+
 def open_button(order_id: int) -> tuple[str, str]:
-    return texts.BUTTON_OPEN_ORDER.format(order_id=order_id), f"ord:{order_id}"
+    """A notice's button: handlers.buttons.OrderCard(order_id, CardAction.NOTICE), which opens the
+    card as a new message. Notices sent before it carry "ord:{order_id}" (opened in place)."""
+    return texts.BUTTON_OPEN_ORDER.format(order_id=order_id), f"ord:{order_id}:n"
 
 
 def status_name(status: str | None) -> str:
     return texts.STATUS_NAMES.get(status or "pending", status or "")
+
+
+def is_finished(order: OrderRecord) -> bool:
+    """Nothing more will happen to it: refused, or final at the panel with no refund left to decide."""
+    if order.state == "rejected":
+        return True
+    final = order.panel_status is not None and OrderStatus(order.panel_status).is_final
+    return order.state == "placed" and final and not order.refund_hold
+
+
+def shown_status(order: OrderRecord) -> tuple[str, str]:
+    """The order's state as the customer sees it: its mark and its name (not escaped)."""
+    if order.state != "placed":
+        return STATUS_MARKS.get(order.state, "•"), texts.ORDER_STATES.get(order.state, order.state)
+    status = order.panel_status or OrderStatus.PENDING.value
+    final = OrderStatus(status).is_final
+    if order.cancel_requested_at is not None and not final:
+        return STATUS_MARKS["cancel requested"], texts.CANCELLATION_REQUESTED.format(status=status_name(status))
+    return STATUS_MARKS.get(status, "•"), status_name(status)
 
 
 def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded, *, now: float,
@@ -254,9 +286,13 @@ class Answer:
     text: str
 
 
-def _refusal(exc: PanelError) -> Answer:
+def _refusal(exc: PanelError, order: OrderRecord, refused: str) -> Answer:
+    """The customer's answer in the shop's words (`refused`: the text for a refusal). The panel's
+    own message is for the admins: it goes to the log with the order's ids."""
     if isinstance(exc, PanelRejected):
-        return Answer(False, texts.PANEL_REFUSED.format(reason=html.escape(exc.panel_message or exc.message)))
+        log.info("order %s (panel %s): the panel refused the request: %s", order.order_id, order.panel_order_id,
+                 exc.panel_message or exc.message)
+        return Answer(False, refused.format(order_id=order.order_id))
     if isinstance(exc, PanelUnreachable | PanelRateLimited) or not isinstance(exc, PanelTransportError):
         return Answer(False, texts.PANEL_BUSY)
     return Answer(False, texts.PANEL_UNSURE)  # it may have arrived: never re-sent automatically
@@ -268,13 +304,15 @@ async def request_refill(db: Database, panel: PanelClient, order: OrderRecord, *
     try:
         refill = await panel.refill(order.panel_order_id)
     except PanelError as exc:
-        return _refusal(exc)
+        return _refusal(exc, order, texts.REFILL_REFUSED)
     await add_refill(db, order.order_id, refill.refill_id, now + interval)
     if refill.trackable:
         return Answer(True, texts.REFILL_REQUESTED.format(order_id=order.order_id))
-    message = f": {html.escape(shorten(refill.message, 200))}" if refill.message else ""
+    if refill.message:  # the panel's words, for whoever reads the log: never shown to the customer
+        log.info("order %s (panel %s): refill requested: %s", order.order_id, order.panel_order_id,
+                 shorten(refill.message, 200))
     await poll_now(db, order.order_id, now + interval)
-    return Answer(True, texts.REFILL_REQUESTED_UNTRACKED.format(order_id=order.order_id, message=message))
+    return Answer(True, texts.REFILL_REQUESTED_UNTRACKED.format(order_id=order.order_id))
 
 
 async def request_cancel(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
@@ -282,7 +320,7 @@ async def request_cancel(db: Database, panel: PanelClient, order: OrderRecord, *
     assert order.panel_order_id is not None
     result = (await panel.cancel([order.panel_order_id]))[order.panel_order_id]
     if isinstance(result, PanelError):
-        return _refusal(result)
+        return _refusal(result, order, texts.CANCEL_REFUSED)
     # the outcome and refund come with the next poll
     await mark_cancel_requested(db, order.order_id, now + interval)
     return Answer(True, texts.CANCEL_REQUESTED.format(order_id=order.order_id))
