@@ -8,7 +8,7 @@ the bot's reply (sendMessage / editMessageText to that chat) reaches that server
    25 users sending /start at the same moment, round after round; and
 2. the real storefront bot (``python -m bot``: SQLite in a temp dir, the sandbox panel over HTTP),
    25 funded customers going through a whole order (three in a row by default) in lockstep rounds:
-   /order, tap the category, tap the service, tap "Order this", send the link, send the quantity,
+   /order, tap the category, tap the service (which asks for the link), send the link, send the quantity,
    tap Confirm. The reply to Confirm is the "⏳ Placing your order…" edit the bot makes at once;
    the time until the order's outcome ("✅ Order placed…", after two fsynced transactions and the
    panel round trip) is printed on a line of its own and is not part of the reply figures.
@@ -432,7 +432,7 @@ async def bare_phase(
 
 # --------------------------------------------------------------------------- phase 2: the storefront
 
-STEPS = ("/order", "category", "service", "Order this", "link", "quantity", "Confirm")
+STEPS = ("/order", "category", "service", "link", "quantity", "Confirm")
 
 
 @dataclass
@@ -489,8 +489,6 @@ async def storefront_phase(
                     pushes = {u: tap(current[u.id], f":cat:{category_key(service.category)}:0") for u in users}
                 elif step == "service":
                     pushes = {u: tap(current[u.id], f":svc:{SERVICE_ID}") for u in users}
-                elif step == "Order this":
-                    pushes = {u: tap(current[u.id], ":go") for u in users}
                 elif step == "link":
                     # one link per order: panels refuse a second active order on a link
                     link = f"https://instagram.com/bench_{{}}_{number // len(STEPS)}"

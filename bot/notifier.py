@@ -30,6 +30,9 @@ IN_FLIGHT = 30  # messages handed to the rate limiter at once
 # notifications never bunches up past the limit (replies to customers may still burst).
 BULK_PER_SECOND = 29.8
 BATCH = 500
+# A notice for a customer in the middle of a dialogue waits for its end, this long at most: a
+# status change landing between a summary and its Confirm reads as part of the order.
+HOLD_MID_DIALOGUE = 60.0
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Notifier:
     db: Database
     on_blocked: Callable[[int], None] = lambda user_id: None
     clock: Callable[[], float] = time.time
+    hold: float = HOLD_MID_DIALOGUE
     delivered: int = 0
     _last_sent: dict[int, float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,7 +79,7 @@ class Notifier:
         now = self.clock()
         self._last_sent = {user: at for user, at in self._last_sent.items() if now - at < PER_CHAT_SECONDS}
         chosen: dict[int, PendingNotice] = {}
-        for notice in await due_notices(self.db, now, BATCH):
+        for notice in await due_notices(self.db, now, BATCH, hold=self.hold):
             if notice.user_id not in chosen and now - self._last_sent.get(notice.user_id, 0) >= PER_CHAT_SECONDS:
                 chosen[notice.user_id] = notice
         if not chosen:

@@ -35,7 +35,7 @@ from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import admin_topups
 from handlers.buttons import Button, Menu, MenuItem, Topup, TopupItem, TopupPreset
-from handlers.common import Row, cancel_row, main_menu, reply, show
+from handlers.common import Row, cancel_row, main_menu, replace, reply, show
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,9 @@ async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: D
         return
     invoice = await open_stars_topup(state.db, user.id, amount, state.currency, rate)
     shown = format_money(amount, state.currency)
+    # The line announcing the invoice first, then the invoice under it (where the customer looks next).
+    announced = await show(update, texts.INVOICE_SENT.format(amount=shown, stars=invoice.stars,
+                                                             hours=INVOICE_VALID_HOURS), back)
     try:
         await context.bot.send_invoice(
             chat.id, title=texts.INVOICE_TITLE, description=texts.INVOICE_DESCRIPTION.format(amount=shown),
@@ -179,9 +182,7 @@ async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: D
                                                                           invoice.stars)])
     except TelegramError:
         log.exception("could not send the invoice of top-up %s", invoice.topup_id)
-        await show(update, texts.CHECKOUT_REFUSED["error"], back)
-        return
-    await show(update, texts.INVOICE_SENT.format(amount=shown, stars=invoice.stars, hours=INVOICE_VALID_HOURS), back)
+        await replace(update, announced, texts.CHECKOUT_REFUSED["error"], back)
 
 
 # --------------------------------------------------------------------------- typed steps

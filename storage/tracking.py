@@ -261,10 +261,15 @@ class PendingNotice:
     attempts: int
 
 
-async def due_notices(db: Database, now: float, limit: int) -> list[PendingNotice]:
+async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0) -> list[PendingNotice]:
+    """Notices due now. One for a user who is in the middle of a dialogue (an order's questions,
+    a top-up) waits until the dialogue ends, or `hold` seconds at most, so that it does not land
+    between a question and its answer."""
     rows = await db.fetchall(
-        "SELECT notification_id, user_id, text, button_text, button_data, attempts FROM notifications"
-        " WHERE state = 'pending' AND due_at <= ? ORDER BY notification_id LIMIT ?", (now, limit))
+        "SELECT notification_id, user_id, text, button_text, button_data, attempts FROM notifications n"
+        " WHERE state = 'pending' AND due_at <= ? AND (due_at <= ? OR NOT EXISTS ("
+        "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
+        " ORDER BY notification_id LIMIT ?", (now, now - hold, now, limit))
     return [PendingNotice(*row) for row in rows]
 
 

@@ -35,7 +35,7 @@ def test_conversation_load_bench_completes_every_order() -> None:
     )
     assert "orders placed: 9 of 9 (panel add requests: 9, '✅ Order placed' messages: 9): PASS" in result.stdout, (
         result.stdout + result.stderr)
-    assert "samples: bare bot 63, storefront 63" in result.stdout  # 3 customers x 3 orders x 7 steps
+    assert "samples: bare bot 54, storefront 54" in result.stdout  # 3 customers x 3 orders x 6 steps
     assert "p95 ratio storefront / bare:" in result.stdout
     assert "bots stopped with SIGINT: bare bot exit code 0, storefront bot exit code 0: PASS" in result.stdout, (
         result.stdout + result.stderr)

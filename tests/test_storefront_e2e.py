@@ -45,9 +45,10 @@ async def test_an_amount_typed_on_the_top_up_menu_is_taken(shop: Shop) -> None:
     ann = shop.customer(5210, "Ann")
     menu = await ann.say("/topup")
     assert "type your own" in menu.text
-    invoice = await ann.say("12")
+    announced = await ann.say("12")
+    assert announced.text.startswith("🧾 Your invoice")  # the line first, the invoice under it
+    invoice = await ann.user.next_message()
     assert invoice.kind == "invoice" and "12.00 USD" in invoice.text
-    await ann.user.next_message()  # "Invoice sent…"
     assert (await ann.say("12")).text == texts.UNKNOWN_INPUT  # the invoice ended the top-up
 
 
@@ -117,9 +118,10 @@ async def test_a_side_command_keeps_a_top_up_and_other_commands_still_end_it(sho
     balance = await ann.say("/balance")
     await ann.tap(balance, "Continue your top-up")
     assert balance.text.startswith("✏️ Type the amount")
-    invoice = await ann.say("12")
+    announced = await ann.say("12")
+    assert announced.text.startswith("🧾 Your invoice")  # the line first, the invoice under it
+    invoice = await ann.user.next_message()
     assert invoice.kind == "invoice"
-    await ann.user.next_message()  # "Invoice sent…"
     menu = await ann.say("/topup")
     await ann.tap(menu, "t:c")
     assert "Continue" not in str((await ann.say("/orders")).button_texts())  # /orders is no side command

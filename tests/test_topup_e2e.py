@@ -113,10 +113,10 @@ async def test_a_typed_amount_is_checked_before_any_invoice(shop: Shop) -> None:
         assert expected in answer.text, answer.text
     assert not shop.telegram.calls_of("sendInvoice")
     await ann.user.send("7.77")
-    invoice = await ann.user.next_message()
-    assert invoice.kind == "invoice" and invoice.invoice["total_amount"] == 389  # 388.5 rounded up
     confirmation = await ann.user.next_message()
     assert "7.77 USD" in confirmation.text and "389 ⭐" in confirmation.text
+    invoice = await ann.user.next_message()
+    assert invoice.kind == "invoice" and invoice.invoice["total_amount"] == 389  # 388.5 rounded up
     assert (await ann.user.pay(invoice)).ok
     assert "7.77 USD added" in (await ann.user.next_message()).text
     # a forged amount button is checked like a typed amount
@@ -471,9 +471,10 @@ async def test_a_top_up_step_begun_from_an_old_menu_ends_the_order_in_progress(s
     link_prompt = card
     assert "link" in link_prompt.text.lower(), link_prompt.text
     await ann.tap(old_menu, "t:c")
-    invoice = await ann.say("12")  # read as the amount: the invoice is sent
+    announced = await ann.say("12")  # read as the amount: the invoice is sent
+    assert announced.text.startswith("🧾 Your invoice")  # the line first, the invoice under it
+    invoice = await ann.user.next_message()
     assert invoice.kind == "invoice" and "12.00 USD" in invoice.text
-    await ann.user.next_message()  # "Invoice sent…"
     assert (await ann.say("https://instagram.com/ann")).text == texts.UNKNOWN_INPUT  # the order is over
     assert await ann.tap_answer(link_prompt, "Cancel") == texts.MENU_EXPIRED
 
