@@ -185,7 +185,8 @@ BUTTON_DRIP_FEED = _("⚙️ Deliver gradually (drip-feed)")
 BUTTON_TOP_UP = _("💰 Top up")
 ORDER_INVOICE_SENT = _("💳 Pay the invoice below: {stars} ⭐ adds {amount} to your wallet. Your order stays ready; "
                        "you confirm it after paying.")
-ORDER_PAID = _("✅ Payment received: {amount} was added to your wallet.")
+ORDER_PAID = _("✅ <b>Payment received</b>: {stars} ⭐, {amount} added to your wallet (payment reference "
+               "<code>P{reference}</code>).")
 FIELD_NAMES: dict[str, str] = {
     "link": _("Link"), "quantity": _("Quantity"), "comments": _("Comments"), "usernames": _("Usernames"),
     "hashtags": _("Hashtags"), "keywords": _("Keywords"), "groups": _("Groups"), "hashtag": _("Hashtag"),

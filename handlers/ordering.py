@@ -491,7 +491,10 @@ async def paid(update: Update, context: ContextTypes.DEFAULT_TYPE, recorded: Pay
     """The payment `awaits_payment` waited for is credited: the receipt, with the summary again
     under it, Confirm and all."""
     state, session = app_state(context), current()
-    receipt = texts.ORDER_PAID.format(amount=format_money(recorded.amount, recorded.currency))
+    message = update.effective_message
+    stars = message.successful_payment.total_amount if message and message.successful_payment else 0
+    receipt = texts.ORDER_PAID.format(stars=stars, amount=format_money(recorded.amount, recorded.currency),
+                                      reference=recorded.payment_id)
     draft = _draft(state)
     if draft is None or draft.step is not None:
         session.end()

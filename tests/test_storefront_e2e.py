@@ -1,9 +1,13 @@
-"""The storefront issue's items that are done, end to end (the rest of it is still open):
-counts typed as customers write them, a typed amount on the top-up menu, a summary shown again
-taking the keyboard away from the earlier one, and a cancellation worded by who cancelled."""
+"""The storefront issue (#17), end to end: counts typed as customers write them, a typed amount on
+the top-up menu and its invoice after the line announcing it, a summary shown again taking the
+keyboard away from the earlier one, a cancellation worded by who cancelled, side commands that keep
+the order, a first order counted in actions, an empty wallet topped up with Stars without retyping,
+notices held while the customer is mid-order, and prices explained. (Orders list and cards:
+test_storefront_orders_e2e.py; help, support, admin screens and search: test_storefront_side_e2e.py.)"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,11 +15,14 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from bot.notifier import HOLD_MID_DIALOGUE
 from bot.panel import OrderStatus
 from storage.orders import get_order
+from tests.support.customer import Customer
+from tests.support.fake_telegram import SentMessage
 from tests.support.shop import Shop, open_shop
-from tests.test_ordering_e2e import confirm, funded, order_until_summary
-from tests.test_tracking_e2e import FAST, notice, place
+from tests.test_ordering_e2e import SKIP, confirm, funded, order_until_summary
+from tests.test_tracking_e2e import FAST, _wait_db, notice, place
 
 
 @pytest.fixture
@@ -127,3 +134,116 @@ async def test_a_side_command_keeps_a_top_up_and_other_commands_still_end_it(sho
     assert "Continue" not in str((await ann.say("/orders")).button_texts())  # /orders is no side command
     assert (await ann.say("12")).text == texts.UNKNOWN_INPUT
     assert "Continue" not in str((await ann.say("/balance")).button_texts())  # nothing open: nothing to continue
+
+
+# --------------------------------------------------------------------------- a first order, counted
+
+class Counted:
+    """A customer whose every message and tap is counted: the actions a first order takes."""
+
+    def __init__(self, customer: Customer) -> None:
+        self.customer = customer
+        self.actions: list[str] = []
+
+    async def say(self, text: str) -> SentMessage:
+        self.actions.append(f"type {text}")
+        return await self.customer.say(text)
+
+    async def tap(self, message: SentMessage, button: str) -> SentMessage:
+        self.actions.append(f"tap {button}")
+        return (await self.customer.tap(message, button))[0]
+
+
+async def test_a_first_order_with_a_funded_wallet_takes_at_most_seven_actions(shop: Shop) -> None:
+    """Item 2: /start → New order → category → service (which asks for the link) → the link →
+    a quantity button with its price → Confirm."""
+    customer = Counted(await funded(shop, 5300))
+    menu = await customer.say("/start")
+    await customer.tap(menu, "New order")
+    await customer.tap(menu, "📸 Instagram Followers")
+    assert any("0.12 USD / 1K" in text for row in menu.button_texts() for text in row), menu.button_texts()
+    question = await customer.tap(menu, ":svc:102")
+    assert "0.12 USD per 1000" in question.text and "Send the link" in question.text
+    quantities = await customer.say("https://instagram.com/first")
+    assert ["1,000 · 0.12 USD", "2,000 · 0.24 USD"] in quantities.button_texts(), quantities.button_texts()
+    summary = await customer.tap(quantities, "1,000 · 0.12 USD")
+    assert "Quantity: 1,000" in summary.text and "Price: 0.12 USD" in summary.text
+    placed = await customer.tap(summary, "Confirm 0.12 USD")
+    await customer.customer.wait_text(placed, lambda text: text.startswith("✅ Order placed"))
+    assert len(customer.actions) <= 7, customer.actions
+    assert [(a["link"], a["quantity"]) for a in shop.adds()] == [("https://instagram.com/first", "1000")]
+    assert await shop.balance(5300) == Decimal(100) - Decimal("0.12")
+
+
+async def test_an_empty_wallet_pays_the_missing_amount_with_stars_and_keeps_the_order(shop: Shop) -> None:
+    """Item 1: the summary offers the missing amount instead of a dead Confirm; the draft waits
+    through the payment, and the summary comes back with Confirm: no field is typed twice."""
+    customer = Counted(shop.customer(5310))
+    await customer.say("/start")
+    menu = await customer.say("/order")
+    await customer.tap(menu, "📸 Instagram Followers")
+    await customer.tap(menu, ":svc:102")
+    quantities = await customer.say("https://instagram.com/broke")
+    summary = await customer.tap(quantities, "1,000 · 0.12 USD")
+    assert "Your balance is 0.12 USD short" in summary.text
+    assert not any("Confirm" in text for row in summary.button_texts() for text in row)
+    waiting = await customer.tap(summary, "Add 0.12 USD and order")
+    assert waiting.text.startswith("💳 Pay the invoice below: 6 ⭐ adds 0.12 USD")  # 50 Stars a dollar
+    invoice = await customer.customer.user.next_message()  # under the line announcing it
+    assert invoice.kind == "invoice" and invoice.invoice["total_amount"] == 6
+    assert (await customer.customer.user.pay(invoice)).ok
+    again = await customer.customer.user.next_message()
+    assert again.text.startswith("✅ Payment received: 6 ⭐, 0.12 USD added to your wallet")
+    assert "🧾 Check your order" in again.text and "https://instagram.com/broke" in again.text
+    assert waiting.buttons() == []  # the screen before it is no longer live
+    placed = await customer.tap(again, "Confirm 0.12 USD")
+    await customer.customer.wait_text(placed, lambda text: text.startswith("✅ Order placed"))
+    typed = [action for action in customer.actions if action.startswith("type ")]
+    assert typed == ["type /start", "type /order", "type https://instagram.com/broke"]  # nothing twice
+    assert [a["link"] for a in shop.adds()] == ["https://instagram.com/broke"]
+    assert await shop.balance(5310) == Decimal(0)
+    assert not any("Payment reference" in m.text for m in customer.customer.user.messages())  # one receipt
+
+
+async def test_a_notice_waits_while_the_customer_is_mid_order(tmp_path: Path) -> None:
+    """Item 11: a status notice landed between a summary and its Confirm; it now waits for the
+    dialogue to end (a minute at most)."""
+    async with open_shop(tmp_path, **FAST) as shop:
+        customer = await funded(shop, 5320)
+        order_id = await place(shop, customer, "https://instagram.com/earlier", service="102")
+        summary = await order_until_summary(customer, "102", ["https://instagram.com/later", "1000"])
+        panel_order_id = (await get_order(shop.state.db, order_id)).panel_order_id  # type: ignore[union-attr]
+        shop.panel.force_status(panel_order_id or "", OrderStatus.COMPLETED)
+        await _wait_db(shop, "SELECT notification_id FROM notifications WHERE order_id = ?", order_id)
+        notifier = shop.state.notifier
+        assert notifier is not None
+        assert await notifier.deliver_round() == 0  # held: the customer is at the summary
+        assert not any(m.text.startswith(f"✅ Order #{order_id}") for m in customer.user.messages())
+        assert (await confirm(customer, summary)).startswith("✅ Order placed")
+        done = await notice(customer, f"✅ Order #{order_id}")  # the dialogue is over: it goes
+        assert "completed" in done.text
+
+
+async def test_a_held_notice_goes_after_a_minute_at_most(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, **FAST) as shop:
+        customer = await funded(shop, 5330)
+        order_id = await place(shop, customer, "https://instagram.com/slow", service="102")
+        await order_until_summary(customer, "102", ["https://instagram.com/pondering", "1000"])
+        panel_order_id = (await get_order(shop.state.db, order_id)).panel_order_id  # type: ignore[union-attr]
+        shop.panel.force_status(panel_order_id or "", OrderStatus.COMPLETED)
+        await _wait_db(shop, "SELECT notification_id FROM notifications WHERE order_id = ?", order_id)
+        notifier = shop.state.notifier
+        assert notifier is not None
+        queued_at = time.time()
+        notifier.clock = lambda: queued_at + HOLD_MID_DIALOGUE + 1
+        await notice(customer, f"✅ Order #{order_id}")  # still at the summary, but the minute is up
+
+
+async def test_a_subscription_shows_the_basis_of_its_price_and_one_line_is_one_line(shop: Shop) -> None:
+    """Items 4 and 6: a subscription's price is max × posts; a single line is "1 line"."""
+    customer = await funded(shop, 5340)
+    summary = await order_until_summary(customer, "601", ["acme", "100", "200", "PICK:30", "5", SKIP, SKIP])
+    assert "up to 200 × 5 posts = 1,000 × " in summary.text, summary.text  # type: ignore[attr-defined]
+    await customer.say("/cancel")
+    summary = await order_until_summary(customer, "302", ["https://instagram.com/p/m2", "100", "alice", "#sale"])
+    assert "Usernames: 1 line" in summary.text and "Hashtags: 1 line" in summary.text  # type: ignore[attr-defined]
