@@ -118,7 +118,7 @@ async def _settle(context: ContextTypes.DEFAULT_TYPE, admin: int, order_id: int,
     if order.state == "placed":
         shown_id = html.escape(order.panel_order_id or "")
         await tell(context, order.user_id, texts.RESOLVED_PLACED_CUSTOMER.format(
-            order_id=order_id, service=service, panel_order_id=shown_id))
+            order_id=order_id, service=service))
         return texts.RESOLVED_PLACED_ADMIN.format(order_id=order_id, panel_order_id=shown_id)
     await tell(context, order.user_id, texts.RESOLVED_FAILED_CUSTOMER.format(
         order_id=order_id, service=service, price=price))

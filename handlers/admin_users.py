@@ -15,11 +15,12 @@ from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros, parse_amount
 from bot.domain.timestamps import shown_day, shown_moment
 from bot.shop.moderation import CannotBan, Unbannable
+from bot.shop.tracking import shown_status
 from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, ask, home_row
 from handlers.buttons import Admin, AdminScreen, Button, RefundStep, StarsRefund, UserAction, UserCard
-from handlers.common import STATE_MARKS, Row, reply, show
+from handlers.common import Row, reply, show
 from storage.ledger import recent_entries
 from storage.orders import orders_of_user
 from storage.topups import star_payments_of_user
@@ -75,7 +76,7 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
         return
     money = state.currency
     orders = await orders_of_user(state.db, user_id, limit=5)
-    order_lines = [f"{STATE_MARKS.get(o.state, '•')} #{o.order_id} · {html.escape(shorten(o.service_name, 40))} · "
+    order_lines = [f"{shown_status(o)[0]} #{o.order_id} · {html.escape(shorten(o.service_name, 40))} · "
                    f"{format_money(from_micros(o.price_micros), o.currency)} · {html.escape(o.panel_status or o.state)}"
                    for o in orders]
     entries = await recent_entries(state.db, user_id)

@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 
 Button = tuple[str, str]  # (text, callback data): the data from a kind in handlers/buttons.py
 Row = list[Button]
-STATE_MARKS = {"placing": "⏳", "placed": "🟢", "unverified": "❔", "rejected": "❌"}  # an order's state at a glance
 
 
 def main_menu() -> list[Row]:

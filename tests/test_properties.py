@@ -144,6 +144,18 @@ def test_a_target_never_exceeds_the_price(status: OrderStatus, price: int, units
             assert target * units <= price * remains  # never more than the undelivered share (rounded down)
 
 
+@given(st.integers(min_value=0, max_value=10**13), st.integers(1, 10**9), st.integers(1, 10**9),
+       st.sampled_from([1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]))
+def test_a_partial_refund_is_a_whole_price_step_and_at_most_one_step_short(
+        price: int, units: int, remains: int, quantum: int) -> None:
+    """PRICE_DECIMALS: the share is rounded down to the price step (a cent), so wallets stay in
+    whole steps, and the customer loses less than one step to the rounding."""
+    remains = min(remains, units)
+    target = refund_target(OrderStatus.PARTIAL, price, units, remains, quantum)
+    assert isinstance(target, int) and target % quantum == 0 and 0 <= target <= price
+    assert price * remains - quantum * units < target * units <= price * remains
+
+
 @given(st.integers(min_value=0, max_value=10**13), st.one_of(st.none(), st.integers(1, 10**9)),
        st.lists(st.tuples(STATUSES, REMAINS), max_size=8))
 def test_refunds_over_any_sequence_of_statuses_never_exceed_the_charge(
