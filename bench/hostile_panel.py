@@ -12,7 +12,7 @@ hours).
 Prints the cycles completed (target: every one), the orders stuck (not final and not held for an
 admin; target 0), the orders held for an admin (target: exactly the Partial packages, whose flat
 price makes the share unknowable), and the refunds paid against each order's undelivered share of
-its price, checked per order to the micro-unit (target: equal, never more; nothing yet for a
+its price rounded down to the cent, checked per order exactly (target: equal, never more; nothing yet for a
 held one).
 
     python bench/hostile_panel.py [--cycles 10000] [--garbage 0.01] [--seed 7]
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from bot.domain.money import quantum_micros
 from bot.logging_setup import configure_logging
 from bot.panel import OrderStatus, PanelClient
 from bot.panel.sandbox import Raw, SandboxClock, SandboxPanel, SandboxServer
@@ -72,6 +73,8 @@ GARBAGE: tuple[Any, ...] = (
 )
 RAW = {'"HUGE"': "9" * 5000, '"SURROGATE"': '"\\ud800"', '"EXPONENT"': "1e1000000"}
 
+CENT_STEP = quantum_micros(2)  # partial refunds in whole cents (PRICE_DECIMALS=2)
+
 
 @dataclass(frozen=True)
 class Planned:
@@ -85,7 +88,9 @@ class Planned:
 
 
 def share(price_micros: int, undelivered: int, units: int) -> int:
-    return int((Decimal(price_micros) * undelivered / units).to_integral_value(rounding=ROUND_DOWN))
+    """The undelivered share of the price, rounded down to the shop's price step (a cent)."""
+    exact = int((Decimal(price_micros) * undelivered / units).to_integral_value(rounding=ROUND_DOWN))
+    return exact - exact % CENT_STEP
 
 
 def plan(panel: SandboxPanel, orders: int, span: float, rng: random.Random) -> tuple[list[Planned], list[tuple]]:
@@ -179,7 +184,7 @@ async def run(cycles: int, rate: float, seed_value: int) -> bool:
                     placed = arrived
                 seen = len(server.requests)
                 try:
-                    await poll_orders(db, client, alerts, now=now, interval=INTERVAL)
+                    await poll_orders(db, client, alerts, now=now, interval=INTERVAL, quantum=CENT_STEP)
                     done += 1
                 except Exception:
                     failed += 1
@@ -206,7 +211,7 @@ async def run(cycles: int, rate: float, seed_value: int) -> bool:
         "orders stuck == 0": not stuck,
         "held for an admin == the Partial packages, and only they": held == {p.order_id for p in planned if p.held},
         "no order refunded more than its undelivered share": not over,
-        "refunds == undelivered share, to the micro-unit, for every order": not over and not under and paid == due,
+        "refunds == undelivered share, to the cent, for every order": not over and not under and paid == due,
     }
     print(f"orders: {len(planned)} placed over {cycles * TICK / 3600:.1f} h  garbage for {rate:.0%} of ids  "
           f"tick {TICK:.0f} s  poll interval {INTERVAL:.0f} s")

@@ -30,6 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
+from bot.domain.money import quantum_micros
 from bot.panel import BATCH_LIMIT, OrderStatusInfo, PanelClient
 from bot.panel.sandbox import SandboxClock, SandboxPanel, SandboxServer
 from bot.shop.alerts import AdminAlerts
@@ -37,6 +38,8 @@ from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
 
 KEY = "bench-key"
+
+CENT_STEP = quantum_micros(2)  # partial refunds in whole cents (PRICE_DECIMALS=2)
 
 
 async def start_sandbox(orders: int, latency: float) -> tuple[asyncio.subprocess.Process, str, list[str]]:
@@ -133,7 +136,7 @@ async def spread(orders: int, early: float | None) -> tuple[int, int, int]:
                 if new:
                     await _place(db, new)
                 seen = len(server.requests)
-                await poll_orders(db, client, alerts, now=now, interval=INTERVAL, early=early)
+                await poll_orders(db, client, alerts, now=now, interval=INTERVAL, early=early, quantum=CENT_STEP)
                 if now > STEADY_FROM:
                     sizes = [len(r.fields["orders"].split(",")) for r in server.requests[seen:]
                              if r.action == "status"]

@@ -72,7 +72,7 @@ class AppState:
 
     def rate_of(self, service: Service) -> Decimal:
         """What a customer is shown as the rate: per 1000 (or per package)."""
-        return price_per_1000(service, self.markup_for(service))
+        return price_per_1000(service, self.markup_for(service), self.settings.price_decimals)
 
     @property
     def refund_quantum(self) -> int:

@@ -172,7 +172,7 @@ PRICE_PLAIN = _("💵 Price: <b>{price}</b>")
 PRICE_PER_1000 = _("💵 {units} × {rate} per 1000 = <b>{price}</b>")
 PRICE_RUNS = _("💵 {quantity} × {times} runs = {units} × {rate} per 1000 = <b>{price}</b>")
 PRICE_POSTS = _("💵 up to {quantity} × {times} posts = {units} × {rate} per 1000 = <b>{price}</b>")
-PRICE_ROUNDED = _("(rounded up to {step})")
+PRICE_ROUNDED = _("Rounded up to the nearest {step}.")
 SUMMARY_CONFIRM_HINT = _("👇 Press <b>Confirm</b> to place the order.")
 SUMMARY_SHORT_STARS = _("⚠️ Your balance is {missing} short. Add it with Telegram Stars below: your order stays "
                         "ready, and you confirm it after paying.")
@@ -221,7 +221,7 @@ ORDER_REJECTED: dict[str, str] = {
     "service": _("❌ This service is not available right now. The {price} was returned to your wallet; please "
                  "choose another one."),
     "other": _("❌ The order was not accepted by the provider. The {price} was returned to your wallet; please "
-               "check the details and try again, or ask /paysupport."),
+               "check the details and try again."),
 }
 ORDER_UNAVAILABLE = _("❌ This service is temporarily unavailable. The {price} was returned to your wallet; please "
                       "try again later.")
@@ -276,12 +276,13 @@ ORDER_CARD = _(
 )
 ORDER_CARD_REFUNDED = _("\n↩️ Returned to your wallet: {refund}")
 ORDER_CARD_REFUND_HELD = _("\n↩️ Refund: being checked with the provider; you will get a message with the outcome")
-ORDER_CARD_PROGRESS = _("\n▶️ Start count: {start_count} · ⏳ Remains: {remains}")
+ORDER_CARD_PROGRESS = _("\n▶️ Start count: {start_count} · remains: {remains}")
 ORDER_CARD_REFILL = _("\n♻️ Refill {number}: {status}")
 JUST_NOW = _("just now")
 MINUTES_AGO = _("{minutes} min ago")
 HOURS_AGO = _("{hours} h ago")
-DAYS_AGO = _("{days} d ago")
+YESTERDAY = _("yesterday")
+DAYS_AGO = _("{days} days ago")
 BUTTON_REFRESH = _("🔄 Refresh")
 BUTTON_REFILL = _("♻️ Refill")
 BUTTON_CANCEL_ORDER = _("✖ Cancel order")

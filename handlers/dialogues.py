@@ -9,8 +9,9 @@ typed message does at that step, and what a button carrying the dialogue's nonce
 The rule, the same for every dialogue (`route`, which runs before the menus and screens):
 - /cancel, or the Cancel button, ends the open dialogue with that dialogue's one answer
   (without one open: "nothing to cancel").
-- A side command (/balance, /help, /paysupport) answers without ending it, with a Continue
-  button under its answer (`continue_row`) that shows the open step again. /paysupport then
+- A side command (/balance, /help, /paysupport, or the same screens' buttons, or a notice's
+  Open order) answers without ending it, with a Continue button under its answer
+  (`continue_row`) that shows the open step again. /paysupport then
   waits for the customer's question in a dialogue of its own opened over the open one (an
   aside): once the question is sent or cancelled, the dialogue under it is open again.
 - Any other command, and any button that is not the open dialogue's (a menu, an order card,
@@ -47,7 +48,7 @@ from handlers import (
     payments,
     topup,
 )
-from handlers.buttons import Button, Cancel, Resume, parse_any
+from handlers.buttons import Button, Cancel, CardAction, Menu, MenuItem, OrderCard, Resume, parse_any
 from handlers.common import answer, main_menu, reply, show
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,13 @@ class Dialogue:
 
 
 SIDE_COMMANDS = frozenset({"/balance", "/help", "/paysupport"})  # answered without leaving the open dialogue
+# The same screens as buttons (help's, balance's), and a notice's Open order (the card comes as a
+# new message): answered beside the open dialogue too, with Continue under the answer.
+SIDE_BUTTONS = frozenset({Menu(MenuItem.HELP), Menu(MenuItem.BALANCE), Menu(MenuItem.PAYSUPPORT)})
+
+
+def _beside(pressed: Button) -> bool:
+    return pressed in SIDE_BUTTONS or (isinstance(pressed, OrderCard) and pressed.action is CardAction.NOTICE)
 
 
 DIALOGUES: dict[str, Dialogue] = {
@@ -145,8 +153,9 @@ async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer(update, texts.MENU_EXPIRED)
         raise ApplicationHandlerStop
     nonce = getattr(pressed, "nonce", None)
-    if nonce is None:  # a button of a screen of its own: leaving the dialogue for it
-        session.end()
+    if nonce is None:  # a button of a screen of its own: leaving the dialogue for it, unless a side one
+        if not _beside(pressed):
+            session.end()
         return
     if nonce != session.nonce or not session.is_open():
         if nonce == session.nonce:

@@ -9,8 +9,9 @@ amount as a Stars invoice and comes back, Confirm and all, once it is paid.
 Its steps (BROWSE, FIELD, CONFIRM) are listed with every other dialogue's in handlers/dialogues.py,
 which also does /cancel, Cancel, expiry and leaving. The draft is stored between answers as JSON
 (service id, answers, the quoted price), and read against the catalogue as it is at each step, so
-a restart carries on where the customer was. Every button carries the dialogue's nonce. Only the
-latest message of the dialogue keeps its buttons (`_present`).
+a restart carries on where the customer was. Every button carries the dialogue's nonce; a value
+button also names its question, so a stale one answers nothing else. A summary (whose Confirm
+charges) loses its buttons once a newer screen is sent as another message (`_present`).
 The charge, the order record and the single `add` are in bot.shop.ordering.
 """
 
@@ -219,21 +220,22 @@ def _service_text(state: AppState, service: Service) -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- the live message
+# --------------------------------------------------------------------------- the screen shown
 
-async def _present(update: Update, text: str, rows: list[Row]) -> None:
-    """Show the dialogue's next screen and take the buttons from the one before it, if that is
-    another message (a typed answer gets a new message): only the latest screen is live."""
+async def _present(update: Update, text: str, rows: list[Row], *, charges: bool = False) -> None:
+    """Show the dialogue's next screen. A summary (`charges`: its buttons charge or pay) loses
+    its buttons once a newer screen goes out as another message (a typed answer gets a new
+    message), so no earlier Confirm stays live; other screens' stale buttons answer "expired"
+    by themselves, and are left as they are (one Bot API call less per step)."""
     session, user = current(), update.effective_user
-    earlier = session.draft.get("live")
+    earlier = session.draft.get("summary")
     query = update.callback_query
     here = query.message.message_id if query is not None and query.message is not None else None
     if isinstance(earlier, int) and earlier != here and user is not None:
         with contextlib.suppress(TelegramError):  # deleted, or too old to edit: its buttons are dead anyway
             await update.get_bot().edit_message_reply_markup(user.id, earlier, reply_markup=None)
     shown = await show(update, text, rows)
-    if shown is not None:
-        session.keep(live=shown.message_id)
+    session.keep(summary=shown.message_id if charges and shown is not None else None)
 
 
 # --------------------------------------------------------------------------- fields
@@ -371,13 +373,13 @@ def _price_line(state: AppState, basis: Breakdown) -> str:
         line = template.format(**counts)
     if basis.exact != basis.price:
         step = format_money(price_quantum(state.settings.price_decimals), money)
-        line += " " + texts.PRICE_ROUNDED.format(step=step)
+        line += "\n" + texts.PRICE_ROUNDED.format(step=step)
     return line
 def _top_up_amount(state: AppState, missing: Decimal) -> Decimal | None:
     """What a Stars invoice for `missing` is for: whole cents, at least one Star's worth; None
     when Stars are off or it is more than one invoice may be."""
     rate = state.settings.stars_per_unit
-    if rate is None:
+    if rate is None or missing <= 0:
         return None
     allowed = stars_range(rate)
     amount = max(missing.quantize(CENT, rounding=ROUND_CEILING), allowed.low)
@@ -415,7 +417,7 @@ async def _summary(update: Update, state: AppState, draft: OrderDraft, note: str
     if offers_drip_feed(draft.service):
         rows.append([(texts.BUTTON_DRIP_FEED, ChooseOption(session.nonce, OrderOption.DRIP_FEED).data)])
     rows.append(cancel_row())
-    await _present(update, f"{note}\n\n{text}" if note else text, rows)
+    await _present(update, f"{note}\n\n{text}" if note else text, rows, charges=True)
 
 
 async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:
@@ -437,18 +439,18 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
     if not isinstance(pressed, Confirm):
         await answer(update, texts.MENU_EXPIRED)
         return
-    price = state.quote(draft).price
-    if f"{price:f}" != session.draft.get("quoted"):
-        await _summary(update, state, draft, texts.PRICE_CHANGED.format(price=format_money(price, state.currency)))
+    quoted = state.quote(draft)
+    if f"{quoted.price:f}" != session.draft.get("quoted"):
+        await _summary(update, state, draft, texts.PRICE_CHANGED.format(price=format_money(quoted.price,
+                                                                                          state.currency)))
         return
     nonce = session.nonce
     session.end()
     # The reply comes at once and takes the buttons away; the outcome follows in the same message.
     placing = await show(update, texts.PLACING)
     outcome = await place_order(
-        state.db, state.panel, state.alerts, user_id=user.id, draft=draft,
-        markup_percent=state.markup_for(draft.service), price_decimals=state.settings.price_decimals,
-        currency=state.currency, poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
+        state.db, state.panel, state.alerts, user_id=user.id, draft=draft, price=quoted, currency=state.currency,
+        poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
     if not isinstance(outcome, ShortOfMoney):  # an order exists (placed, refused, being checked)
         session.remember_confirmed(nonce)
     await replace(update, placing, _outcome_text(state, outcome, user.id), main_menu())
@@ -466,9 +468,12 @@ async def _pay_and_order(update: Update, context: ContextTypes.DEFAULT_TYPE, dra
         await _summary(update, state, draft)
         return
     invoice = await open_stars_topup(state.db, user.id, amount, state.currency, rate)
-    session.keep(topup=invoice.topup_id)
+    session.renew()  # a second tap on the same button opens no second invoice
+    invoices = session.draft.get("topups")
+    session.keep(topups=[*(invoices if isinstance(invoices, list) else [])[-4:], invoice.topup_id])
     shown = format_money(amount, state.currency)
-    await _present(update, texts.ORDER_INVOICE_SENT.format(stars=invoice.stars, amount=shown), [cancel_row()])
+    await _present(update, texts.ORDER_INVOICE_SENT.format(stars=invoice.stars, amount=shown), [cancel_row()],
+                   charges=True)
     try:
         await context.bot.send_invoice(
             user.id, title=texts.INVOICE_TITLE, description=texts.INVOICE_DESCRIPTION.format(amount=shown),
@@ -483,8 +488,9 @@ def awaits_payment(topup_id: int | None) -> bool:
     """Whether the open order's summary waits for the payment of this top-up's invoice (then
     its receipt is the summary again, see `paid`)."""
     session = current()
+    invoices = session.draft.get("topups")
     return (topup_id is not None and session.is_open(DIALOGUE) and session.step == CONFIRM
-            and session.draft.get("topup") == topup_id)
+            and isinstance(invoices, list) and topup_id in invoices)
 
 
 async def paid(update: Update, context: ContextTypes.DEFAULT_TYPE, recorded: PaymentRecorded) -> None:
@@ -500,7 +506,6 @@ async def paid(update: Update, context: ContextTypes.DEFAULT_TYPE, recorded: Pay
         session.end()
         await reply(update, f"{receipt}\n\n{texts.SERVICE_GONE}", main_menu())
         return
-    session.keep(topup=None)
     await _summary(update, state, draft, receipt)
 
 

@@ -45,8 +45,10 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
     action = pressed.action
     now, interval = time.time(), state.settings.poll_interval_seconds
     if action is CardAction.NOTICE:  # the notice keeps its facts: the card comes below it
+        from handlers.dialogues import continue_row  # here: handlers/dialogues.py imports the screens
+
         await answer(update)
-        await reply(update, await _card(state, order), _buttons(state, order))
+        await reply(update, await _card(state, order), [*_buttons(state, order), continue_row()])
         return
     if action is CardAction.REFRESH and order.state == "placed":
         if wait := state.card_throttle.wait(user.id, state.clock()):  # the card as last polled

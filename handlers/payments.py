@@ -26,7 +26,14 @@ from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.timestamps import shown_day
 from bot.domain.topup import CheckoutProblem, topup_id_of
-from bot.shop.topups import RefundReport, Reported, record_payment, review_checkout, settle_reported_refund
+from bot.shop.topups import (
+    RefundReport,
+    Reported,
+    receipt_shown,
+    record_payment,
+    review_checkout,
+    settle_reported_refund,
+)
 from bot.state import app_state
 from handlers import ordering
 from handlers.buttons import Menu, MenuItem
@@ -36,6 +43,7 @@ from storage.topups import star_payments_of_user, topups_of_user
 log = logging.getLogger(__name__)
 
 SUPPORT_TEXT_LIMIT = 1500
+RECEIPT_FALLBACK_SECONDS = 30  # a receipt the order summary shows goes out by itself if the summary could not
 SUPPORT_EVERY = 60  # seconds: one relayed question per customer, so nobody can flood the admins
 DIALOGUE, QUESTION = "support", "question"  # /paysupport waits for the question (handlers/dialogues.py)
 
@@ -71,13 +79,14 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     state = app_state(context)
     # the ledger needs the user's row (the gate has not run: payments come first)
     await state.customers.record(user.id, user.first_name, user.username, user.language_code)
-    # The invoice of an order's summary: its receipt is that summary again (handlers/ordering.py).
+    # The invoice of an order's summary: its receipt is that summary again (handlers/ordering.py);
+    # the receipt is queued all the same, for a little later, in case the summary cannot be sent.
     for_order = ordering.awaits_payment(topup_id_of(payment.invoice_payload))
     try:
         recorded = await record_payment(state.db, payer_id=user.id, charge_id=payment.telegram_payment_charge_id,
                                         payload=payment.invoice_payload, total_stars=payment.total_amount,
                                         stars_per_unit=state.settings.stars_per_unit, wallet_currency=state.currency,
-                                        receipt=not for_order)
+                                        receipt_delay=RECEIPT_FALLBACK_SECONDS if for_order else 0)
     except Exception:  # Telegram will not send it again: leave every detail for the admins
         log.exception("could not record payment %s of user %s (%s Stars, payload %r)",
                       payment.telegram_payment_charge_id, user.id, payment.total_amount, payment.invoice_payload)
@@ -91,14 +100,15 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
         raise ApplicationHandlerStop
     log.info("user %s paid %s Stars: %s %s credited (P%s)", user.id, payment.total_amount, recorded.amount,
              recorded.currency, recorded.payment_id)
-    if for_order:
-        await ordering.paid(update, context, recorded)
-    elif state.notifier is not None:
-        state.notifier.wake()  # the receipt is in the outbox
     if not recorded.expected:
         await state.alerts.alert(texts.ALERT_UNEXPECTED_PAYMENT.format(
             user_id=user.id, stars=payment.total_amount, invoice=html.escape(shorten(payment.invoice_payload, 60)),
             amount=format_money(recorded.amount, recorded.currency), payment_id=recorded.payment_id))
+    if for_order:
+        await ordering.paid(update, context, recorded)  # the summary again, the receipt above it
+        await receipt_shown(state.db, recorded)  # (not reached if that failed: the queued receipt goes)
+    elif state.notifier is not None:
+        state.notifier.wake()  # the receipt is in the outbox
     raise ApplicationHandlerStop
 
 

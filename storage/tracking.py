@@ -49,11 +49,14 @@ class StatusChange:
 Decide = Callable[[OrderRecord, Refunded], StatusChange | None]
 
 
-async def queue_notice(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> None:
-    """Put a message in the outbox inside the caller's transaction: it goes out with the change."""
-    await conn.execute(
+async def queue_notice(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> int:
+    """Put a message in the outbox inside the caller's transaction: it goes out with the change.
+    Returns its id."""
+    cursor = await conn.execute(
         "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at) VALUES (?,?,?,?,?,?)",
         (notice.user_id, notice.order_id, notice.text, notice.button_text, notice.button_data, due_at))
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
 
 
 async def enqueue(db: Database, notice: Notice, due_at: float) -> None:
@@ -262,12 +265,12 @@ class PendingNotice:
 
 
 async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0) -> list[PendingNotice]:
-    """Notices due now. One for a user who is in the middle of a dialogue (an order's questions,
-    a top-up) waits until the dialogue ends, or `hold` seconds at most, so that it does not land
-    between a question and its answer."""
+    """Notices due now. An order's notice for a user who is in the middle of a dialogue (an
+    order's questions, a top-up) waits until the dialogue ends, or `hold` seconds at most, so that
+    it does not land between a question and its answer; receipts and the like never wait."""
     rows = await db.fetchall(
         "SELECT notification_id, user_id, text, button_text, button_data, attempts FROM notifications n"
-        " WHERE state = 'pending' AND due_at <= ? AND (due_at <= ? OR NOT EXISTS ("
+        " WHERE state = 'pending' AND due_at <= ? AND (order_id IS NULL OR due_at <= ? OR NOT EXISTS ("
         "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
         " ORDER BY notification_id LIMIT ?", (now, now - hold, now, limit))
     return [PendingNotice(*row) for row in rows]

@@ -51,6 +51,6 @@ def test_hostile_panel_soak_runs_and_checks_its_targets() -> None:
     assert "cycles completed: " in result.stdout, result.stdout + result.stderr
     for target in ("cycles completed >= 300, none failed", "orders stuck == 0",
                    "held for an admin == the Partial packages, and only they",
-                   "refunds == undelivered share, to the micro-unit, for every order"):
+                   "refunds == undelivered share, to the cent, for every order"):
         assert f"PASS  {target}" in result.stdout, result.stdout + result.stderr
     assert result.returncode == 0

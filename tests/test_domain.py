@@ -70,9 +70,17 @@ def test_order_cost(type_: str, quantity: int, runs: int | None, posts: int | No
     assert order_cost(service(type_=type_), quantity=quantity, runs=runs, posts=posts) == expected
 
 
-def test_markup_and_price_per_1000() -> None:
-    assert price_per_1000(service(rate="0.6993"), Decimal("12.5")) == Decimal("0.786713")
-    assert price_per_1000(service(rate="0.01"), Decimal("33.3333")) == Decimal("0.013334")
+@pytest.mark.parametrize(("rate", "markup", "decimals", "expected"), [
+    ("0.90", "0", 2, "0.90"), ("0.90", "12.5", 2, "1.02"),  # 1.0125: rounded up to the cent
+    ("0.6993", "12.5", 2, "0.787"),  # 0.786713: three significant digits, finer than a cent
+    ("0.01", "33.3333", 2, "0.0134"), ("0.0025", "0", 2, "0.0025"), ("12.3456", "0", 2, "12.35"),
+    ("0.0000001", "0", 2, "0.000001"),  # never below a micro-unit
+    ("0.90", "12.5", 0, "1.02"), ("1234.5", "0", 0, "1235"),  # PRICE_DECIMALS=0: whole units, or 3 digits
+])
+def test_the_shops_rate_is_rounded_up_to_cents_or_three_digits(rate: str, markup: str, decimals: int,
+                                                                 expected: str) -> None:
+    shown = price_per_1000(service(rate=rate), Decimal(markup), decimals)
+    assert shown == Decimal(expected) and shown >= Decimal(rate) * (1 + Decimal(markup) / 100)
 
 
 @pytest.mark.parametrize(("rate", "markup", "decimals", "quantity", "runs", "exact", "price"), [
@@ -80,7 +88,7 @@ def test_markup_and_price_per_1000() -> None:
     ("0.90", "0", 2, 1500, None, "1.35", "1.35"),
     ("0.90", "0", 2, 500, 3, "1.35", "1.35"),  # drip-feed: quantity × runs
     ("0.72", "0", 2, 100, None, "0.072", "0.08"),  # rounded up to the cent, never down
-    ("0.6993", "12.5", 2, 1000, None, "0.786713", "0.79"),
+    ("0.6993", "12.5", 2, 1000, None, "0.787", "0.79"),  # the rate 0.786713 is shown (and used) as 0.787
     ("0.0025", "0", 2, 1000, None, "0.0025", "0.01"),  # a views rate still costs a cent
     ("0.72", "0", 3, 100, None, "0.072", "0.072"),  # PRICE_DECIMALS=3
     ("0.72", "0", 0, 100, None, "0.072", "1"),  # PRICE_DECIMALS=0: whole units
@@ -138,6 +146,8 @@ def test_skipping_runs_skips_the_interval() -> None:
     draft.skip()
     assert draft.step is None and not draft.drip and draft.to_request().to_form() == {
         "service": "1", "link": "https://x.io/a", "quantity": "100"}
+    stored = draft_from_json(draft_to_json(draft), service(dripfeed=True))  # the summary again, after Skip
+    assert stored is not None and stored.step is None and not stored.drip and stored.values == draft.values
     with pytest.raises(InvalidAnswer):
         OrderDraft.start("k", service()).skip()
     with pytest.raises(InvalidAnswer):  # no drip-feed on a service without it

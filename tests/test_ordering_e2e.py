@@ -12,7 +12,7 @@ import pytest
 
 from bot import texts
 from bot.domain.catalogue import category_key
-from bot.domain.money import format_money
+from bot.domain.money import format_money, quantum_micros
 from bot.panel import ServiceType
 from bot.panel.sandbox import FaultKind, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DemoService
@@ -70,6 +70,8 @@ EXPECTED_FORMS: dict[ServiceType, dict[str, str]] = {
     T.SUBSCRIPTIONS: {"username": "acme", "min": "100", "max": "200", "delay": "30", "posts": "5",
                       "expiry": "31/12/2031"},
 }
+
+CENT_STEP = quantum_micros(2)  # partial refunds in whole cents (PRICE_DECIMALS=2)
 
 
 @pytest.fixture
@@ -177,20 +179,20 @@ async def test_answered_optional_fields_reach_the_panel_and_the_price(shop: Shop
 
 
 async def test_drip_feed_charges_every_run_with_the_markup(tmp_path: Path) -> None:
-    """0.90 per 1000 × 500 × 3 runs = 1.35 at the panel; the customer pays that × 1.125 = 1.51875,
-    rounded up to the cent: 1.52, and the summary shows the arithmetic."""
+    """0.90 per 1000 × 500 × 3 runs = 1.35 at the panel; the shop's rate is 0.90 × 1.125 = 1.0125,
+    rounded up to the cent: 1.02, so the customer pays 1,500 × 1.02 / 1000 = 1.53, and the summary
+    shows that arithmetic."""
     async with open_shop(tmp_path, price_markup_percent="12.5") as shop:
         customer = await funded(shop, 2031)
         summary = await order_until_summary(customer, "101",
                                             ["https://instagram.com/drip", "500", DRIP_FEED, "3", "15"])
-        assert ("💵 500 × 3 runs = 1,500 × 1.0125 USD per 1000 = 1.52 USD (rounded up to 0.01 USD)"
-                in summary.text), summary.text  # type: ignore[attr-defined]
+        assert "💵 500 × 3 runs = 1,500 × 1.02 USD per 1000 = 1.53 USD\n" in summary.text, summary.text  # type: ignore[attr-defined]
         text = await confirm(customer, summary)
-        assert "Charged: 1.52 USD" in text, text
+        assert "Charged: 1.53 USD" in text, text
         assert shop.panel.orders[next(iter(shop.panel.orders))].price == Decimal("1.35")
         order = (await orders_in_state(shop.state.db, "placed"))[0]
-        assert (order.price_micros, order.cost_micros) == (1520000, 1350000)
-        assert await shop.balance(2031) == Decimal(100) - Decimal("1.52")
+        assert (order.price_micros, order.cost_micros) == (1530000, 1350000)
+        assert await shop.balance(2031) == Decimal(100) - Decimal("1.53")
 
 
 async def test_a_placed_order_records_its_charge_and_placement_in_its_history(shop: Shop) -> None:
@@ -232,7 +234,7 @@ async def test_the_service_card_shows_price_range_and_flags(shop: Shop, service_
 
 async def test_the_service_card_price_includes_the_markup(tmp_path: Path) -> None:
     async with open_shop(tmp_path, price_markup_percent="12.5") as shop:
-        for service_id, price in (("101", "1.0125 USD per 1000"), ("104", "2.8125 USD for the package")):
+        for service_id, price in (("101", "1.02 USD per 1000"), ("104", "2.82 USD for the package")):
             card = await shop.customer(2038).open_service(service_id)
             assert f"💵 {price}" in card.text, card.text
 
@@ -268,7 +270,7 @@ async def test_an_invalid_answer_with_markup_characters_is_quoted_verbatim(shop:
     await customer.open_service("101")
     await customer.say("https://instagram.com/acme")
     assert (await customer.say("<1>")).text.startswith(
-        "⚠️ “<1>” is not a whole number. Send a number from 50 to 10000.\n\n🔢 How many?")
+        "⚠️ “<1>” is not a whole number. Send a number from 50 to 10,000.\n\n🔢 How many?")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -283,16 +285,15 @@ async def test_bad_input_at_every_step_is_explained_and_the_step_repeats(shop: S
         assert answer.text.startswith("⚠️ That is not a link"), answer.text
         assert answer.text.endswith(texts.ASK["link"]) and answer.buttons()
     quantity_prompt = await customer.say("https://instagram.com/acme")
-    assert "from 50 to 10000" in quantity_prompt.text
+    assert "from 50 to 10,000" in quantity_prompt.text
     quantity_buttons = quantity_prompt.button_texts()
-    for typed, error in (("ten", "⚠️ “ten” is not a whole number. Send a number from 50 to 10000."),
-                         ("49", "⚠️ 49 is out of range: send a number from 50 to 10000."),
-                         ("10001", "⚠️ 10001 is out of range: send a number from 50 to 10000."),
+    for typed, error in (("ten", "⚠️ “ten” is not a whole number. Send a number from 50 to 10,000."),
+                         ("49", "⚠️ 49 is out of range: send a number from 50 to 10,000."),
+                         ("10001", "⚠️ 10,001 is out of range: send a number from 50 to 10,000."),
                          ("1.5", "⚠️ “1.5” is not a whole number")):
         answer = await customer.say(typed)
         assert answer.text.startswith(error) and "🔢 How many?" in answer.text, answer.text
         assert answer.button_texts() == quantity_buttons  # the quantity buttons again
-        assert quantity_prompt.buttons() == []  # only the latest question is live
     summary = await customer.say("500")
     assert "Runs" not in summary.text
     runs_prompt, _ = await customer.tap(summary, ":opt:drip")
@@ -300,7 +301,7 @@ async def test_bad_input_at_every_step_is_explained_and_the_step_repeats(shop: S
     assert (await customer.say("1")).text.startswith("⚠️ 1 is out of range: send a number from 2 to 100.")
     interval_prompt = await customer.say("3")
     assert "Minutes between runs" in interval_prompt.text
-    assert (await customer.say("0")).text.startswith("⚠️ 0 is out of range: send a number from 1 to 1440.")
+    assert (await customer.say("0")).text.startswith("⚠️ 0 is out of range: send a number from 1 to 1,440.")
     summary = await customer.say("15")
     assert "Runs: 3" in summary.text and "Interval (min): 15" in summary.text
     assert "💵 500 × 3 runs = 1,500 × 0.90 USD per 1000 = 1.35 USD" in summary.text
@@ -321,7 +322,7 @@ async def test_counted_lists_dates_and_words_are_checked(shop: Shop) -> None:
     assert (await customer.say("two words")).text.startswith("⚠️ Send a single word without spaces")
     await customer.say("acme")
     await customer.say("100")
-    assert (await customer.say("99")).text.startswith("⚠️ 99 is out of range: send a number from 100 to 5000.")
+    assert (await customer.say("99")).text.startswith("⚠️ 99 is out of range: send a number from 100 to 5,000.")
     delay = await customer.say("150")
     assert [b["text"] for b in delay.buttons()[0]] == ["0", "5", "10", "15"]
     delay_buttons = delay.buttons()
@@ -376,15 +377,16 @@ async def test_markup_is_applied_to_menus_summary_and_charge(tmp_path: Path) -> 
         menu = await customer.say("/order")
         await customer.tap(menu, f":cat:{category_key('📸 Instagram Followers')}:0")
         labels = [b["text"] for row in menu.buttons() for b in row]
-        assert any(label.endswith("· 1.0125 USD / 1K") for label in labels), labels  # 0.90 × 1.125 per 1000
+        assert any(label.endswith("· 1.02 USD / 1K") for label in labels), labels  # 0.90 × 1.125, up to the cent
         summary = await order_until_summary(customer, "101", ["https://instagram.com/m", "777"])
-        # 777 × 1.0125 / 1000 = 0.7867125, rounded up to the cent (the panel charges 0.6993)
-        assert "💵 777 × 1.0125 USD per 1000 = 0.79 USD (rounded up to 0.01 USD)" in summary.text, summary.text
+        # 777 × 1.02 / 1000 = 0.79254, rounded up to the cent (the panel charges 0.6993)
+        assert "💵 777 × 1.02 USD per 1000 = 0.80 USD\nRounded up to the nearest 0.01 USD." in summary.text, (
+            summary.text)
         text = await confirm(customer, summary)
-        assert "Charged: 0.79 USD" in text
-        assert await shop.balance(2006) == Decimal("99.21")
+        assert "Charged: 0.80 USD" in text
+        assert await shop.balance(2006) == Decimal("99.20")
         order = (await orders_in_state(shop.state.db, "placed"))[0]
-        assert (order.price_micros, order.cost_micros) == (790000, 699300)
+        assert (order.price_micros, order.cost_micros) == (800000, 699300)
 
 
 # --------------------------------------------------------------------------- panel trouble
@@ -440,9 +442,11 @@ async def test_an_unknown_outcome_is_sent_again_by_neither_polls_nor_a_restart(t
             summary = await order_until_summary(customer, "102", ["https://instagram.com/once", "1000"])
             server.inject(FaultKind.DROP, action="add", after_processing=True)
             assert (await confirm(customer, summary)).startswith("⏳ The provider did not answer in time")
-            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 3600, interval=60)
+            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 3600, interval=60,
+                              quantum=CENT_STEP)
         async with run_shop(tmp_path, telegram, server) as shop:  # a restart
-            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 7200, interval=60)
+            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 7200, interval=60,
+                              quantum=CENT_STEP)
             [order] = await orders_in_state(shop.state.db, "unverified")
             assert order.user_id == 2041
             assert len(shop.adds()) == 1 and len(panel.orders) == 1  # placed once, never again

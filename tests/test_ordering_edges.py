@@ -18,7 +18,7 @@ from bot.panel import PanelClient
 from bot.panel.sandbox import FaultKind
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import cached_catalogue, refresh_catalogue
-from bot.shop.ordering import Duplicate, Placed, Refused, place_order
+from bot.shop.ordering import Duplicate, Placed, Refused, place_order, quote
 from storage.database import open_database
 from storage.orders import get_order, orders_in_state
 from tests.support.customer import Customer
@@ -55,9 +55,9 @@ async def test_the_same_draft_confirmed_twice_is_one_order(shop: Shop) -> None:
     draft.answer(1000)
     state = shop.state
     first = await place_order(state.db, state.panel, state.alerts, user_id=2101, draft=draft,
-                              markup_percent=Decimal(0), price_decimals=2, currency="USD")
+                              price=quote(draft, Decimal(0), 2), currency="USD")
     second = await place_order(state.db, state.panel, state.alerts, user_id=2101, draft=draft,
-                               markup_percent=Decimal(0), price_decimals=2, currency="USD")
+                               price=quote(draft, Decimal(0), 2), currency="USD")
     assert isinstance(first, Placed) and isinstance(second, Duplicate)
     assert second.order.order_id == first.order.order_id
     assert len(shop.adds()) == 1 and await shop.balance(2101) == Decimal(100) - Decimal("0.12")
@@ -247,7 +247,7 @@ async def test_out_of_funds_alerts_admins_at_most_once_an_hour(shop: Shop) -> No
         draft.answer(f"https://instagram.com/funds{number}")
         draft.answer(1000)
         outcome = await place_order(shop.state.db, shop.state.panel, alerts, user_id=2111, draft=draft,
-                                    markup_percent=Decimal(0), price_decimals=2, currency="USD")
+                                    price=quote(draft, Decimal(0), 2), currency="USD")
         assert isinstance(outcome, Refused) and outcome.why == "unavailable"
     assert len(sent) == 2 and all("panel balance is too low" in text for text in sent)  # at 5000 and 8600
     assert await shop.balance(2111) == Decimal(100)
@@ -281,8 +281,8 @@ async def test_the_main_menu_leaves_an_order_in_progress(shop: Shop) -> None:
     assert await customer.tap_answer(card, "Cancel") == texts.MENU_EXPIRED  # the order's buttons are dead
     assert (await customer.say("https://instagram.com/late")).text == texts.UNKNOWN_INPUT  # not an answer
     summary = await order_until_summary(customer, "102", ["https://instagram.com/x", "1000"])
-    home, _ = await customer.tap(menu, "Balance")  # a main-menu button of an older message
-    assert home.text.startswith("💰 Your balance: 100.00 USD")
+    home, _ = await customer.tap(menu, "My orders")  # a main-menu button of an older message
+    assert texts.MY_ORDERS_EMPTY in home.text
     assert await customer.tap_answer(summary, ":ok") == texts.MENU_EXPIRED
     assert shop.adds() == []
 

@@ -23,6 +23,8 @@ from storage.tracking import StatusChange, apply_decisions, due_orders
 from tests.support.ledger_check import assert_ledger_consistent
 from tests.support.orders import placed_order
 
+EXACT = 1  # refunds to the micro-unit: these tests are about polling (rounding: test_properties.py)
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
@@ -65,7 +67,7 @@ async def test_one_orders_failed_write_leaves_the_others_stored(db: Database) ->
                            " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
     canceled = {"status": "Canceled", "remains": "1000"}
     async with panel_answering({"101": canceled, "102": canceled, "103": canceled}) as client:
-        report = await poll_orders(db, client, AdminAlerts([], no_alerts), now=100.0, interval=60.0)
+        report = await poll_orders(db, client, AdminAlerts([], no_alerts), now=100.0, interval=60.0, quantum=EXACT)
     assert (report.due, report.refunds, report.failed) == (3, 2, 1)
     for order in (good, also):
         stored = await get_order(db, order.order_id)
@@ -105,7 +107,7 @@ async def test_an_order_whose_stored_id_cannot_be_sent_is_reported_once(db: Data
     alerts, sent = collecting_alerts()
     async with panel_answering({"14": {"status": "Completed", "remains": "0"}}) as client:
         for now in (100.0, 10_000.0):
-            await poll_orders(db, client, alerts, now=now, interval=60.0)
+            await poll_orders(db, client, alerts, now=now, interval=60.0, quantum=EXACT)
     assert len(sent) == 1 and f"#{odd.order_id}" in sent[0] and "12,13" in sent[0]
     assert (await get_order(db, odd.order_id)).next_poll_at is None  # type: ignore[union-attr]
     assert (await get_order(db, fine.order_id)).panel_status == "completed"  # type: ignore[union-attr]
@@ -118,7 +120,7 @@ async def test_a_panel_message_that_is_no_utf8_is_stored_and_stops_nobody(db: Da
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
     alerts, sent = collecting_alerts()
     async with PanelClient("http://panel.test/api/v2", "k", transport=transport) as client:
-        report = await poll_orders(db, client, alerts, now=100.0, interval=60.0)
+        report = await poll_orders(db, client, alerts, now=100.0, interval=60.0, quantum=EXACT)
     assert (report.refunds, report.missing) == (1, 1)
     assert len(sent) == 1 and "Incorrect order ID ?" in sent[0]
     assert (await get_order(db, lost.order_id)).error == "Incorrect order ID ?"  # type: ignore[union-attr]
@@ -132,7 +134,7 @@ async def test_an_order_without_a_readable_status_five_times_running_is_reported
     async with panel_answering({"31": {"status": "In progress", "remains": "1e30"},
                                 "32": {"status": "In progress", "remains": "5"}}) as client:
         for cycle in range(1, 9):  # far enough apart that every retry is due
-            await poll_orders(db, client, alerts, now=cycle * 10_000.0, interval=60.0)
+            await poll_orders(db, client, alerts, now=cycle * 10_000.0, interval=60.0, quantum=EXACT)
     assert len(sent) == 1, sent
     assert f"No readable status for 5 polls in a row</b> (1): #{garbled.order_id}." in sent[0]
     assert "(fields: remains)" in sent[0]  # the panel's last word, for the operator
@@ -145,13 +147,13 @@ async def test_a_held_order_is_asked_about_until_its_share_can_be_computed(db: D
     answers = {"41": {"status": "Partial", "remains": "Unknown"}}
     alerts, sent = collecting_alerts()
     async with panel_answering(answers) as client:
-        await poll_orders(db, client, alerts, now=100.0, interval=60.0)
+        await poll_orders(db, client, alerts, now=100.0, interval=60.0, quantum=EXACT)
         held = await get_order(db, order.order_id)
         assert held is not None and held.refund_hold and held.next_poll_at is not None  # still asked
-        await poll_orders(db, client, alerts, now=10_000.0, interval=60.0)
+        await poll_orders(db, client, alerts, now=10_000.0, interval=60.0, quantum=EXACT)
         assert len(sent) == 1  # the admins are told once
         answers["41"] = {"status": "Partial", "remains": "250"}
-        await poll_orders(db, client, alerts, now=20_000.0, interval=60.0)
+        await poll_orders(db, client, alerts, now=20_000.0, interval=60.0, quantum=EXACT)
     settled = await get_order(db, order.order_id)
     assert settled is not None and settled.refund_hold is None and settled.next_poll_at is None
     refunds = await db.fetchall("SELECT amount_micros FROM ledger WHERE reason = 'refund'")

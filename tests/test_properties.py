@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.catalogue import is_package
+from bot.domain.money import quantum_micros
 from bot.domain.refunds import Held, billed_units, refund_target, settle
 from bot.panel import OrderRequest, OrderStatus, PanelClient, PanelError, ServiceType, is_id
 from bot.panel.models import AddedOrder, Balance, CancelRequested, OrderStatusInfo, RefillRequested, RefillStatusInfo
@@ -75,6 +76,8 @@ STATUS_ITEM = st.fixed_dictionaries({}, optional={
     "remains": ABSURD | HOSTILE_SCALARS, "start_count": ABSURD | HOSTILE_SCALARS, "charge": ABSURD | HOSTILE_SCALARS,
     "currency": HOSTILE_SCALARS, "error": HOSTILE_SCALARS,
 })
+
+CENT_STEP = quantum_micros(2)  # partial refunds in whole cents (PRICE_DECIMALS=2)
 
 
 def _to_text(value: Any) -> str:
@@ -262,7 +265,8 @@ def test_the_poll_job_survives_any_answer(world: _Loop, payload: Any, shape: int
                 for _ in range(2):
                     async with db.transaction() as conn:  # due again, as if nothing was known yet
                         await conn.execute("UPDATE orders SET next_poll_at = 0, panel_status = NULL")
-                    report = await poll_orders(db, client, AdminAlerts([9], send), now=1000.0, interval=60.0)
+                    report = await poll_orders(db, client, AdminAlerts([9], send), now=1000.0, interval=60.0,
+                                               quantum=CENT_STEP)
         finally:
             logging.getLogger("storage").removeHandler(refused)
         # The database refuses a refund past the charge; the poll must never have tried one.

@@ -20,7 +20,7 @@ from bot.panel import OrderStatus
 from storage.orders import get_order
 from tests.support.customer import Customer
 from tests.support.fake_telegram import SentMessage
-from tests.support.shop import Shop, open_shop
+from tests.support.shop import ADMIN_ID, Shop, open_shop
 from tests.test_ordering_e2e import SKIP, confirm, funded, order_until_summary
 from tests.test_tracking_e2e import FAST, _wait_db, notice, place
 
@@ -247,3 +247,96 @@ async def test_a_subscription_shows_the_basis_of_its_price_and_one_line_is_one_l
     await customer.say("/cancel")
     summary = await order_until_summary(customer, "302", ["https://instagram.com/p/m2", "100", "alice", "#sale"])
     assert "Usernames: 1 line" in summary.text and "Hashtags: 1 line" in summary.text  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- found in review
+
+async def test_drip_feed_chosen_then_skipped_still_confirms_a_plain_order(shop: Shop) -> None:
+    customer = await funded(shop, 5350)
+    summary = await order_until_summary(customer, "101", ["https://instagram.com/skipdrip", "1000"])
+    runs, _ = await customer.tap(summary, ":opt:drip")
+    back, _ = await customer.tap(runs, "Skip")  # deliver at once after all
+    assert back.text.startswith("🧾 Check your order") and "Runs" not in back.text
+    assert (await confirm(customer, back)).startswith("✅ Order placed")
+    assert shop.adds() == [{"action": "add", "service": "101", "link": "https://instagram.com/skipdrip",
+                            "quantity": "1000"}]
+
+
+async def _short_summary(customer: Customer) -> SentMessage:
+    menu = await customer.say("/order")
+    await customer.tap(menu, "📸 Instagram Followers")
+    await customer.tap(menu, ":svc:102")
+    quantities = await customer.say("https://instagram.com/twice")
+    summary, _ = await customer.tap(quantities, "1,000 · 0.12 USD")
+    return summary
+
+
+async def test_a_double_tap_on_add_opens_one_invoice_and_any_of_its_invoices_brings_the_summary_back(
+        shop: Shop) -> None:
+    customer = shop.customer(5360)
+    await customer.say("/start")
+    summary = await _short_summary(customer)
+    data = next(b["callback_data"] for row in summary.buttons() for b in row if b["callback_data"].endswith(":pay"))
+    first, second = [await customer.user.press(summary, data) for _ in range(2)]  # before the bot reacts
+    await customer.user.wait_answer(first)
+    assert (await customer.user.wait_answer(second)).params.get("text") == texts.MENU_EXPIRED
+    invoice = await customer.user.next_message()
+    assert invoice.kind == "invoice" and len(shop.telegram.calls_of("sendInvoice")) == 1
+    again = await customer.say("ok?")  # typed at the summary: shown again, and a second invoice asked for
+    await customer.tap(again, "Add 0.12 USD and order")
+    assert (await customer.user.next_message()).kind == "invoice"
+    assert (await customer.user.pay(invoice)).ok  # the first one
+    paid = await customer.user.next_message()
+    assert paid.text.startswith("✅ Payment received: 6 ⭐") and "Confirm 0.12 USD" in str(paid.button_texts())
+    # the receipt queued with the payment is marked as shown by the summary: it is not sent again
+    await _wait_db(shop, "SELECT 1 FROM notifications WHERE user_id = ? AND text LIKE ? AND state = 'sent'",
+                   5360, "%Payment received%")
+    assert [m.text for m in customer.user.messages() if "Payment received" in m.text] == [paid.text]
+
+
+async def test_add_on_a_summary_the_wallet_now_covers_shows_confirm_instead_of_an_invoice(shop: Shop) -> None:
+    customer = shop.customer(5370)
+    await customer.say("/start")
+    summary = await _short_summary(customer)
+    admin = shop.customer(ADMIN_ID, "Admin")
+    assert "Credited" in (await admin.say("/credit 5370 1")).text
+    await customer.user.next_message()  # "credited"
+    again, _ = await customer.tap(summary, "Add 0.12 USD and order")
+    assert "Confirm 0.12 USD" in str(again.button_texts()) and not shop.telegram.calls_of("sendInvoice")
+
+
+async def test_the_help_screens_buttons_and_a_notices_open_order_keep_the_order(tmp_path: Path) -> None:
+    async with open_shop(tmp_path, **FAST) as shop:
+        customer = await funded(shop, 5380)
+        order_id = await place(shop, customer, "https://instagram.com/done", service="102")
+        await customer.open_service("101")
+        helped = await customer.say("/help")
+        await customer.tap(helped, "Help with a payment")
+        sent = await customer.say("Where is my P1?")
+        assert "Continue your order" in str(sent.button_texts()), sent.button_texts()
+        panel_order_id = (await get_order(shop.state.db, order_id)).panel_order_id  # type: ignore[union-attr]
+        shop.panel.force_status(panel_order_id or "", OrderStatus.COMPLETED)
+        customer.shop.state.notifier.hold = 0  # type: ignore[union-attr]  # the notice now, mid-order
+        done = await notice(customer, f"✅ Order #{order_id}")
+        await customer.user.press(done, f"ord:{order_id}:n")
+        card = await customer.user.next_message()
+        assert f"#{order_id}" in card.text and "Continue your order" in str(card.button_texts())
+        await customer.tap(card, "Continue your order")
+        assert "Send the link" in card.text  # the order, where it was
+        assert (await shop.dialogue(5380)).name == "order"
+
+
+async def test_a_partial_refund_is_rounded_down_to_the_cent(tmp_path: Path) -> None:
+    """PRICE_DECIMALS=2: 0.12 × 333 / 1000 = 0.03996 goes back as 0.03, so the wallet stays in
+    whole cents (it was 0.03996 before)."""
+    async with open_shop(tmp_path, **FAST) as shop:
+        await _partial_refund_in_cents(shop)
+
+
+async def _partial_refund_in_cents(shop: Shop) -> None:
+    customer = await funded(shop, 5390)
+    order_id = await place(shop, customer, "https://instagram.com/third", service="102")
+    panel_order_id = (await get_order(shop.state.db, order_id)).panel_order_id  # type: ignore[union-attr]
+    shop.panel.force_status(panel_order_id or "", OrderStatus.PARTIAL, remains=333)
+    await notice(customer, f"⚠️ Order #{order_id}")
+    assert await shop.balance(5390) == Decimal(100) - Decimal("0.12") + Decimal("0.03")

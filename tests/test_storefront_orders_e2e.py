@@ -212,7 +212,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     (timedelta(0), "just now"), (timedelta(seconds=59), "just now"), (timedelta(seconds=-30), "just now"),
     (timedelta(minutes=1), "1 min ago"), (timedelta(minutes=59, seconds=59), "59 min ago"),
     (timedelta(hours=1), "1 h ago"), (timedelta(hours=2, minutes=59), "2 h ago"), (timedelta(hours=23), "23 h ago"),
-    (timedelta(days=1), "1 d ago"), (timedelta(days=6, hours=23), "6 d ago"),
+    (timedelta(days=1), "yesterday"), (timedelta(days=6, hours=23), "6 days ago"),
     (timedelta(days=7), "2026-11-15"), (timedelta(days=400), "2025-10-18"),
     (timedelta(minutes=-5), "2026-11-22 12:05 UTC"),  # ahead of now (a clock off): the moment, zone named
 ])

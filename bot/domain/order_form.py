@@ -120,7 +120,7 @@ def prompt(step: Step, service: Service, values: dict[str, Any]) -> str:
         return texts.ASK["link_telegram" if is_telegram_service(service) else "link"]
     if name in ("comments", "usernames") and COUNTED_LISTS.get(service.type) == name:
         key = "comments" if name == "comments" else "usernames_counted"
-        return texts.ASK[key].format(min=service.min, max=service.max)
+        return texts.ASK[key].format(min=counted_as_shown(service.min), max=counted_as_shown(service.max))
     if name == "comments":
         return texts.ASK["comments_any"]
     if name == "username":
@@ -130,7 +130,13 @@ def prompt(step: Step, service: Service, values: dict[str, Any]) -> str:
                ServiceType.SUBSCRIPTIONS: "username_subscription"}.get(service.type, "username")
         return texts.ASK[key]
     low, high = _bounds(name, service, values)
-    return texts.ASK[name].format(min=low, max=high, low=low, limit=high)
+    low_shown, high_shown = counted_as_shown(low), counted_as_shown(high)
+    return texts.ASK[name].format(min=low_shown, max=high_shown, low=low_shown, limit=high_shown)
+
+
+def counted_as_shown(number: int) -> str:
+    """A count as the summary and the buttons show it: 10,000 (locale formats: the languages issue)."""
+    return f"{number:,}"
 
 
 def _bounds(name: str, service: Service, values: dict[str, Any]) -> tuple[int, int]:
@@ -213,9 +219,11 @@ def whole_number(text: str) -> int | None:
 def parse_whole_number(text: str, low: int, high: int) -> int:
     number = whole_number(text)
     if number is None:
-        raise InvalidAnswer(texts.INVALID["whole_number"].format(value=_quote(text), min=low, max=high))
+        raise InvalidAnswer(texts.INVALID["whole_number"].format(value=_quote(text), min=counted_as_shown(low),
+                                                                 max=counted_as_shown(high)))
     if not low <= number <= high:
-        raise InvalidAnswer(texts.INVALID["range"].format(value=number, min=low, max=high))
+        raise InvalidAnswer(texts.INVALID["range"].format(value=counted_as_shown(number), min=counted_as_shown(low),
+                                                          max=counted_as_shown(high)))
     return number
 
 
@@ -225,7 +233,8 @@ def parse_lines(text: str, bounds: tuple[int, int] | None) -> tuple[str, ...]:
         if len(line) > MAX_LINE_LENGTH:
             raise InvalidAnswer(texts.INVALID["line_too_long"].format(number=number, max=MAX_LINE_LENGTH))
     if bounds is not None and not bounds[0] <= len(lines) <= bounds[1]:
-        raise InvalidAnswer(texts.INVALID["lines_count"].format(count=len(lines), min=bounds[0], max=bounds[1]))
+        raise InvalidAnswer(texts.INVALID["lines_count"].format(count=len(lines), min=counted_as_shown(bounds[0]),
+                                                                max=counted_as_shown(bounds[1])))
     if not lines:
         raise InvalidAnswer(texts.INVALID["lines_empty"])
     if len(lines) > MAX_LINES:
@@ -294,9 +303,12 @@ class OrderDraft:
         if step is None or not step.optional:
             raise InvalidAnswer(texts.INVALID["not_optional"])
         self.position += 1
-        if step.field == "runs":  # no drip-feed: no interval either
+        if step.field == "runs":  # no drip-feed: no interval either, and the plain order's steps again
             self.position += sum(1 for s in self.steps[self.position:] if s.field == "interval")
-            self.drip = False
+            if self.drip:
+                self.drip = False
+                self.steps = steps_for(self.service)
+                self.position = min(self.position, len(self.steps))
 
     @property
     def quantity(self) -> int:

@@ -1,17 +1,18 @@
-"""Prices: the shop's rate (the panel's rate × (1 + markup %), per 1000, or per package for
-package types) × units / 1000, rounded up to the shop's price decimals.
+"""Prices: the shop's rate × units / 1000, rounded up to the shop's price decimals.
 
-The units are what the panel delivers: the quantity, × runs for drip-feed, × posts for a
-subscription. The cost is what the panel charges the operator (its own rate, exact to the
-micro-unit); the price is what the customer pays. The rate is kept to the micro-unit (a views
-service may cost 0.0025 per 1000) and only the total is rounded, up, so the arithmetic a
-customer is shown (`Breakdown`) is exactly what they are charged.
+The shop's rate is the panel's rate × (1 + markup %), per 1000 (per package for package types),
+rounded up to the price decimals or to three significant digits where those are finer (a views
+service may cost 0.0025 per 1000): 0.90, 1.02 and 0.787 rather than 1.0125 or 0.786713. The units
+are what the panel delivers: the quantity, × runs for drip-feed, × posts for a subscription.
+The cost is what the panel charges the operator (its own rate, exact to the micro-unit); the
+price is what the customer pays, never below cost × markup. The arithmetic a customer is shown
+(`Breakdown`) is made of these same numbers, so it is exactly what they are charged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from bot.domain.catalogue import is_package
 from bot.domain.money import round_price, round_up
@@ -22,9 +23,16 @@ def with_markup(amount: Decimal, markup_percent: Decimal) -> Decimal:
     return amount * (1 + markup_percent / 100)
 
 
-def price_per_1000(service: Service, markup_percent: Decimal) -> Decimal:
+RATE_DIGITS = 3  # significant digits of a rate finer than the price decimals
+
+
+def price_per_1000(service: Service, markup_percent: Decimal, decimals: int) -> Decimal:
     """The shop's rate a customer sees: per 1000, or per package for package types."""
-    return round_up(with_markup(service.rate, markup_percent))
+    rate = round_up(with_markup(service.rate, markup_percent))
+    if rate <= 0:
+        return rate
+    places = min(6, max(decimals, RATE_DIGITS - 1 - rate.adjusted()))
+    return rate.quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING)
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class Breakdown:
 
 def breakdown(service: Service, markup_percent: Decimal, decimals: int, *, quantity: int,
               runs: int | None = None, posts: int | None = None) -> Breakdown:
-    rate = price_per_1000(service, markup_percent)
+    rate = price_per_1000(service, markup_percent, decimals)
     if is_package(service.type):
         return Breakdown(1, None, 1, rate, rate, round_price(rate, decimals), package=True)
     times = posts or 1 if service.type is ServiceType.SUBSCRIPTIONS else runs or None

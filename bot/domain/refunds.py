@@ -15,8 +15,9 @@ total above the price. A target below what was already refunded takes nothing ba
 are told, see `Settlement.overpaid`).
 
 The price step (`quantum`, in micro-units) is the shop's price decimals (money.quantum_micros):
-prices are quoted in whole cents, so a share rounded down to a cent keeps every wallet in cents,
-and what a customer is shown is exactly what the ledger holds.
+prices are quoted in whole cents, so a share rounded down to a cent keeps refunds in cents too
+(balances stay in cents as long as credits are: an admin may still credit any amount, and orders
+priced before PRICE_DECIMALS may be finer).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def shown_day(value: str | datetime) -> str:
 
 def shown_ago(value: str | datetime, now: datetime) -> str:
     """How long before `now`, as a customer reads it: "just now", "5 min ago", "2 h ago",
-    "3 d ago"; a week or more back, the day; ahead of `now` by more than a minute (a clock off),
+    "yesterday", "3 days ago"; a week or more back, the day; ahead of `now` by more than a minute (a clock off),
     the moment with its zone named."""
     moment = _parsed(value) if isinstance(value, str) else value.astimezone(UTC)
     if moment is None:
@@ -43,6 +43,8 @@ def shown_ago(value: str | datetime, now: datetime) -> str:
         return texts.MINUTES_AGO.format(minutes=int(seconds // 60))
     if seconds < 86400:
         return texts.HOURS_AGO.format(hours=int(seconds // 3600))
+    if seconds < 2 * 86400:
+        return texts.YESTERDAY
     if seconds < 7 * 86400:
         return texts.DAYS_AGO.format(days=int(seconds // 86400))
     return shown_day(moment)

@@ -106,11 +106,11 @@ Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
 
 
 async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
-                      markup_percent: Decimal, price_decimals: int, currency: str, poll_interval: float = 60.0,
+                      price: Quote, currency: str, poll_interval: float = 60.0,
                       unrecorded: dict[int, str] | None = None) -> Outcome:
-    """`unrecorded`: where an order the panel took is kept when its id cannot be stored (the
-    poll job stores it later, see `record_unrecorded`)."""
-    price = quote(draft, markup_percent, price_decimals)
+    """Charge exactly `price` (the quote the customer confirmed) and place the order.
+    `unrecorded`: where an order the panel took is kept when its id cannot be stored (the poll
+    job stores it later, see `record_unrecorded`)."""
     request = draft.to_request()
     form = request.to_form()
     charged = await charge_and_record(db, NewOrder(

@@ -48,7 +48,7 @@ from storage.topups import (
     star_payment_by_charge,
     undo_refund,
 )
-from storage.tracking import Notice, queue_notice
+from storage.tracking import Notice, mark_sent, queue_notice
 
 if TYPE_CHECKING:  # the transaction's connection, only passed on to storage
     import aiosqlite
@@ -94,14 +94,15 @@ class PaymentRecorded:
     balance: Decimal
     expected: bool  # the payment matched a pending invoice of the payer exactly
     topup_id: int | None = None  # the payer's top-up it paid
+    receipt_id: int | None = None  # the receipt in the outbox
 
 
 async def record_payment(db: Database, *, payer_id: int, charge_id: str, payload: str, total_stars: int,
                          stars_per_unit: Decimal | None, wallet_currency: str,
-                         receipt: bool = True) -> PaymentRecorded | None:
+                         receipt_delay: float = 0) -> PaymentRecorded | None:
     """Credit a payment Telegram confirmed, once per charge id; None for one already recorded
-    (a replayed update). The receipt goes to the outbox in the same transaction (unless the
-    caller tells the payer itself: `receipt=False`)."""
+    (a replayed update). The receipt goes to the outbox in the same transaction, `receipt_delay`
+    seconds later when the caller means to tell the payer itself (then `receipt_shown`)."""
     topup_id = topup_id_of(payload)
     async with db.transaction() as conn:
         topup = await get_topup(conn, topup_id) if topup_id is not None else None
@@ -120,12 +121,19 @@ async def record_payment(db: Database, *, payer_id: int, charge_id: str, payload
             await add_entry(conn, payer_id, micros, currency, "topup", ref=f"stars:{charge_id}",
                             note=f"{total_stars} Stars")
         balance = from_micros(await balance_micros(conn, payer_id))
-        if receipt:
-            await queue_notice(conn, Notice(payer_id, texts.TOPUP_RECEIPT.format(
-                stars=total_stars, amount=format_money(amount, currency), balance=format_money(balance, currency),
-                reference=payment_id)), time.time())
+        receipt_id = await queue_notice(conn, Notice(payer_id, texts.TOPUP_RECEIPT.format(
+            stars=total_stars, amount=format_money(amount, currency), balance=format_money(balance, currency),
+            reference=payment_id)), time.time() + receipt_delay)
     expected = settled and topup is not None and topup.stars == total_stars
-    return PaymentRecorded(payment_id, amount, currency, balance, expected, topup.topup_id if topup else None)
+    return PaymentRecorded(payment_id, amount, currency, balance, expected, topup.topup_id if topup else None,
+                           receipt_id)
+
+
+async def receipt_shown(db: Database, payment: PaymentRecorded) -> None:
+    """The payer was told of the payment another way (the order summary it paid for): its queued
+    receipt is not sent again."""
+    if payment.receipt_id is not None:
+        await mark_sent(db, [payment.receipt_id])
 
 
 # --------------------------------------------------------------------------- Stars refunds

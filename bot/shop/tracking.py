@@ -185,7 +185,7 @@ def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, 
 
 
 async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
-                      interval: float, early: float | None = None, quantum: int = 1) -> PollReport:
+                      interval: float, quantum: int, early: float | None = None) -> PollReport:
     """One cycle: every due order, topped up to full batches of 100 with the orders due soonest
     (at most `early` seconds early, one interval by default), so N open orders cost about
     ceil(N / 100) status requests a cycle however their schedules drifted apart. `quantum`: the
@@ -265,7 +265,7 @@ async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord,
 
 
 async def refresh_order(db: Database, panel: PanelClient, alerts: AdminAlerts, order: OrderRecord, *, now: float,
-                        interval: float, quantum: int = 1) -> OrderRecord:
+                        interval: float, quantum: int) -> OrderRecord:
     """Ask the panel about one order now (the card's Refresh button). Panel errors propagate."""
     if order.state != "placed" or not order.panel_order_id:
         return order
