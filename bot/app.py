@@ -13,12 +13,12 @@ import secrets
 import time
 
 from aiolimiter import AsyncLimiter
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
-from bot import texts
+from bot import i18n, texts
 from bot.broadcaster import Broadcaster
 from bot.dialogue import Dialogues
 from bot.notifier import BULK_PER_SECOND, Notifier
@@ -88,27 +88,30 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     panel = PanelClient(api_url, api_key, timeout=settings.panel_timeout_seconds,
                         max_concurrency=settings.panel_max_concurrency)
 
-    async def send_alert(chat_id: int, text: str) -> object:
-        return await application.bot.send_message(chat_id, text)
+    async def send_alert(chat_id: int, text: object) -> object:
+        return await application.bot.send_message(chat_id, text)  # type: ignore[arg-type]  # rendered on the wire
 
-    alerts = AdminAlerts(settings.admin_ids, send_alert)
+    customers = await Customers.load(db, settings.admin_ids, settings.allowed_user_ids)
+    alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of)
     catalogues = await ShopCatalogue.load(db, panel, settings.price_markup_percent)
     catalogue = catalogues.full
     state = AppState(settings=settings, currency=await _wallet_currency(db, panel), db=db, panel=panel,
                      alerts=alerts, dialogues=Dialogues(db, settings.conversation_timeout_seconds),
-                     customers=await Customers.load(db, settings.admin_ids, settings.allowed_user_ids),
+                     customers=customers,
                      catalogues=catalogues, sandbox_server=sandbox_server)
     processor = application.update_processor
     assert isinstance(processor, PerUserUpdateProcessor)
     processor.session = state.dialogues.session  # each update of a user reads and writes their dialogue
+    processor.reader = lambda user: state.customers.language_of(user.id, user.language_code)
     bulk_pace = AsyncLimiter(1, 1 / BULK_PER_SECOND)  # notifications and broadcasts share Telegram's limit
     state.notifier = Notifier(application.bot, db, on_blocked=state.customers.forget, pace=bulk_pace)
-    state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.customers.forget)
+    state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.customers.forget,
+                                    locale_of=state.customers.locale_of)
     set_app_state(application, state)
     if not len(catalogue):  # nothing cached yet: customers need a catalogue now
         await _refresh(state)
     await recover_interrupted(db, alerts)
-    await application.bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
+    await _introduce(application.bot)
     assert application.job_queue is not None
     every = settings.catalogue_refresh_minutes * 60
     application.job_queue.run_repeating(_refresh_job, interval=every, first=0 if len(catalogue) else every,
@@ -172,6 +175,18 @@ async def _balance_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await check_balance(state.db, state.panel, state.alerts, state.settings.panel_low_balance, state.currency)
     except PanelError as exc:
         log.warning("could not read the panel balance: %s", exc.message)
+
+
+async def _introduce(bot: Bot) -> None:
+    """The command menu and the descriptions Telegram shows, in every language with a catalog
+    (the source language as the default for every other one)."""
+    for locale in (*i18n.available()[1:], i18n.SOURCE):  # the default last
+        language_code = None if locale == i18n.SOURCE else i18n.telegram_code(locale)
+        with i18n.reading(locale):
+            await bot.set_my_commands([BotCommand(name, str(about)) for name, about in texts.COMMANDS],
+                                      language_code=language_code)
+            await bot.set_my_description(str(texts.BOT_DESCRIPTION), language_code=language_code)
+            await bot.set_my_short_description(str(texts.BOT_SHORT_DESCRIPTION), language_code=language_code)
 
 
 async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,15 +13,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
-from bot import texts
+from bot import i18n, texts
 from bot.domain.progress import progress_bar
+from bot.texts import Text
 from storage.broadcasts import (
     Broadcast,
     Progress,
@@ -49,6 +50,7 @@ class Broadcaster:
     pace: AsyncLimiter  # shared with the notifier: bulk sending stays under Telegram's limit
     on_blocked: Callable[[int], None] = lambda user_id: None
     clock: Callable[[], float] = time.monotonic
+    locale_of: Callable[[int], Awaitable[str]] | None = None  # the admin's progress and report in their language
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
@@ -97,6 +99,11 @@ class Broadcaster:
 
     async def deliver(self, broadcast: Broadcast) -> None:
         """Send to every pending recipient, batch after batch, then report (unless stopping)."""
+        locale = await self.locale_of(broadcast.admin_id) if self.locale_of is not None else i18n.SOURCE
+        with i18n.reading(locale):  # what the admin reads; the broadcast itself is the admin's own text
+            await self._deliver(broadcast)
+
+    async def _deliver(self, broadcast: Broadcast) -> None:
         shown_at = self.clock()
         while not self._stopping:
             users = await claim_batch(self.db, broadcast.broadcast_id, BATCH)
@@ -133,7 +140,7 @@ class Broadcaster:
                 return "failed", str(exc)[:300]
         return "sent", None
 
-    async def _show(self, broadcast: Broadcast, template: str, figures: Progress) -> None:
+    async def _show(self, broadcast: Broadcast, template: Text, figures: Progress) -> None:
         if broadcast.progress_message_id is None:
             return
         text = template.format(broadcast_id=broadcast.broadcast_id, done=figures.done, total=figures.total,

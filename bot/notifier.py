@@ -19,6 +19,8 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot import i18n
+from bot.shop.outbox import rendered
 from storage.database import Database
 from storage.tracking import PendingNotice, drop, due_notices, mark_blocked, mark_sent, retry_later
 
@@ -93,14 +95,20 @@ class Notifier:
         return len(sent)
 
     async def _send(self, gate: asyncio.Semaphore, notice: PendingNotice) -> bool:
+        text, label = notice.text, notice.button_text
+        if notice.template:  # rendered now, in the recipient's language (bot/shop/outbox.py)
+            with i18n.reading(i18n.resolve(notice.language, notice.language_code)):
+                try:
+                    text, label = rendered(notice.template)
+                except (KeyError, ValueError, TypeError, IndexError):  # a text renamed since: as it was queued
+                    log.warning("notification %s: its template no longer renders; sent as queued",
+                                notice.notification_id)
         markup = None
-        if notice.button_text and notice.button_data:
-            button = InlineKeyboardButton(notice.button_text, callback_data=notice.button_data)
-            markup = InlineKeyboardMarkup([[button]])
+        if label and notice.button_data:
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=notice.button_data)]])
         async with gate, self.pace:
             try:
-                await self.bot.send_message(notice.user_id, notice.text,
-                                            reply_markup=markup)
+                await self.bot.send_message(notice.user_id, text, reply_markup=markup)
             except Forbidden:
                 log.info("user %s blocked the bot; their notifications are skipped", notice.user_id)
                 await mark_blocked(self.db, notice.user_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import re
 import ssl
@@ -31,6 +32,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.texts import Formatted, Text
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 POOL_TIMEOUT = ("Pool timeout: all connections in the connection pool are occupied. The request was not sent to "
@@ -107,12 +110,12 @@ class AiohttpRequest(BaseRequest):
         headers = {"User-Agent": self.USER_AGENT}
         body: aiohttp.FormData | bytes | None = None
         if request_data is not None and files:
-            form = aiohttp.FormData(request_data.json_parameters, quote_fields=False)  # file names as they are
+            form = aiohttp.FormData(_json_parameters(request_data), quote_fields=False)  # file names as they are
             for name, (filename, content, mime_type) in request_data.multipart_data.items():
                 form.add_field(name, content, filename=filename, content_type=mime_type)
             body = form
         elif request_data is not None:
-            body = urlencode(request_data.json_parameters).encode()
+            body = urlencode(_json_parameters(request_data)).encode()
             headers.update(FORM)
         try:
             async with asyncio.timeout(pool):
@@ -130,3 +133,23 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(_redacted(f"aiohttp.{type(exc).__name__}: {exc}")) from None
         finally:
             self._slots.release()
+
+
+def _json_parameters(request_data: RequestData) -> dict[str, str]:
+    """PTB's `json_parameters`, with texts (bot/texts.py) rendered in the reader's language here,
+    wherever they are in the request (a message, a button's label, a command's description)."""
+    encoded = {}
+    for name, value in request_data.parameters.items():
+        if value is None:
+            continue
+        if isinstance(value, Text | Formatted):
+            value = str(value)
+        encoded[name] = value if isinstance(value, str) else json.dumps(value, default=_rendered)
+    return encoded
+
+
+def _rendered(value: object) -> str:
+    if isinstance(value, Text | Formatted):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+

@@ -1,15 +1,201 @@
-"""Every text the bot shows a user, in one place, ready for gettext.
+"""Every text the bot shows a user, in one place: the English source of the gettext catalogs.
 
 Handlers never write user-facing literals; they format these. Texts are HTML (parse_mode HTML):
 anything that comes from a user or a panel is escaped by the renderer before it is put in.
+
+A text is looked up in the reader's language when it is rendered (`str()`, `.format()`; see
+bot/i18n.py), never when this module is imported: `_("…")` marks one for extraction,
+`N_("… {count} …", "… {count} …")` one with plural forms (chosen by its `count`), `C_("context",
+"…")` one whose English word has several meanings.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
 
-def _(text: str) -> str:
-    """gettext hook: today the identity; a translation catalogue plugs in here later."""
-    return text
+from bot import i18n
+from bot.domain.money import Money
+
+
+class Text:
+    """A text rendered in the reader's language each time it is used as a string."""
+
+    __slots__ = ("context", "key", "msgid")
+
+    def __init__(self, msgid: str, context: str | None = None) -> None:
+        self.msgid = msgid
+        self.context = context
+        self.key = ""  # its name in this module ("NOTICE_COMPLETED", "ASK[link]"), set at import
+
+    def lazy(self, **params: Any) -> Formatted:
+        """This text with its parameters, rendered when (and in whichever language) it is sent:
+        a queued message is stored as this and rendered for its recipient."""
+        return Formatted(self, params)
+
+    def __str__(self) -> str:
+        return i18n.gettext(self.msgid, self.context)
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        return str(self).format(*args, **_embedded(kwargs))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == (str(other) if isinstance(other, str | Text) else other)
+
+    def __hash__(self) -> int:
+        return hash((self.msgid, self.context))
+
+    def __contains__(self, part: str) -> bool:
+        return part in str(self)
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+    def __getitem__(self, key: int | slice) -> str:
+        return str(self)[key]
+
+    def __getattr__(self, name: str) -> Any:  # startswith, split, strip…: those of the rendered text
+        return getattr(str(self), name)
+
+    def __repr__(self) -> str:
+        return f"Text({self.msgid!r})"
+
+
+class Plural(Text):
+    """A text with plural forms: `.format(count=n)` (or whichever parameter `number` names) takes
+    the form of the reader's language for n."""
+
+    __slots__ = ("number", "plural")
+
+    def __init__(self, singular: str, plural: str, number: str = "count") -> None:
+        super().__init__(singular)
+        self.plural = plural
+        self.number = number
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        count = kwargs.get(self.number)
+        if not isinstance(count, int):
+            raise TypeError(f"{self.msgid!r} needs an int {self.number}")
+        return i18n.ngettext(self.msgid, self.plural, count, self.context).format(*args, **_embedded(kwargs))
+
+    def __str__(self) -> str:  # without its number: the plural form, as a label
+        return i18n.ngettext(self.msgid, self.plural, 2, self.context)
+
+
+def _embedded(values: dict[str, Any]) -> dict[str, Any]:
+    """The values put into a text: in right-to-left text each is isolated, so a Latin name, a
+    link or a number keeps its own direction (bot/i18n.py `isolated`)."""
+    if i18n.current() not in i18n.RIGHT_TO_LEFT:
+        return values
+    return {name: i18n.isolated(str(value)) for name, value in values.items()}
+
+
+class Formatted:
+    """A text and its parameters, rendered in the reader's language each time it is used as a
+    string; stored in the outbox as JSON (`to_json`), so it is rendered in the recipient's
+    language when it is sent. Parameters are strings and numbers (what the panel or the customer
+    wrote stays as it was), or texts and Formatted themselves (rendered in the same language)."""
+
+    __slots__ = ("params", "text")
+
+    def __init__(self, text: Text, params: dict[str, Any]) -> None:
+        self.text = text
+        self.params = params
+
+    def __str__(self) -> str:
+        return self.text.format(**{name: str(value) if isinstance(value, Text | Formatted | Money) else value
+                                   for name, value in self.params.items()})
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == (str(other) if isinstance(other, str | Text | Formatted) else other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __contains__(self, part: str) -> bool:
+        return part in str(self)
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+    def __getitem__(self, key: int | slice) -> str:
+        return str(self)[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(str(self), name)
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.text.key:
+            raise ValueError(f"{self.text!r} is not a text of bot/texts.py")
+        return {"key": self.text.key, "params": {name: _param_json(value) for name, value in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Formatted:
+        return cls(by_key(data["key"]), {name: _param_from_json(value) for name, value in data["params"].items()})
+
+
+def _param_json(value: Any) -> Any:
+    if isinstance(value, Money):
+        return {"$money": [f"{value.amount:f}", value.currency]}
+    if isinstance(value, Formatted):
+        return {"$formatted": value.to_json()}
+    if isinstance(value, Text):
+        return {"$text": value.key}
+    if isinstance(value, str | int | float) or value is None:
+        return value
+    return str(value)  # a Decimal, say: as it reads
+
+
+def _param_from_json(value: Any) -> Any:
+    if isinstance(value, dict) and "$money" in value:
+        amount, currency = value["$money"]
+        return Money(Decimal(amount), currency)
+    if isinstance(value, dict) and "$formatted" in value:
+        return Formatted.from_json(value["$formatted"])
+    if isinstance(value, dict) and "$text" in value:
+        return by_key(value["$text"])
+    return value
+
+
+def by_key(key: str) -> Text:
+    """The text named `key` ("NOTICE_COMPLETED", "ASK[link]"); KeyError if there is none."""
+    name, _, entry = key.partition("[")
+    found = globals()[name]
+    if entry:
+        found = next(text for k, text in found.items() if str(k) == entry.removesuffix("]"))
+    if not isinstance(found, Text):
+        raise KeyError(key)
+    return found
+
+
+def _(text: str) -> Text:
+    return Text(text)
+
+
+def N_(singular: str, plural: str, number: str = "count") -> Plural:
+    return Plural(singular, plural, number)
+
+
+def C_(context: str, text: str) -> Text:
+    return Text(text, context)
 
 
 # --------------------------------------------------------------------------- main menu, help
@@ -49,8 +235,16 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("topup", _("Add money to the wallet")),
     ("paysupport", _("Help with a payment")),
     ("help", _("How ordering works")),
+    ("language", _("Change the language")),
     ("cancel", _("Leave the current order")),
 )
+# Shown by Telegram before a user starts the bot (setMyDescription / setMyShortDescription).
+BOT_DESCRIPTION = _("Order followers, likes, views and comments for your social-media accounts: choose a "
+                    "service, send the link, pay from your wallet, and follow every order here.")
+BOT_SHORT_DESCRIPTION = _("Social-media services: followers, likes, views and more, ordered in a few taps.")
+BUTTON_LANGUAGE = _("🌐 Language")
+LANGUAGE_CHOOSE = _("🌐 Choose the language of this bot:")
+LANGUAGE_CHOSEN = _("✅ From now on this bot speaks English.")
 
 # --------------------------------------------------------------------------- access, errors
 
@@ -82,7 +276,8 @@ CUSTOMER_UNREACHABLE = _("(The customer could not be told: they have not started
 
 # --------------------------------------------------------------------------- catalogue
 
-CHOOSE_CATEGORY = _("🛒 <b>Choose a category</b> ({count} services)\n\nOr type a word to search services by name.")
+CHOOSE_CATEGORY = N_("🛒 <b>Choose a category</b> ({count} service)\n\nOr type a word to search services by name.",
+                     "🛒 <b>Choose a category</b> ({count} services)\n\nOr type a word to search services by name.")
 CHOOSE_SERVICE = _("<b>{category}</b>\n\nChoose a service. Or type a word to search.")
 SEARCH_RESULTS = _("🔎 Results for <b>{query}</b>: {count}\n\nChoose a service, or type another search.")
 SEARCH_NOTHING = _("🔎 Nothing matches <b>{query}</b>. Try another word, or choose a category.")
@@ -146,9 +341,11 @@ INVALID: dict[str, str] = {
     "link_telegram": _("⚠️ That is not a Telegram link. Send https://t.me/name, t.me/name or @name."),
     "whole_number": _("⚠️ {value} is not a whole number. Send a number from {min} to {max}."),
     "range": _("⚠️ {value} is out of range: send a number from {min} to {max}."),
-    "lines_count": _("⚠️ You sent {count} lines; this service takes from {min} to {max}, one per line."),
+    "lines_count": N_("⚠️ You sent {count} line; this service takes from {min} to {max}, one per line.",
+                      "⚠️ You sent {count} lines; this service takes from {min} to {max}, one per line."),
     "lines_empty": _("⚠️ The list is empty: send at least one line."),
-    "lines_too_many": _("⚠️ That is {count} lines; at most {max} are accepted."),
+    "lines_too_many": N_("⚠️ That is {count} line; at most {max} are accepted.",
+                         "⚠️ That is {count} lines; at most {max} are accepted."),
     "line_too_long": _("⚠️ Line {number} is longer than {max} characters."),
     "word": _("⚠️ Send a single word without spaces (at most {max} characters)."),
     "date": _("⚠️ {value} is not a date. Send it as DD/MM/YYYY, e.g. 31/12/2027."),
@@ -194,8 +391,7 @@ FIELD_NAMES: dict[str, str] = {
     "max": _("Max per post"), "posts": _("New posts"), "old_posts": _("Old posts"), "delay": _("Delay (min)"),
     "expiry": _("Ends"), "runs": _("Runs"), "interval": _("Interval (min)"),
 }
-LINES = _("{count} lines")
-LINES_ONE = _("1 line")
+LINES = N_("{count} line", "{count} lines")
 BUTTON_CONFIRM = _("✅ Confirm {price}")
 ORDER_CANCELLED = _("✖ Order cancelled. Nothing was charged.")
 ORDER_TIMED_OUT = _("⌛ The order was left unfinished for too long and was cancelled. Nothing was charged. "
@@ -244,8 +440,8 @@ ORDER_STATES: dict[str, str] = {
 
 # --------------------------------------------------------------------------- tracking
 
-NOTICE_STARTED = _("🚀 Order #{order_id} ({service}) has started.{start}")
-NOTICE_START_COUNT = _(" Start count: {start_count}.")
+NOTICE_STARTED = _("🚀 Order #{order_id} ({service}) has started.")
+NOTICE_STARTED_COUNT = _("🚀 Order #{order_id} ({service}) has started. Start count: {start_count}.")
 NOTICE_COMPLETED = _("✅ Order #{order_id} ({service}) is completed.")
 NOTICE_PARTIAL = _("⚠️ Order #{order_id} ({service}) was partially delivered: {remains} of {quantity} were not "
                    "delivered. {refund} was returned to your wallet.")
@@ -279,10 +475,10 @@ ORDER_CARD_REFUND_HELD = _("\n↩️ Refund: being checked with the provider; yo
 ORDER_CARD_PROGRESS = _("\n▶️ Start count: {start_count} · remains: {remains}")
 ORDER_CARD_REFILL = _("\n♻️ Refill {number}: {status}")
 JUST_NOW = _("just now")
-MINUTES_AGO = _("{minutes} min ago")
-HOURS_AGO = _("{hours} h ago")
+MINUTES_AGO = N_("{minutes} minute ago", "{minutes} minutes ago", "minutes")
+HOURS_AGO = N_("{hours} hour ago", "{hours} hours ago", "hours")
 YESTERDAY = _("yesterday")
-DAYS_AGO = _("{days} days ago")
+DAYS_AGO = N_("{days} day ago", "{days} days ago", "days")
 BUTTON_REFRESH = _("🔄 Refresh")
 BUTTON_REFILL = _("♻️ Refill")
 BUTTON_CANCEL_ORDER = _("✖ Cancel order")
@@ -306,9 +502,12 @@ PANEL_UNSURE = _("⏳ The provider did not answer in time; the request may still
                  "order again in a few minutes before repeating it.")
 NOT_YOUR_ORDER = _("This order is not in your list.")
 REFRESHED = _("Updated.")
-REFRESH_THROTTLED = _("⏳ Please wait {seconds} s before refreshing again. Every change reaches you in a message "
-                      "anyway.")
-REFILL_THROTTLED = _("⏳ A refill was just requested; try again in {seconds} s if you need to.")
+REFRESH_THROTTLED = N_("⏳ Please wait {seconds} second before refreshing again. Every change reaches you in a "
+                       "message anyway.",
+                       "⏳ Please wait {seconds} seconds before refreshing again. Every change reaches you in a "
+                       "message anyway.", "seconds")
+REFILL_THROTTLED = N_("⏳ A refill was just requested; try again in {seconds} second if you need to.",
+                      "⏳ A refill was just requested; try again in {seconds} seconds if you need to.", "seconds")
 STATUS_NAMES: dict[str, str] = {
     "pending": _("pending"), "in progress": _("in progress"), "processing": _("in progress"),
     "completed": _("completed"), "partial": _("partially delivered"), "canceled": _("canceled"),
@@ -350,9 +549,12 @@ ALERT_PLACED_NOT_RECORDED = _("🚨 <b>Order #{order_id} of user <code>{user_id}
                               "<code>{panel_order_id}</code>, but the database would not store it.</b> The bot "
                               "keeps trying. If it restarts before that works, the order waits under Unverified: "
                               "settle it with <code>/resolve {order_id} placed {panel_order_id}</code>.")
-ALERT_NO_STATUS = _("⚠️ <b>No readable status for {polls} polls in a row</b> ({count}): {orders}. The panel's last "
-                    "word: \"{reason}\". They are still asked about (every 30 minutes at most). Check them on the "
-                    "panel, and refund a lost one with <code>/settle ORDER_ID</code>.")
+ALERT_NO_STATUS = N_("⚠️ <b>No readable status for {polls} poll in a row</b> ({count}): {orders}. The panel's "
+                     "last word: \"{reason}\". They are still asked about (every 30 minutes at most). Check them "
+                     "on the panel, and refund a lost one with <code>/settle ORDER_ID</code>.",
+                     "⚠️ <b>No readable status for {polls} polls in a row</b> ({count}): {orders}. The panel's "
+                     "last word: \"{reason}\". They are still asked about (every 30 minutes at most). Check them "
+                     "on the panel, and refund a lost one with <code>/settle ORDER_ID</code>.", "polls")
 ALERT_REFUND_HELD = _("💸 <b>A refund needs your decision</b>: order #{order_id} of user <code>{user_id}</code> "
                       "(price {price}, refunded so far {refunded}) is now \"{raw_status}\", but {reason}. The money "
                       "is held. Check the order on the panel, then refund all, part or nothing: "
@@ -390,8 +592,10 @@ PANEL_LOW_NOTE = _(" ⚠️ below the alert level of {threshold}")
 PANEL_UNREADABLE = _("not readable now ({reason})")
 NEVER = _("never")
 STATS_TITLE = _("📊 <b>Stats</b> (UTC)\n👥 Customers: <b>{customers}</b> · active in the last 7 days: <b>{active}</b>")
-STATS_PERIOD = _("<b>{period}</b>: {orders} orders · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
-                 "{statuses}")
+STATS_PERIOD = N_("<b>{period}</b>: {orders} order · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
+                  "{statuses}",
+                  "<b>{period}</b>: {orders} orders · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
+                  "{statuses}", "orders")
 STATS_TOPUPS = _("\n   top-ups {total}: {stars} ⭐ for {stars_money}, other methods {manual}")
 STATS_PERIODS: dict[str, str] = {"today": _("Today"), "7d": _("7 days"), "30d": _("30 days"), "all": _("All time")}
 STATS_SAME_FIGURES = _("{first} = {last}")  # neighbouring periods with the same figures, shown once
@@ -474,7 +678,8 @@ BROADCAST_ASK = _("📣 Send the message for every customer ({count} can receive
 BROADCAST_NOT_TEXT = _("A broadcast is text only. Send the text, or /cancel.")
 BROADCAST_INVALID = _("⚠️ Telegram refuses this text: {error}\nCheck the HTML tags (every tag closed, &amp;lt; for "
                       "a literal &lt;) and send it again, or /cancel.")
-BROADCAST_PREVIEW = _("👆 This is how customers will see it. Send it to <b>{count}</b> customers?")
+BROADCAST_PREVIEW = N_("👆 This is how customers will see it. Send it to <b>{count}</b> customer?",
+                       "👆 This is how customers will see it. Send it to <b>{count}</b> customers?")
 BUTTON_BROADCAST_SEND = _("📣 Send to {count}")
 BROADCAST_CANCELLED = _("Broadcast cancelled; nobody got it.")
 BROADCAST_GONE = _("This broadcast was already sent or cancelled.")
@@ -485,7 +690,8 @@ BROADCAST_REPORT = _("📣 <b>Broadcast #{broadcast_id} finished</b>: {sent} del
                      "{failed} failed (of {total}).")
 CATALOGUE_ADMIN = _("🗂 <b>Catalogue</b>: {services} services in {categories} categories. 🙈 = hidden from "
                     "customers; % = a markup of its own (default {markup}%).")
-CATEGORY_ADMIN = _("🗂 <b>{name}</b>\n{count} services · {state} · markup {markup}%{own}")
+CATEGORY_ADMIN = N_("🗂 <b>{name}</b>\n{count} service · {state} · markup {markup}%{own}",
+                    "🗂 <b>{name}</b>\n{count} services · {state} · markup {markup}%{own}")
 CATEGORY_OWN_MARKUP = _(" (its own)")
 STATE_SHOWN = _("shown")
 STATE_HIDDEN = _("🙈 hidden")
@@ -533,8 +739,10 @@ INVOICE_TITLE = _("Wallet top-up")
 INVOICE_DESCRIPTION = _("{amount} for your wallet in this shop, paid in Telegram Stars. The money is on your wallet "
                         "as soon as the payment goes through.")
 INVOICE_LABEL = _("Top-up {amount}")
-INVOICE_SENT = _("🧾 Your invoice for <b>{amount}</b> ({stars} ⭐) is below. It can be paid within {hours} hours; "
-                 "your wallet is credited as soon as Telegram confirms the payment.")
+INVOICE_SENT = N_("🧾 Your invoice for <b>{amount}</b> ({stars} ⭐) is below. It can be paid within {hours} hour; "
+                  "your wallet is credited as soon as Telegram confirms the payment.",
+                  "🧾 Your invoice for <b>{amount}</b> ({stars} ⭐) is below. It can be paid within {hours} hours; "
+                  "your wallet is credited as soon as Telegram confirms the payment.", "hours")
 CHECKOUT_REFUSED = {
     "disabled": _("Top-ups with Telegram Stars are paused. Nothing was charged."),
     "unknown": _("This invoice is not valid for your account. Nothing was charged; open /topup for a new one."),
@@ -559,8 +767,10 @@ MANUAL_PROOF_EXPECTED = _("Please send the payment reference as text (up to {lim
                           "receipt, or press Cancel.")
 MANUAL_SENT = _("📨 Request <b>#{topup_id}</b> for {amount} was sent to the operator. You will get a message here "
                 "once it is checked.")
-MANUAL_TOO_MANY = _("You already have {count} top-up requests waiting for the operator. Please wait until they are "
-                    "checked.")
+MANUAL_TOO_MANY = N_("You already have {count} top-up request waiting for the operator. Please wait until it is "
+                     "checked.",
+                     "You already have {count} top-up requests waiting for the operator. Please wait until they "
+                     "are checked.")
 MANUAL_APPROVED_CUSTOMER = _("✅ Your top-up request #{topup_id} was approved: {amount} added to your wallet. "
                              "Balance: <b>{balance}</b>")
 MANUAL_REJECTED_CUSTOMER = _("❌ Your top-up request #{topup_id} for {amount} was not approved. If you did pay, "
@@ -643,3 +853,18 @@ REFUND_RESULTS = {
     "unknown": _("Telegram did not confirm the refund of P{payment_id}. {amount} stays taken from the wallet; press "
                  "Retry refund (safe: Telegram refunds a payment only once)."),
 }
+
+
+def _name_texts() -> None:
+    """Give every text its name here, so that a queued message can be stored by name."""
+    for name, value in list(globals().items()):
+        if isinstance(value, Text):
+            value.key = name
+        elif isinstance(value, dict):
+            for entry, text in value.items():
+                if isinstance(text, Text):
+                    text.key = f"{name}[{entry}]"
+
+
+_name_texts()
+

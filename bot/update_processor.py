@@ -25,8 +25,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from telegram import Update
+from telegram import Update, User
 from telegram.ext import BaseUpdateProcessor
+
+from bot import i18n
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._deferred: set[asyncio.Task[None]] = set()
         # Opens a user's dialogue session around the handling of their update (set at start-up).
         self.session: Callable[[int], AbstractAsyncContextManager[object]] | None = None
+        # The locale a user's update is handled in (bot/i18n.py; set at start-up).
+        self.reader: Callable[[User], str] | None = None
 
     def defer(self, call: Coroutine[Any, Any, Any]) -> None:
         """Run `call` once no update is being handled, or after DEFER_AT_MOST seconds."""
@@ -109,7 +113,14 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     async def _with_session(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = update.effective_user if isinstance(update, Update) else None
-        if user is None or self.session is None:
+        if user is None:
+            await coroutine
+            return
+        with i18n.reading(self.reader(user) if self.reader is not None else i18n.SOURCE):
+            await self._in_session(user, coroutine)
+
+    async def _in_session(self, user: User, coroutine: Awaitable[Any]) -> None:
+        if self.session is None:
             await coroutine
             return
         session = self.session(user.id)

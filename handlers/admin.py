@@ -83,7 +83,8 @@ async def stats_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         lines.append(texts.STATS_NOTHING_YET)
     else:  # periods with the same figures once: "Today = All time" on a shop's first day
         lines += [_period_line(state, _span(names), figures) for names, figures in stats.blocks()]
-    await show(update, "\n\n".join(lines), [[(texts.BUTTON_ADMIN_STATS, _to(AdminScreen.STATS))], *home_row()])
+    await show(update, "\n\n".join(map(str, lines)),
+               [[(texts.BUTTON_ADMIN_STATS, _to(AdminScreen.STATS))], *home_row()])
 
 
 def _span(names: tuple[str, ...]) -> str:
@@ -114,7 +115,7 @@ async def audit_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         created=shown_moment(e.created_at), admin_id=e.admin_id, action=html.escape(e.action),
         target=html.escape(shorten(e.target, 60)), before=html.escape(shorten(e.before, 60)) or "—",
         after=html.escape(shorten(e.after, 60)) or "—") for e in entries]
-    await show(update, "\n".join(lines), [[(texts.BUTTON_ADMIN_AUDIT, _to(AdminScreen.AUDIT))], *home_row()])
+    await show(update, "\n".join(map(str, lines)), [[(texts.BUTTON_ADMIN_AUDIT, _to(AdminScreen.AUDIT))], *home_row()])
 
 
 async def screen_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:

@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import shorten
-from bot.domain.money import format_money, from_micros
+from bot.domain.money import Money, format_money, from_micros
 from bot.domain.timestamps import shown_moment
 from bot.panel import is_id
 from bot.shop.ordering import resolve_failed, resolve_placed
@@ -43,7 +43,7 @@ async def unverified_view(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     rows: list[Row] = [[(f"#{o.order_id} {texts.BUTTON_MARK_PLACED}", ResolveOrder(o.order_id, Resolution.PLACED).data),
                         (f"#{o.order_id} {texts.BUTTON_MARK_FAILED}", ResolveOrder(o.order_id, Resolution.FAILED).data)]
                        for o in waiting[:SHOWN]]
-    await show(update, "\n\n".join(lines), [*rows, *home_row()])
+    await show(update, "\n\n".join(map(str, lines)), [*rows, *home_row()])
 
 
 def _item(order: OrderRecord) -> str:
@@ -117,9 +117,9 @@ async def _settle(context: ContextTypes.DEFAULT_TYPE, admin: int, order_id: int,
     log.info("admin %s resolved order %s as %s", admin, order_id, order.state)
     if order.state == "placed":
         shown_id = html.escape(order.panel_order_id or "")
-        await tell(context, order.user_id, texts.RESOLVED_PLACED_CUSTOMER.format(
+        await tell(context, order.user_id, texts.RESOLVED_PLACED_CUSTOMER.lazy(
             order_id=order_id, service=service))
         return texts.RESOLVED_PLACED_ADMIN.format(order_id=order_id, panel_order_id=shown_id)
-    await tell(context, order.user_id, texts.RESOLVED_FAILED_CUSTOMER.format(
-        order_id=order_id, service=service, price=price))
+    await tell(context, order.user_id, texts.RESOLVED_FAILED_CUSTOMER.lazy(
+        order_id=order_id, service=service, price=Money(from_micros(order.price_micros), order.currency)))
     return texts.RESOLVED_FAILED_ADMIN.format(order_id=order_id, price=price, user_id=order.user_id)

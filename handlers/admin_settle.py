@@ -50,7 +50,7 @@ async def held_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                      price=format_money(from_micros(o.price_micros), o.currency),
                                      reason=html.escape(shorten(o.refund_hold or "", 160))) for o in held]
     rows: list[Row] = [[(f"💸 #{o.order_id}", Settle(o.order_id).data)] for o in held]
-    await show(update, "\n\n".join(lines), [*rows, *home_row()])
+    await show(update, "\n\n".join(map(str, lines)), [*rows, *home_row()])
 
 
 @admin_only

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import texts
+from bot import i18n, texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.timestamps import shown_moment
@@ -90,26 +90,30 @@ async def announce(context: ContextTypes.DEFAULT_TYPE, topup_id: int, admins: li
     topup = await get_topup(state.db, topup_id)
     if topup is None:
         return
-    text, rows = await _request_text(state, topup), _decision_buttons(topup)
-    markup = keyboard(rows) if rows else None
     for admin in admins if admins is not None else sorted(state.settings.admin_ids):
         try:
-            if topup.photo_file_id:
-                sent = await context.bot.send_photo(admin, topup.photo_file_id, caption=text,
-                                                    reply_markup=markup)
-            else:
-                sent = await context.bot.send_message(admin, text, reply_markup=markup)
+            with i18n.reading(await state.customers.locale_of(admin)):  # each admin in their own language
+                await _send_request(context, state, topup, admin)
         except TelegramError:  # one unreachable admin must not keep the request from the others
             log.warning("could not send top-up request %s to admin %s", topup_id, admin, exc_info=True)
-            continue
-        await remember_notice(state.db, topup_id, admin, sent.message_id, is_photo=bool(topup.photo_file_id))
+
+
+async def _send_request(context: ContextTypes.DEFAULT_TYPE, state: AppState, topup: Topup, admin: int) -> None:
+    text, rows = await _request_text(state, topup), _decision_buttons(topup)
+    markup = keyboard(rows) if rows else None
+    if topup.photo_file_id:
+        sent = await context.bot.send_photo(admin, topup.photo_file_id, caption=text, reply_markup=markup)
+    else:
+        sent = await context.bot.send_message(admin, text, reply_markup=markup)
+    await remember_notice(state.db, topup.topup_id, admin, sent.message_id, is_photo=bool(topup.photo_file_id))
 
 
 async def _show_decision(context: ContextTypes.DEFAULT_TYPE, topup: Topup) -> None:
     """Every admin's copy of the request now says who decided what, without buttons."""
     state = app_state(context)
-    text = await _request_text(state, topup)
     for notice in await topup_notices(state.db, topup.topup_id):
+        with i18n.reading(await state.customers.locale_of(notice.admin_id)):
+            text = await _request_text(state, topup)
         try:
             if notice.is_photo:
                 await context.bot.edit_message_caption(notice.admin_id, notice.message_id, caption=text,
@@ -141,7 +145,7 @@ async def pending_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         lines.append(f"#{topup.topup_id} · <code>{topup.user_id}</code> · {amount} · "
                      f"{html.escape(shorten(topup.reference, 60)) or texts.MANUAL_NO_REFERENCE}")
         rows.append([(f"🔎 #{topup.topup_id}", TopupRequest(topup.topup_id).data)])
-    await show(update, "\n".join(lines), [*rows, [(texts.BUTTON_ADMIN_TOPUPS.format(count=len(waiting)),
+    await show(update, "\n".join(map(str, lines)), [*rows, [(texts.BUTTON_ADMIN_TOPUPS.format(count=len(waiting)),
                                                     Admin(AdminScreen.TOPUPS).data)], *home_row()])
 
 

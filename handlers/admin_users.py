@@ -10,14 +10,15 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import texts
+from bot import i18n, texts
 from bot.domain.catalogue import shorten
-from bot.domain.money import format_money, from_micros, parse_amount
+from bot.domain.money import Money, format_money, from_micros, parse_amount
 from bot.domain.timestamps import shown_day, shown_moment
 from bot.shop.moderation import CannotBan, Unbannable
 from bot.shop.tracking import shown_status
 from bot.shop.wallet import Overdraft, UnknownUser, adjust, balance
 from bot.state import app_state
+from bot.texts import Formatted
 from handlers.admin_base import admin_id, admin_only, ask, home_row
 from handlers.buttons import Admin, AdminScreen, Button, RefundStep, StarsRefund, UserAction, UserCard
 from handlers.common import Row, reply, show
@@ -194,18 +195,20 @@ async def _adjust(context: ContextTypes.DEFAULT_TYPE, admin: int, user_id: int, 
     credited = amount > 0
     confirmation = (texts.CREDITED_ADMIN if credited else texts.DEBITED_ADMIN).format(
         amount=shown, user_id=user_id, balance=balance_text)
-    customer_text = (texts.CREDITED_CUSTOMER if credited else texts.DEBITED_CUSTOMER).format(
-        amount=shown, balance=balance_text)
+    customer_text = (texts.CREDITED_CUSTOMER if credited else texts.DEBITED_CUSTOMER).lazy(
+        amount=Money(abs(amount), money), balance=Money(new_balance, money))
     if not await tell(context, user_id, customer_text):
         confirmation += "\n" + texts.CUSTOMER_UNREACHABLE
     log.info("admin %s %s %s for user %s", admin, "credited" if credited else "debited", abs(amount), user_id)
     return confirmation
 
 
-async def tell(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: str) -> bool:
-    """A message to a customer; False when Telegram would not deliver it (blocked, never started)."""
+async def tell(context: ContextTypes.DEFAULT_TYPE, user_id: int, text: Formatted) -> bool:
+    """A message to a customer, in their language (pass `texts.X.lazy(...)`); False when Telegram
+    would not deliver it (blocked, never started)."""
     try:
-        await context.bot.send_message(user_id, text)
+        with i18n.reading(await app_state(context).customers.locale_of(user_id)):
+            await context.bot.send_message(user_id, text)  # type: ignore[arg-type]  # rendered on the wire
     except TelegramError:
         return False
     return True

@@ -175,6 +175,19 @@ class Menu(Button):
 
 
 @button
+class Languages(Button):
+    """The language chooser."""
+    layout = "langs"
+
+
+@button
+class Language(Button):
+    """One locale chosen in the language chooser."""
+    layout = "lang:{locale}"
+    locale: str
+
+
+@button
 class MyOrders(Button):
     layout = "m:orders:{page}"
     page: Page

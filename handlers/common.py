@@ -11,7 +11,7 @@ from telegram.error import BadRequest, TelegramError
 from bot import texts
 from bot.dialogue import current
 from bot.update_processor import current_processor
-from handlers.buttons import Cancel, Menu, MenuItem, MyOrders
+from handlers.buttons import Cancel, Languages, Menu, MenuItem, MyOrders
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ Row = list[Button]
 def main_menu() -> list[Row]:
     return [[(texts.BUTTON_NEW_ORDER, Menu(MenuItem.NEW_ORDER).data), (texts.BUTTON_MY_ORDERS, MyOrders(0).data)],
             [(texts.BUTTON_BALANCE, Menu(MenuItem.BALANCE).data), (texts.BUTTON_TOPUP, Menu(MenuItem.TOP_UP).data)],
-            [(texts.BUTTON_HELP, Menu(MenuItem.HELP).data)]]
+            [(texts.BUTTON_HELP, Menu(MenuItem.HELP).data), (texts.BUTTON_LANGUAGE, Languages().data)]]
 
 
 def cancel_row() -> Row:

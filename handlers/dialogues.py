@@ -33,7 +33,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import texts
+from bot import i18n, texts
 from bot.dialogue import current
 from bot.state import app_state
 from bot.update_processor import PerUserUpdateProcessor
@@ -204,6 +204,7 @@ async def announce_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
         if dialogue is None or dialogue.timed_out is None:
             continue
         try:
-            await context.bot.send_message(row.user_id, dialogue.timed_out)
+            with i18n.reading(await state.customers.locale_of(row.user_id)):
+                await context.bot.send_message(row.user_id, dialogue.timed_out)  # type: ignore[arg-type]
         except TelegramError as exc:  # blocked, say: the dialogue is closed all the same
             log.info("could not tell user %s their %s timed out: %s", row.user_id, row.name, exc)

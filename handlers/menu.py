@@ -7,15 +7,15 @@ import html
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import texts
+from bot import i18n, texts
 from bot.domain.catalogue import paginate, shorten
 from bot.domain.money import format_money
 from bot.shop.tracking import shown_status
 from bot.shop.wallet import balance
 from bot.state import app_state
 from handlers import ordering, payments, topup
-from handlers.buttons import Button, Menu, MenuItem, MyOrders, OrderCard
-from handlers.common import Row, main_menu, show
+from handlers.buttons import Button, Language, Menu, MenuItem, MyOrders, OrderCard
+from handlers.common import Row, answer, main_menu, show
 from handlers.dialogues import continue_row
 from handlers.pager import page_row, titled
 from storage.orders import OrderRecord, count_orders_of_user, orders_of_user
@@ -94,3 +94,27 @@ async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE, presse
     screens = {MenuItem.HOME: start, MenuItem.NEW_ORDER: ordering.begin, MenuItem.BALANCE: balance_command,
                MenuItem.TOP_UP: topup.topup_menu, MenuItem.HELP: help_command, MenuItem.PAYSUPPORT: payments.paysupport}
     await screens[pressed.item](update, context)
+
+
+async def language_menu(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button | None = None) -> None:
+    """/language and the menu's Language button: every language by its own name; the one in
+    use is marked."""
+    if isinstance(pressed, Language):
+        await _choose_language(update, context, pressed.locale)
+        return
+    now = i18n.current()
+    rows: list[Row] = [[(("✓ " if code == now else "") + i18n.native_name(code), Language(code).data)]
+                       for code in i18n.available()]
+    rows.append([(texts.BUTTON_MAIN_MENU, Menu(MenuItem.HOME).data)])
+    await show(update, texts.LANGUAGE_CHOOSE, rows)
+
+
+async def _choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE, locale: str) -> None:
+    user = update.effective_user
+    if user is None or locale not in i18n.available():
+        await answer(update, texts.MENU_EXPIRED)
+        return
+    await app_state(context).customers.choose_language(user.id, locale)
+    with i18n.reading(locale):  # the answer already in the language chosen
+        await show(update, texts.LANGUAGE_CHOSEN, main_menu())
+

@@ -29,7 +29,7 @@ from telegram import LabeledPrice, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import texts
+from bot import i18n, texts
 from bot.dialogue import current
 from bot.domain.catalogue import is_package, paginate, shorten
 from bot.domain.money import format_money, from_micros, price_quantum
@@ -39,6 +39,7 @@ from bot.domain.order_form import (
     OrderDraft,
     Step,
     choices_for,
+    counted_as_shown,
     draft_from_json,
     draft_to_json,
     offers_drip_feed,
@@ -214,10 +215,11 @@ def _service_text(state: AppState, service: Service) -> str:
     else:
         lines.append(texts.SERVICE_RATE.format(price=rate))
         if service.type not in COUNTED_LISTS and service.min < service.max:
-            lines.append(texts.SERVICE_RANGE.format(min=f"{service.min:,}", max=f"{service.max:,}"))
+            lines.append(texts.SERVICE_RANGE.format(min=counted_as_shown(service.min),
+                                                    max=counted_as_shown(service.max)))
     lines += [text for flag, text in ((service.refill, texts.SERVICE_REFILL), (service.cancel, texts.SERVICE_CANCEL),
                                       (offers_drip_feed(service), texts.SERVICE_DRIP_FEED)) if flag]
-    return "\n".join(lines)
+    return "\n".join(map(str, lines))
 
 
 # --------------------------------------------------------------------------- the screen shown
@@ -257,7 +259,7 @@ def _choice_rows(state: AppState, draft: OrderDraft, step: Step) -> list[Row]:
     nonce, choices = current().nonce, choices_for(step, draft.service, draft.values)
     if step.field == "quantity":
         markup = state.markup_for(draft.service)
-        buttons = [(texts.QUANTITY_BUTTON.format(quantity=f"{n:,}", price=format_money(
+        buttons = [(texts.QUANTITY_BUTTON.format(quantity=counted_as_shown(n), price=format_money(
                         breakdown(draft.service, markup, state.settings.price_decimals, quantity=n).price,
                         state.currency)),
                     PickChoice(nonce, n, draft.position).data) for n in choices]
@@ -339,11 +341,11 @@ async def field_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
 
 def _shown_value(value: object) -> str:
     if isinstance(value, tuple):
-        return texts.LINES_ONE if len(value) == 1 else texts.LINES.format(count=len(value))
+        return texts.LINES.format(count=len(value))
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, int):
-        return f"{value:,}"
+        return counted_as_shown(value)
     return shorten(str(value), 200)
 
 
@@ -352,10 +354,11 @@ def _details(draft: OrderDraft) -> str:
     counted = COUNTED_LISTS.get(draft.service.type)
     for step in draft.steps:
         if step.field in draft.values:
-            lines.append(f"{texts.FIELD_NAMES[step.field]}: {html.escape(_shown_value(draft.values[step.field]))}")
+            shown = i18n.isolated(html.escape(_shown_value(draft.values[step.field])))
+            lines.append(f"{texts.FIELD_NAMES[step.field]}: {shown}")
     if counted and "quantity" not in draft.values:
-        lines.append(f"{texts.FIELD_NAMES['quantity']}: {draft.quantity:,}")
-    return "\n".join(lines)
+        lines.append(f"{texts.FIELD_NAMES['quantity']}: {counted_as_shown(draft.quantity)}")
+    return "\n".join(map(str, lines))
 
 
 def _price_line(state: AppState, basis: Breakdown) -> str:
@@ -366,8 +369,8 @@ def _price_line(state: AppState, basis: Breakdown) -> str:
     if basis.package or (basis.units == 1000 and basis.times is None):
         line = texts.PRICE_PLAIN.format(price=price)
     else:
-        counts = {"quantity": f"{basis.quantity:,}", "times": basis.times, "units": f"{basis.units:,}",
-                  "rate": format_money(basis.rate, money), "price": price}
+        counts = {"quantity": counted_as_shown(basis.quantity), "times": basis.times,
+                  "units": counted_as_shown(basis.units), "rate": format_money(basis.rate, money), "price": price}
         template = (texts.PRICE_PER_1000 if basis.times is None
                     else texts.PRICE_POSTS if basis.per_post else texts.PRICE_RUNS)
         line = template.format(**counts)

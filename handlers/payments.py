@@ -90,7 +90,7 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     except Exception:  # Telegram will not send it again: leave every detail for the admins
         log.exception("could not record payment %s of user %s (%s Stars, payload %r)",
                       payment.telegram_payment_charge_id, user.id, payment.total_amount, payment.invoice_payload)
-        await state.alerts.alert(texts.ALERT_PAYMENT_NOT_RECORDED.format(
+        await state.alerts.alert(texts.ALERT_PAYMENT_NOT_RECORDED.lazy(
             user_id=user.id, stars=payment.total_amount,
             charge_id=html.escape(payment.telegram_payment_charge_id),
             invoice=html.escape(shorten(payment.invoice_payload, 60))))
@@ -101,7 +101,7 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     log.info("user %s paid %s Stars: %s %s credited (P%s)", user.id, payment.total_amount, recorded.amount,
              recorded.currency, recorded.payment_id)
     if not recorded.expected:
-        await state.alerts.alert(texts.ALERT_UNEXPECTED_PAYMENT.format(
+        await state.alerts.alert(texts.ALERT_UNEXPECTED_PAYMENT.lazy(
             user_id=user.id, stars=payment.total_amount, invoice=html.escape(shorten(payment.invoice_payload, 60)),
             amount=format_money(recorded.amount, recorded.currency), payment_id=recorded.payment_id))
     if for_order:
@@ -135,7 +135,7 @@ async def refunded_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     alert = {Reported.CONFIRMED: texts.ALERT_REFUND_CONFIRMED, Reported.TAKEN_BACK: texts.ALERT_REFUND_TAKEN_BACK,
              Reported.SHORT: texts.ALERT_REFUND_SHORT, Reported.UNKNOWN: texts.ALERT_REFUND_UNKNOWN}.get(report.result)
     if alert is not None:
-        await state.alerts.alert(alert.format(
+        await state.alerts.alert(alert.lazy(
             payment_id=report.payment_id, stars=report.stars or refund.total_amount, user_id=user_id,
             amount=format_money(report.amount, report.currency), balance=format_money(report.balance, report.currency),
             charge_id=html.escape(refund.telegram_payment_charge_id)))
@@ -209,6 +209,6 @@ async def _relay(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     """To the admins, unless this customer sent one less than SUPPORT_EVERY ago (False)."""
     user = update.effective_user
     assert user is not None
-    return await app_state(context).alerts.alert(texts.PAYSUPPORT_ADMIN.format(
+    return await app_state(context).alerts.alert(texts.PAYSUPPORT_ADMIN.lazy(
         name=html.escape(shorten(user.full_name, 60)), user_id=user.id, text=html.escape(question)),
         throttle_key=f"paysupport:{user.id}", every_seconds=SUPPORT_EVERY)

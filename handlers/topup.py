@@ -91,7 +91,7 @@ async def topup_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     wallet = format_money(await balance(state.db, user.id), state.currency)
     if rate is not None:  # the menu invites a typed amount: the next message is read as one
         current().begin(DIALOGUE, STARS_AMOUNT)
-    await show(update, texts.TOPUP_MENU.format(balance=wallet, methods="\n\n".join(methods)), rows)
+    await show(update, texts.TOPUP_MENU.format(balance=wallet, methods="\n\n".join(map(str, methods))), rows)
 
 
 async def topup_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: Button) -> None:

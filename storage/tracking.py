@@ -26,6 +26,7 @@ class Notice:
     button_text: str | None = None
     button_data: str | None = None
     order_id: int | None = None
+    template: str | None = None  # JSON: rendered for the recipient when sent (bot/shop/outbox.py)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class StatusChange:
     refund_note: str = ""
     hold: str | None = None  # why the refund waits for an admin; "" clears a hold
     notice: Notice | None = None
-    alert: str | None = None  # for the admins, sent by the caller once this is stored
+    alert: object | None = None  # for the admins (a text rendered per admin), sent by the caller once stored
 
 
 Decide = Callable[[OrderRecord, Refunded], StatusChange | None]
@@ -53,8 +54,11 @@ async def queue_notice(conn: aiosqlite.Connection, notice: Notice, due_at: float
     """Put a message in the outbox inside the caller's transaction: it goes out with the change.
     Returns its id."""
     cursor = await conn.execute(
-        "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at) VALUES (?,?,?,?,?,?)",
-        (notice.user_id, notice.order_id, notice.text, notice.button_text, notice.button_data, due_at))
+        "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at, template)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (notice.user_id, notice.order_id, str(notice.text),
+         None if notice.button_text is None else str(notice.button_text), notice.button_data, due_at,
+         notice.template))
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
@@ -151,9 +155,9 @@ async def _write_changes(conn: aiosqlite.Connection, changes: Sequence[tuple[Ord
           refund_ref(o.order_id, refunded.get(o.order_id, Refunded()).count + 1))
          for o, c in changes if c.refund_micros > 0])
     await conn.executemany(
-        "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(n.user_id, n.order_id, n.text, n.button_text, n.button_data, now) for _, c in changes
+        "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at, template)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(n.user_id, n.order_id, n.text, n.button_text, n.button_data, now, n.template) for _, c in changes
          if (n := c.notice) is not None])
 
 
@@ -262,6 +266,9 @@ class PendingNotice:
     button_text: str | None
     button_data: str | None
     attempts: int
+    template: str | None = None
+    language: str | None = None  # the recipient's choice
+    language_code: str | None = None  # the recipient's Telegram language
 
 
 async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0) -> list[PendingNotice]:
@@ -269,10 +276,11 @@ async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0) 
     order's questions, a top-up) waits until the dialogue ends, or `hold` seconds at most, so that
     it does not land between a question and its answer; receipts and the like never wait."""
     rows = await db.fetchall(
-        "SELECT notification_id, user_id, text, button_text, button_data, attempts FROM notifications n"
-        " WHERE state = 'pending' AND due_at <= ? AND (order_id IS NULL OR due_at <= ? OR NOT EXISTS ("
+        "SELECT n.notification_id, n.user_id, n.text, n.button_text, n.button_data, n.attempts, n.template,"
+        " u.language, u.language_code FROM notifications n LEFT JOIN users u ON u.user_id = n.user_id"
+        " WHERE n.state = 'pending' AND n.due_at <= ? AND (n.order_id IS NULL OR n.due_at <= ? OR NOT EXISTS ("
         "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
-        " ORDER BY notification_id LIMIT ?", (now, now - hold, now, limit))
+        " ORDER BY n.notification_id LIMIT ?", (now, now - hold, now, limit))
     return [PendingNotice(*row) for row in rows]
 
 

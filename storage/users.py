@@ -83,3 +83,20 @@ async def recent_users(db: Database, limit: int, leave_out: frozenset[int] = fro
         "SELECT user_id, first_name, username, language_code, first_seen_at, last_seen_at, blocked_at, banned_at"
         " FROM users ORDER BY last_seen_at DESC LIMIT ?", (limit + len(leave_out),))
     return [User(*row) for row in rows if row[0] not in leave_out][:limit]
+
+
+async def chosen_languages(db: Database) -> dict[int, str]:
+    """Every user's chosen language (users who chose none are not listed)."""
+    rows = await db.fetchall("SELECT user_id, language FROM users WHERE language IS NOT NULL")
+    return {int(user_id): str(language) for user_id, language in rows}
+
+
+async def set_language(db: Database, user_id: int, language: str | None) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET language = ? WHERE user_id = ?", (language, user_id))
+
+
+async def reader_of(db: Database, user_id: int) -> tuple[str | None, str | None]:
+    """The user's chosen language and Telegram language code (what `i18n.resolve` reads)."""
+    row = await db.fetchone("SELECT language, language_code FROM users WHERE user_id = ?", (user_id,))
+    return (row[0], row[1]) if row is not None else (None, None)

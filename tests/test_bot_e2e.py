@@ -44,14 +44,14 @@ async def test_start_greets_in_sandbox_mode_and_records_the_user(
     async with running_bot(settings) as app:
         commands = await telegram.wait_call("setMyCommands")
         assert [c["command"] for c in commands.params["commands"]] == [
-            "start", "order", "orders", "balance", "topup", "paysupport", "help", "cancel"]
+            "start", "order", "orders", "balance", "topup", "paysupport", "help", "language", "cancel"]
         await ann.send("/start")
         reply = await ann.next_message()
         assert reply.text.startswith("🧪 Sandbox mode")
         assert "Hello, <Ann & Co>!" in reply.text  # escaped in HTML, shown as typed
         assert reply.parse_mode == "HTML"
         assert reply.button_texts() == [["🛒 New order", "📦 My orders"], ["💰 Balance", "💳 Top up"],
-                                        ["❓ Help"]]
+                                        ["❓ Help", "🌐 Language"]]
         user = await get_user(app_state(app).db, 1001)
         assert user is not None and user.first_name == "<Ann & Co>"
         # The in-process sandbox panel answers over HTTP like a real one.
@@ -120,7 +120,7 @@ async def test_sandbox_mode_orders_say_nothing_was_bought(telegram: FakeTelegram
         summary = await customer.say("1000")
         await customer.tap(summary, ":ok")
         placed = await customer.wait_text(summary, lambda text: text.startswith("✅"))
-        assert placed.text.endswith(texts.SANDBOX_ORDER_NOTE)
+        assert placed.text.endswith(str(texts.SANDBOX_ORDER_NOTE))
         assert len([r for r in sandbox.requests if r.action == "add"]) == 1
 
 

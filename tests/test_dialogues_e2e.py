@@ -214,7 +214,7 @@ async def test_cancel_and_a_foreign_button_end_an_order_at_any_step(tmp_path: Pa
 
         message = await _order_at(customer, step)
         await customer.tap(home, "m:orders:0")  # another screen's button: the order ends, the screen shows
-        assert texts.MY_ORDERS_EMPTY in home.text
+        assert str(texts.MY_ORDERS_EMPTY) in home.text
         assert (await customer.say("https://instagram.com/x")).text == texts.UNKNOWN_INPUT
         assert await customer.tap_answer(message, "Cancel") == texts.MENU_EXPIRED
         assert (await shop.dialogue(5040)).name is None
@@ -388,7 +388,7 @@ async def test_the_expiry_sweep_waits_for_an_answer_being_handled(tmp_path: Path
         await announce_expired(CallbackContext(shop.app))
         final = await customer.wait_text(summary, lambda text: not text.startswith("⏳ Placing"))  # type: ignore[arg-type]
         assert final.text.startswith("⏳ The provider did not answer")
-        assert texts.ORDER_TIMED_OUT not in [m.text for m in customer.user.messages()]
+        assert str(texts.ORDER_TIMED_OUT) not in [m.text for m in customer.user.messages()]
         again = await customer.user.wait_answer(await _forge(shop, customer, summary, ok))
         assert again.params.get("text") == texts.ALREADY_CONFIRMED
 
@@ -438,5 +438,5 @@ async def test_a_stored_dialogue_this_version_does_not_know_expires(tmp_path: Pa
         answered = await customer.user.wait_answer(await _forge(shop, customer, home, "o:abc123:cats:0"))
         assert answered.params.get("text") == texts.MENU_EXPIRED
         assert (await customer.say("hello")).text == texts.UNKNOWN_INPUT
-        assert texts.ERROR_GENERIC not in [m.text for m in customer.user.messages()]
+        assert str(texts.ERROR_GENERIC) not in [m.text for m in customer.user.messages()]
         assert (await shop.dialogue(5160)).name is None

@@ -213,8 +213,8 @@ def test_lines_and_dates() -> None:
 @pytest.mark.parametrize(("typed", "count"), [
     ("1000", 1000), ("1 000", 1000), ("1,000", 1000), ("1.000", 1000), ("12.345.678", 12_345_678), ("1_000", 1000),
     ("1\u00a0000", 1000), ("1'000", 1000), ("1k", 1000), ("10K", 10_000), ("2.5k", 2500), ("2,5к", 2500),
-    ("1m", 1_000_000), (" 500 ", 500),
-    ("1.5", None), ("1,00", None), ("1.000,5", None), ("k", None), ("1e3", None), ("١٠٠", None), ("1.2345k", None),
+    ("1m", 1_000_000), (" 500 ", 500), ("۱۰۰۰", 1000),  # the digits of Persian and Arabic keyboards too
+    ("1.5", None), ("1,00", None), ("1.000,5", None), ("k", None), ("1e3", None), ("١٠٠", 100), ("1.2345k", None),
     ("-5", None), ("", None),
 ])
 def test_counts_are_read_as_customers_write_them(typed: str, count: int | None) -> None:

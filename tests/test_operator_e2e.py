@@ -60,7 +60,7 @@ async def test_admin_menu_panel_and_stats(shop: Shop) -> None:
     # 1000 × 0.12 / 1000 = 0.12 at the panel, 0.18 with the 50% markup: margin 0.06
     assert "Customers: 1 · active in the last 7 days: 1" in menu.text  # the admins are not customers
     # one block for the four periods, all of them today's (#17 item 11)
-    assert "Today = All time: 1 orders · turnover 0.18 USD · cost 0.12 USD · margin 0.06 USD" in menu.text
+    assert "Today = All time: 1 order · turnover 0.18 USD · cost 0.12 USD · margin 0.06 USD" in menu.text
 
 
 async def test_low_balance_alerts_once_per_crossing(shop: Shop) -> None:

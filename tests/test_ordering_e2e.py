@@ -224,8 +224,8 @@ async def test_the_service_card_shows_price_range_and_flags(shop: Shop, service_
     card = await shop.customer(2033).open_service(service_id)
     assert price in card.text, card.text
     assert (quantity in card.text) if quantity else "📏" not in card.text, card.text  # no "1 – 1" on a package
-    promised = (texts.SERVICE_REFILL in card.text, texts.SERVICE_CANCEL in card.text,
-                texts.SERVICE_DRIP_FEED in card.text)
+    promised = (str(texts.SERVICE_REFILL) in card.text, str(texts.SERVICE_CANCEL) in card.text,
+                str(texts.SERVICE_DRIP_FEED) in card.text)
     assert promised == flags, card.text
     assert f"Service {service_id}" not in card.text and "(Default)" not in card.text  # the panel's id and type
     if service_id == "103":  # the panel's description is text, not markup
@@ -283,7 +283,7 @@ async def test_bad_input_at_every_step_is_explained_and_the_step_repeats(shop: S
     for bad in ("instagram.com/acme", "@acme", "ftp://x.com/a", "https://", "hello world"):
         answer = await customer.say(bad)
         assert answer.text.startswith("⚠️ That is not a link"), answer.text
-        assert answer.text.endswith(texts.ASK["link"]) and answer.buttons()
+        assert answer.text.endswith(str(texts.ASK["link"])) and answer.buttons()
     quantity_prompt = await customer.say("https://instagram.com/acme")
     assert "from 50 to 10,000" in quantity_prompt.text
     quantity_buttons = quantity_prompt.button_texts()

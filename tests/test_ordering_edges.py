@@ -282,7 +282,7 @@ async def test_the_main_menu_leaves_an_order_in_progress(shop: Shop) -> None:
     assert (await customer.say("https://instagram.com/late")).text == texts.UNKNOWN_INPUT  # not an answer
     summary = await order_until_summary(customer, "102", ["https://instagram.com/x", "1000"])
     home, _ = await customer.tap(menu, "My orders")  # a main-menu button of an older message
-    assert texts.MY_ORDERS_EMPTY in home.text
+    assert str(texts.MY_ORDERS_EMPTY) in home.text
     assert await customer.tap_answer(summary, ":ok") == texts.MENU_EXPIRED
     assert shop.adds() == []
 

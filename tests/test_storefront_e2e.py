@@ -63,7 +63,7 @@ async def test_a_summary_shown_again_takes_the_keyboard_from_the_earlier_one(sho
     customer = await funded(shop, 5220)
     first = await order_until_summary(customer, "102", ["https://instagram.com/again", "1000"])
     second = await customer.say("yes")  # typed at the summary: it is shown again, with its buttons
-    assert second.text.startswith(texts.INVALID["choice"]) and "🧾 Check your order" in second.text
+    assert second.text.startswith(str(texts.INVALID["choice"])) and "🧾 Check your order" in second.text
     assert second.buttons()
     assert first.buttons() == []  # type: ignore[attr-defined]
     assert (await confirm(customer, second)).startswith("✅ Order placed")

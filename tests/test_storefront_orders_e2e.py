@@ -2,7 +2,7 @@
 
 - item 9: the list is a short title and one button per order, each with its state's own mark; the
   card shows what was refunded, offers no Refresh once the order is finished, and says how long
-  ago things happened ("just now", "3 h ago");
+  ago things happened ("just now", "3 hours ago");
 - item 6: the card, the cancel and refill answers and the status notices say nothing of the
   provider's order id or its raw English messages (those go to the log, for the admins);
 - item 11: a notice's Open order sends the card as a new message, so the notice keeps its facts,
@@ -124,7 +124,7 @@ async def test_the_card_says_how_long_ago(shop: Shop) -> None:
         await conn.execute("UPDATE orders SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3 hours',"
                            " '-5 minutes') WHERE order_id = ?", (order_id,))
     card = await open_card(customer, order_id)
-    assert "📅 Ordered: 3 h ago · Updated: just now" in card.text, card.text
+    assert "📅 Ordered: 3 hours ago · Updated: just now" in card.text, card.text
 
 
 async def test_a_completed_refillable_card_offers_refill_but_no_refresh(shop: Shop) -> None:
@@ -210,8 +210,9 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(("ago", "shown"), [
     (timedelta(0), "just now"), (timedelta(seconds=59), "just now"), (timedelta(seconds=-30), "just now"),
-    (timedelta(minutes=1), "1 min ago"), (timedelta(minutes=59, seconds=59), "59 min ago"),
-    (timedelta(hours=1), "1 h ago"), (timedelta(hours=2, minutes=59), "2 h ago"), (timedelta(hours=23), "23 h ago"),
+    (timedelta(minutes=1), "1 minute ago"), (timedelta(minutes=59, seconds=59), "59 minutes ago"),
+    (timedelta(hours=1), "1 hour ago"), (timedelta(hours=2, minutes=59), "2 hours ago"),
+    (timedelta(hours=23), "23 hours ago"),
     (timedelta(days=1), "yesterday"), (timedelta(days=6, hours=23), "6 days ago"),
     (timedelta(days=7), "2026-11-15"), (timedelta(days=400), "2025-10-18"),
     (timedelta(minutes=-5), "2026-11-22 12:05 UTC"),  # ahead of now (a clock off): the moment, zone named

@@ -8,7 +8,10 @@ sells below its computed price, and the amount shown is exactly the amount charg
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+from bot import i18n
 
 MICROS = 1_000_000
 QUANTUM = Decimal(1) / MICROS
@@ -45,22 +48,36 @@ def from_micros(micros: int) -> Decimal:
     return (Decimal(micros) / MICROS).quantize(QUANTUM)
 
 
+@dataclass(frozen=True)
+class Money:
+    """An amount of a currency that is written out when it is shown, in the reader's way (a
+    parameter of a queued message is one: bot/texts.py `Formatted`)."""
+
+    amount: Decimal
+    currency: str
+
+    def __str__(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
 def format_money(amount: Decimal, currency: str = "") -> str:
-    """1.5 → "1.50", 0.000012 → "0.000012", 1000 → "1,000.00" (+ currency)."""
-    text = f"{amount.normalize():,f}"
-    whole, _, fraction = text.partition(".")
-    fraction = fraction.rstrip("0").ljust(2, "0")
-    shown = f"{whole}.{fraction}"
-    return f"{shown} {currency}".strip()
+    """1.5 → "1.50", 0.000012 → "0.000012", 1000 → "1,000.00" (+ currency), written as the
+    reader writes numbers (bot/i18n.py: "1 000,00" in Russian): the amount, then the ISO code."""
+    return f"{i18n.format_amount(amount)} {currency}".strip()
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """A positive amount typed by a person ("12", "12.5", "12,50"), at most 6 decimals."""
-    cleaned = text.strip().replace(" ", "").replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        return None
+    """A positive amount typed by a person, at most 6 decimals: as the reader writes numbers
+    ("1.234,50" in Turkish, "1,234.50" in English), else with either mark as the decimal point
+    ("12", "12.5", "12,50")."""
+    text = i18n.latin_digits(text)
+    amount = i18n.parse_number(text)
+    if amount is None:
+        cleaned = text.strip().replace(" ", "").replace(",", ".")
+        try:
+            amount = Decimal(cleaned)
+        except InvalidOperation:
+            return None
     if not amount.is_finite() or amount <= 0 or amount != round_up(amount) or amount > Decimal(10) ** 9:
         return None
     return amount

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import texts
+from bot import i18n, texts
 from bot.domain.catalogue import is_package, is_telegram_service
 from bot.panel import ORDER_FIELDS, OrderRequest, Service, ServiceType
 from bot.panel.orders import LIST_FIELDS
@@ -136,7 +136,7 @@ def prompt(step: Step, service: Service, values: dict[str, Any]) -> str:
 
 def counted_as_shown(number: int) -> str:
     """A count as the summary and the buttons show it: 10,000 (locale formats: the languages issue)."""
-    return f"{number:,}"
+    return i18n.format_count(number)
 
 
 def _bounds(name: str, service: Service, values: dict[str, Any]) -> tuple[int, int]:
@@ -204,7 +204,7 @@ _SEPARATORS = str.maketrans("", "", " _'\u00a0\u202f")
 
 def whole_number(text: str) -> int | None:
     """A count as customers write it: 1000, 1 000, 1,000, 1.000, 1k, 2.5K, 1m (None: not one)."""
-    cleaned = text.strip().translate(_SEPARATORS)
+    cleaned = i18n.latin_digits(text).strip().translate(_SEPARATORS)
     if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 18:
         return int(cleaned)
     if _GROUPED.fullmatch(cleaned):
@@ -243,6 +243,7 @@ def parse_lines(text: str, bounds: tuple[int, int] | None) -> tuple[str, ...]:
 
 
 def parse_future_date(text: str, today: date) -> date:
+    text = i18n.latin_digits(text)
     for layout in ("%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d"):
         try:
             day = datetime.strptime(text, layout).date()

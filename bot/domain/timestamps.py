@@ -1,12 +1,14 @@
 """The one way a moment is shown: "2026-11-22 08:15 UTC" (or the day alone), from the ISO
 timestamps the database stores ("2026-11-22T08:15:00.123Z") or from a datetime; for customers,
-how long ago ("2 h ago")."""
+how long ago ("2 hours ago")."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import texts
+from babel.dates import format_date
+
+from bot import i18n, texts
 
 
 def _parsed(iso: str) -> datetime | None:
@@ -18,17 +20,27 @@ def _parsed(iso: str) -> datetime | None:
 
 
 def shown_moment(value: str | datetime) -> str:
+    """The moment in UTC, the zone named: "2026-11-22 08:15 UTC" in English (the operators' lists
+    sort by it), the reader's own date format otherwise ("22 нояб. 2026 г., 08:15 UTC")."""
     moment = _parsed(value) if isinstance(value, str) else value.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    if moment is None:
+        return "-"
+    if i18n.current() == i18n.SOURCE:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{format_date(moment, 'medium', locale=i18n.current())}, {moment:%H:%M} UTC"
 
 
 def shown_day(value: str | datetime) -> str:
     moment = _parsed(value) if isinstance(value, str) else value.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d") if moment else "-"
+    if moment is None:
+        return "-"
+    if i18n.current() == i18n.SOURCE:
+        return moment.strftime("%Y-%m-%d")
+    return format_date(moment, "medium", locale=i18n.current())
 
 
 def shown_ago(value: str | datetime, now: datetime) -> str:
-    """How long before `now`, as a customer reads it: "just now", "5 min ago", "2 h ago",
+    """How long before `now`, as a customer reads it: "just now", "5 minutes ago", "2 hours ago",
     "yesterday", "3 days ago"; a week or more back, the day; ahead of `now` by more than a minute (a clock off),
     the moment with its zone named."""
     moment = _parsed(value) if isinstance(value, str) else value.astimezone(UTC)

@@ -7,16 +7,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from bot import i18n
 from bot.shop.moderation import set_ban
 from storage.database import Database
-from storage.users import banned_ids, claim_ban_notice, mark_seen, touch_user
+from storage.users import (
+    banned_ids,
+    chosen_languages,
+    claim_ban_notice,
+    mark_seen,
+    reader_of,
+    set_language,
+    touch_user,
+)
 
 SEEN_EVERY = 3600.0  # seconds: last_seen_at (the stats' "active") is written at most this often
 
 
 class Customers:
     def __init__(self, db: Database, admins: frozenset[int], allowed: frozenset[int], banned: set[int], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 languages: dict[int, str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         self._admins = admins
         self._allowed = allowed  # empty: everyone
@@ -24,10 +33,31 @@ class Customers:
         self._told: set[int] = set()  # banned users told this run (the database knows across runs)
         self._seen_at: dict[int, float] = {}  # recorded this run: when last_seen_at was written
         self._clock = clock
+        self._languages = dict(languages or {})  # chosen with /language (the database has them too)
 
     @classmethod
     async def load(cls, db: Database, admins: frozenset[int], allowed: frozenset[int]) -> Customers:
-        return cls(db, admins, allowed, await banned_ids(db))
+        return cls(db, admins, allowed, await banned_ids(db), languages=await chosen_languages(db))
+
+    def language_of(self, user_id: int, telegram_code: str | None) -> str:
+        """The locale texts are rendered in for this user (bot/i18n.py `resolve`)."""
+        return i18n.resolve(self._languages.get(user_id), telegram_code)
+
+    async def locale_of(self, user_id: int) -> str:
+        """The locale of a user the bot writes to unprompted (an alert, a timed-out order)."""
+        _, telegram_code = await reader_of(self._db, user_id)
+        return self.language_of(user_id, telegram_code)
+
+    def chosen_language(self, user_id: int) -> str | None:
+        return self._languages.get(user_id)
+
+    async def choose_language(self, user_id: int, locale: str) -> str:
+        """Store the user's choice (a locale with a catalog); returns the locale now in use."""
+        if locale not in i18n.available():
+            raise ValueError(f"no catalog for {locale!r}")
+        await set_language(self._db, user_id, locale)
+        self._languages[user_id] = locale
+        return locale
 
     @property
     def banned(self) -> frozenset[int]:

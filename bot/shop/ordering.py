@@ -130,11 +130,11 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     except OrderOutcomeUnknown as exc:
         return await _unknown(db, alerts, order, exc.message, shown_price)
     except PanelFundsError as exc:
-        await alerts.alert(texts.ALERT_PANEL_FUNDS.format(reason=html.escape(exc.panel_message or exc.message)),
+        await alerts.alert(texts.ALERT_PANEL_FUNDS.lazy(reason=html.escape(exc.panel_message or exc.message)),
                            throttle_key="panel-funds")
         return await _refuse(db, order, exc, WhyRefused.UNAVAILABLE)
     except PanelAuthError as exc:
-        await alerts.alert(texts.ALERT_PANEL_AUTH.format(reason=html.escape(exc.panel_message or exc.message)),
+        await alerts.alert(texts.ALERT_PANEL_AUTH.lazy(reason=html.escape(exc.panel_message or exc.message)),
                            throttle_key="panel-auth")
         return await _refuse(db, order, exc, WhyRefused.UNAVAILABLE)
     except (PanelRateLimited, PanelUnreachable) as exc:  # certainly not placed
@@ -154,7 +154,7 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
                       added.order_id)
         if unrecorded is not None:
             unrecorded[order.order_id] = added.order_id
-        await alerts.alert(texts.ALERT_PLACED_NOT_RECORDED.format(
+        await alerts.alert(texts.ALERT_PLACED_NOT_RECORDED.lazy(
             order_id=order.order_id, user_id=order.user_id, panel_order_id=html.escape(added.order_id)))
     return Placed(order, added.order_id, from_micros(charged.balance_after_micros))
 
@@ -189,7 +189,7 @@ async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason
         await mark_unverified(db, order.order_id, reason)
     except Exception:  # it stays 'placing', which a restart turns into unverified: the alert matters more
         log.exception("could not mark order %s as unverified", order.order_id)
-    await alerts.alert(texts.ALERT_UNVERIFIED.format(
+    await alerts.alert(texts.ALERT_UNVERIFIED.lazy(
         order_id=order.order_id, user_id=order.user_id, service_id=html.escape(order.service_id),
         service=html.escape(order.service_name), link=html.escape(order.link or "-"),
         quantity=order.quantity if order.quantity is not None else "-", reason=html.escape(reason), price=price,
@@ -225,5 +225,5 @@ async def recover_interrupted(db: Database, alerts: AdminAlerts) -> list[int]:
     stuck = await orders_in_state(db, "placing")
     for order in stuck:
         await mark_unverified(db, order.order_id, "the bot stopped while placing it")
-        await alerts.alert(texts.ALERT_RESTART_PLACING.format(order_id=order.order_id))
+        await alerts.alert(texts.ALERT_RESTART_PLACING.lazy(order_id=order.order_id))
     return [order.order_id for order in stuck]

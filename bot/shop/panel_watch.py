@@ -29,7 +29,7 @@ async def check_balance(db: Database, panel: PanelClient, alerts: AdminAlerts, t
     if low and not was_low:
         await set_value(db, LOW_MARK, "1")
         shown = balance.currency or currency
-        await alerts.alert(texts.ALERT_LOW_BALANCE.format(balance=format_money(balance.amount, shown),
+        await alerts.alert(texts.ALERT_LOW_BALANCE.lazy(balance=format_money(balance.amount, shown),
                                                           threshold=format_money(threshold, shown)),
                            throttle_key=None)  # the stored mark makes it one alert per crossing
         log.warning("panel balance %s is below PANEL_LOW_BALANCE %s", balance.amount, threshold)

@@ -12,14 +12,14 @@ from enum import Enum
 
 from bot import texts
 from bot.domain.catalogue import shorten
-from bot.domain.money import format_money, from_micros
+from bot.domain.money import Money, from_micros
 from bot.domain.refunds import refundable
+from bot.shop import outbox
 from bot.shop.tracking import open_button
 from storage.database import Database
 from storage.ledger import Refunded
 from storage.orders import OrderRecord, get_order
 from storage.settlements import refund_by_hand, refunded_so_far, release_hold
-from storage.tracking import Notice
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ async def refund(db: Database, order_id: int, amount_micros: int | None, *, seen
     if not 0 < amount <= current.left:
         return Refusal.OUT_OF_RANGE
     order = current.order
-    notice = Notice(order.user_id, texts.NOTICE_REFUND_BY_HAND.format(
+    notice = outbox.notice(order.user_id, texts.NOTICE_REFUND_BY_HAND.lazy(
         order_id=order.order_id, service=html.escape(shorten(order.service_name, 120)),
-        refund=format_money(from_micros(amount), order.currency)), *open_button(order.order_id),
+        refund=Money(from_micros(amount), order.currency)), open_button(order.order_id),
         order_id=order.order_id)
     if not await refund_by_hand(db, order, amount, seen=current.refunded, admin_id=admin_id, notice=notice,
                                 now=time.time()):
@@ -84,9 +84,9 @@ async def nothing_due(db: Database, order_id: int, *, admin_id: int) -> SettledB
     order = await get_order(db, order_id)
     if order is None:
         return Refusal.UNKNOWN_ORDER
-    notice = Notice(order.user_id, texts.NOTICE_NOTHING_DUE.format(
+    notice = outbox.notice(order.user_id, texts.NOTICE_NOTHING_DUE.lazy(
         order_id=order.order_id, service=html.escape(shorten(order.service_name, 120))),
-        *open_button(order.order_id), order_id=order.order_id)
+        open_button(order.order_id), order_id=order.order_id)
     if not await release_hold(db, order_id, admin_id=admin_id, notice=notice, now=time.time()):
         return Refusal.NOTHING_HELD
     return SettledByHand(order, 0)

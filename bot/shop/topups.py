@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot import texts
-from bot.domain.money import format_money, from_micros, to_micros
+from bot.domain.money import Money, format_money, from_micros, to_micros
 from bot.domain.topup import (
     MAX_PENDING_MANUAL,
     Checkout,
@@ -30,6 +30,7 @@ from bot.domain.topup import (
     stars_for,
     topup_id_of,
 )
+from bot.shop import outbox
 from storage.audit import record
 from storage.database import Database
 from storage.ledger import add_entry, balance_micros
@@ -48,7 +49,7 @@ from storage.topups import (
     star_payment_by_charge,
     undo_refund,
 )
-from storage.tracking import Notice, mark_sent, queue_notice
+from storage.tracking import mark_sent, queue_notice
 
 if TYPE_CHECKING:  # the transaction's connection, only passed on to storage
     import aiosqlite
@@ -121,8 +122,8 @@ async def record_payment(db: Database, *, payer_id: int, charge_id: str, payload
             await add_entry(conn, payer_id, micros, currency, "topup", ref=f"stars:{charge_id}",
                             note=f"{total_stars} Stars")
         balance = from_micros(await balance_micros(conn, payer_id))
-        receipt_id = await queue_notice(conn, Notice(payer_id, texts.TOPUP_RECEIPT.format(
-            stars=total_stars, amount=format_money(amount, currency), balance=format_money(balance, currency),
+        receipt_id = await queue_notice(conn, outbox.notice(payer_id, texts.TOPUP_RECEIPT.lazy(
+            stars=total_stars, amount=Money(amount, currency), balance=Money(balance, currency),
             reference=payment_id)), time.time() + receipt_delay)
     expected = settled and topup is not None and topup.stars == total_stars
     return PaymentRecorded(payment_id, amount, currency, balance, expected, topup.topup_id if topup else None,
@@ -198,9 +199,9 @@ async def _refund_lock(payment_id: int) -> AsyncIterator[None]:
 
 async def _tell_refunded(conn: aiosqlite.Connection, payment: StarPayment, balance_micros_now: int) -> None:
     """The customer's message, in the outbox in the same transaction as the refund."""
-    await queue_notice(conn, Notice(payment.user_id, texts.STARS_REFUNDED_CUSTOMER.format(
-        stars=payment.stars, amount=format_money(from_micros(payment.amount_micros), payment.currency),
-        balance=format_money(from_micros(balance_micros_now), payment.currency))), time.time())
+    await queue_notice(conn, outbox.notice(payment.user_id, texts.STARS_REFUNDED_CUSTOMER.lazy(
+        stars=payment.stars, amount=Money(from_micros(payment.amount_micros), payment.currency),
+        balance=Money(from_micros(balance_micros_now), payment.currency))), time.time())
 
 
 async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: int, call: RefundCall
@@ -354,10 +355,9 @@ async def decide_manual_topup(db: Database, topup_id: int, admin_id: int, *, app
                      f"request #{topup_id} of user {topup.user_id}: {format_money(amount, currency)}",
                      before=format_money(from_micros(before), currency),
                      after=format_money(from_micros(after), currency))
-        text = (texts.MANUAL_APPROVED_CUSTOMER if approve else texts.MANUAL_REJECTED_CUSTOMER).format(
-            topup_id=topup_id, amount=format_money(amount, currency),
-            balance=format_money(from_micros(after), currency))
-        await queue_notice(conn, Notice(topup.user_id, text), time.time())
+        text = (texts.MANUAL_APPROVED_CUSTOMER if approve else texts.MANUAL_REJECTED_CUSTOMER).lazy(
+            topup_id=topup_id, amount=Money(amount, currency), balance=Money(from_micros(after), currency))
+        await queue_notice(conn, outbox.notice(topup.user_id, text), time.time())
         decided = await get_topup(conn, topup_id)
     return Decision(decided, True, from_micros(after))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot import texts
 from bot.domain.catalogue import shorten
-from bot.domain.money import format_money, from_micros
+from bot.domain.money import Money, format_money, from_micros
 from bot.domain.refunds import Held, Settlement, billed_units, refund_target, settle
 from bot.domain.tracking import next_poll_delay, retry_delay
 from bot.panel import (
@@ -32,7 +32,9 @@ from bot.panel import (
     RefillStatus,
     is_id,
 )
+from bot.shop import outbox
 from bot.shop.alerts import AdminAlerts
+from bot.texts import Formatted, Text
 from storage.database import Database
 from storage.ledger import Refunded
 from storage.orders import OrderRecord, get_order
@@ -78,13 +80,13 @@ STATUS_MARKS: dict[str, str] = {
 }
 
 
-def open_button(order_id: int) -> tuple[str, str]:
+def open_button(order_id: int) -> tuple[Formatted, str]:
     """A notice's button: handlers.buttons.OrderCard(order_id, CardAction.NOTICE), which opens the
     card as a new message. Notices sent before it carry "ord:{order_id}" (opened in place)."""
-    return texts.BUTTON_OPEN_ORDER.format(order_id=order_id), f"ord:{order_id}:n"
+    return texts.BUTTON_OPEN_ORDER.lazy(order_id=order_id), f"ord:{order_id}:n"
 
 
-def status_name(status: str | None) -> str:
+def status_name(status: str | None) -> str | Text:
     return texts.STATUS_NAMES.get(status or "pending", status or "")
 
 
@@ -137,48 +139,51 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
         hold = ""  # this status decides the refund: the admins have nothing left to decide
     notice = None
     if status is not OrderStatus.PENDING:
-        text = _notice_text(order, status, info, units, refunded, settlement)
-        notice = Notice(order.user_id, text, *open_button(order.order_id), order_id=order.order_id)
+        notice = outbox.notice(order.user_id, _notice_text(order, status, info, units, refunded, settlement),
+                               open_button(order.order_id), order_id=order.order_id)
     return StatusChange(order.order_id, status.value, info.raw_status, info.start_count, info.remains, next_poll,
                         settlement.pay, f"panel status {info.raw_status}"[:100], hold, notice,
                         _alert_text(order, status, info, refunded, settlement))
 
 
 def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, units: int | None,
-                 before: Refunded, settlement: Settlement) -> str:
+                 before: Refunded, settlement: Settlement) -> Formatted:
+    """What the customer is told, stored by name and rendered in their language when it is sent."""
     service = html.escape(shorten(order.service_name, 120))
-    refunded = format_money(from_micros(settlement.pay), order.currency)
+    refunded = Money(from_micros(settlement.pay), order.currency)
     if status in RUNNING:
-        start = texts.NOTICE_START_COUNT.format(start_count=info.start_count) if info.start_count is not None else ""
-        return texts.NOTICE_STARTED.format(order_id=order.order_id, service=service, start=start)
+        if info.start_count is not None:
+            return texts.NOTICE_STARTED_COUNT.lazy(order_id=order.order_id, service=service,
+                                                   start_count=info.start_count)
+        return texts.NOTICE_STARTED.lazy(order_id=order.order_id, service=service)
     if status is OrderStatus.COMPLETED:
-        return texts.NOTICE_COMPLETED.format(order_id=order.order_id, service=service)
+        return texts.NOTICE_COMPLETED.lazy(order_id=order.order_id, service=service)
     if status is OrderStatus.PARTIAL and settlement.held is not None:
-        return texts.NOTICE_PARTIAL_HELD.format(order_id=order.order_id, service=service)
+        return texts.NOTICE_PARTIAL_HELD.lazy(order_id=order.order_id, service=service)
     if status is OrderStatus.PARTIAL and settlement.pay:
-        return texts.NOTICE_PARTIAL.format(order_id=order.order_id, service=service, remains=info.remains,
+        return texts.NOTICE_PARTIAL.lazy(order_id=order.order_id, service=service, remains=info.remains,
                                            quantity=units, refund=refunded)
     asked = order.cancel_requested_at is not None  # worded by who cancelled: the customer or the provider
     if settlement.pay and before.micros:
         template = texts.NOTICE_CANCELED_ASKED_REST if asked else texts.NOTICE_CANCELED_REST
-        return template.format(order_id=order.order_id, service=service, refund=refunded,
-                               total=format_money(from_micros(before.micros + settlement.pay), order.currency))
+        return template.lazy(order_id=order.order_id, service=service, refund=refunded,
+                               total=Money(from_micros(before.micros + settlement.pay), order.currency))
     if settlement.pay:
         template = texts.NOTICE_CANCELED_ASKED if asked else texts.NOTICE_CANCELED
-        return template.format(order_id=order.order_id, service=service, refund=refunded)
-    return texts.NOTICE_STATUS.format(order_id=order.order_id, service=service, status=status_name(status.value))
+        return template.lazy(order_id=order.order_id, service=service, refund=refunded)
+    return texts.NOTICE_STATUS.lazy(order_id=order.order_id, service=service, status=status_name(status.value))
 
 
 def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, refunded: Refunded,
-                settlement: Settlement) -> str | None:
+                settlement: Settlement) -> Formatted | None:
     price = format_money(from_micros(order.price_micros), order.currency)
     before = format_money(from_micros(refunded.micros), order.currency)
     if settlement.held is not None:
-        return texts.ALERT_REFUND_HELD.format(order_id=order.order_id, user_id=order.user_id, price=price,
+        return texts.ALERT_REFUND_HELD.lazy(order_id=order.order_id, user_id=order.user_id, price=price,
                                               refunded=before, raw_status=html.escape(info.raw_status),
                                               reason=html.escape(settlement.held.reason))
     if settlement.overpaid:
-        return texts.ALERT_REFUND_OVERPAID.format(
+        return texts.ALERT_REFUND_OVERPAID.lazy(
             order_id=order.order_id, user_id=order.user_id, raw_status=html.escape(info.raw_status), refunded=before,
             overpaid=format_money(from_micros(settlement.overpaid), order.currency))
     return None
@@ -225,7 +230,7 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     if unreadable:  # one alert a cycle, however many orders reach the mark together (a panel outage)
         reason = next((e.panel_message or e.message for _, e in unreadable if e is not None), "-")
         shown = ", ".join(f"#{order.order_id}" for order, _ in unreadable[:20])
-        await alerts.alert(texts.ALERT_NO_STATUS.format(
+        await alerts.alert(texts.ALERT_NO_STATUS.lazy(
             polls=UNREADABLE_ALERT_AFTER, count=len(unreadable),
             orders=shown + (" …" if len(unreadable) > 20 else ""), reason=html.escape(shorten(reason, 200))))
     changes = [c for c in stored.values() if isinstance(c, StatusChange)]
@@ -259,7 +264,7 @@ async def _store(db: Database, alerts: AdminAlerts, decisions: dict[int, Decide]
 
 async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord, error: PanelError) -> None:
     await stop_polling(db, order.order_id, error.panel_message or error.message)
-    await alerts.alert(texts.ALERT_MISSING.format(
+    await alerts.alert(texts.ALERT_MISSING.lazy(
         order_id=order.order_id, panel_order_id=html.escape(order.panel_order_id or ""), user_id=order.user_id,
         reason=html.escape(error.panel_message or error.message)))
 
@@ -345,10 +350,10 @@ async def poll_refills(db: Database, panel: PanelClient, *, now: float, interval
         status = result.status
         notice = None
         if status.value != refill.status and status is not RefillStatus.UNKNOWN:
-            text = texts.NOTICE_REFILL.format(order_id=refill.order_id,
-                                              service=html.escape(shorten(refill.service_name, 120)),
-                                              status=status_name(status.value))
-            notice = Notice(refill.user_id, text, *open_button(refill.order_id), order_id=refill.order_id)
+            text = texts.NOTICE_REFILL.lazy(order_id=refill.order_id,
+                                            service=html.escape(shorten(refill.service_name, 120)),
+                                            status=status_name(status.value))
+            notice = outbox.notice(refill.user_id, text, open_button(refill.order_id), order_id=refill.order_id)
         next_poll = None if status.is_final else now + interval
         shown = status.value if status is not RefillStatus.UNKNOWN else refill.status
         changes.append((refill.refill_id, shown, result.raw_status, next_poll, notice))

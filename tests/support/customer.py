@@ -57,6 +57,7 @@ class Customer:
 
 
 def _find_button(message: SentMessage, button: str) -> str:
+    button = str(button)  # a text of bot/texts.py, as the reader would see it
     for row in message.buttons():
         for b in row:
             data = b.get("callback_data", "")

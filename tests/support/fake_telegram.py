@@ -158,6 +158,7 @@ class SentMessage:
 
     def button(self, text_contains: str) -> dict[str, Any]:
         """The first inline button whose text contains ``text_contains``."""
+        text_contains = str(text_contains)  # a text of bot/texts.py, as the reader would see it
         for row in self.buttons():
             for button in row:
                 if text_contains in button.get("text", ""):
@@ -930,6 +931,14 @@ class FakeTelegram:
         self._my_commands[self._commands_key] = parsed
         self.commands = copy.deepcopy(parsed)
         return True
+
+    def commands_for(self, language_code: str = "") -> list[dict[str, Any]]:
+        """The default scope's command menu for users of `language_code` ("" : everyone else)."""
+        return copy.deepcopy(self._my_commands.get(self._scope_key({"language_code": language_code}), []))
+
+    def description_for(self, kind: str, language_code: str = "") -> str:
+        """What setMyDescription ("description") or setMyShortDescription ("short_description") set."""
+        return self._descriptions.get(f"{kind}|{language_code}", "")
 
     def _get_my_commands(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         return copy.deepcopy(self._my_commands.get(self._scope_key(p), []))
