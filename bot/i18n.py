@@ -157,11 +157,14 @@ def parse_number(text: str) -> Decimal | None:
         return None
 
 
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")  # Arabic-Indic, Persian
+# The digits of Arabic and Persian keyboards as 0–9; direction marks (isolates, LRM/RLM, ALM)
+# copied with a value from a right-to-left message, gone.
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789",
+                        "\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def latin_digits(text: str) -> str:
-    """What a customer typed, with the digits of Arabic and Persian keyboards as 0–9."""
+    """What a customer typed, as the parsers read it: 0–9 digits, no direction marks."""
     return text.translate(_DIGITS)
 
 

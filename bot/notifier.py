@@ -101,7 +101,7 @@ class Notifier:
                 try:
                     text, label = rendered(notice.template)
                 except (KeyError, ValueError, TypeError, IndexError):  # a text renamed since: as it was queued
-                    log.warning("notification %s: its template no longer renders; sent as queued",
+                    log.error("notification %s: its template no longer renders; sent as queued, in English",
                                 notice.notification_id)
         markup = None
         if label and notice.button_data:

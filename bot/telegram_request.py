@@ -33,7 +33,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.texts import Formatted, Text
+from bot.texts import Rendered
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 POOL_TIMEOUT = ("Pool timeout: all connections in the connection pool are occupied. The request was not sent to "
@@ -142,14 +142,14 @@ def _json_parameters(request_data: RequestData) -> dict[str, str]:
     for name, value in request_data.parameters.items():
         if value is None:
             continue
-        if isinstance(value, Text | Formatted):
+        if isinstance(value, Rendered):
             value = str(value)
         encoded[name] = value if isinstance(value, str) else json.dumps(value, default=_rendered)
     return encoded
 
 
 def _rendered(value: object) -> str:
-    if isinstance(value, Text | Formatted):
+    if isinstance(value, Rendered):
         return str(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 

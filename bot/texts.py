@@ -11,14 +11,49 @@ bot/i18n.py), never when this module is imported: `_("…")` marks one for extra
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from bot import i18n
-from bot.domain.money import Money
+from bot.domain.money import Count, Money
 
 
-class Text:
+class Rendered:
+    """Something shown as a string in the reader's language (a `Text`, a `Formatted`): it acts as
+    that string wherever one is read (compared, joined, searched, sliced)."""
+
+    __slots__ = ()
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == (str(other) if isinstance(other, str | Rendered) else other)
+
+    def __hash__(self) -> int:  # as equal as its rendering, like a str
+        return hash(str(self))
+
+    def __contains__(self, part: str) -> bool:
+        return part in str(self)
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+    def __getitem__(self, key: int | slice) -> str:
+        return str(self)[key]
+
+    def __getattr__(self, name: str) -> Any:  # startswith, split, strip…: those of the rendered text
+        return getattr(str(self), name)
+
+
+class Text(Rendered):
     """A text rendered in the reader's language each time it is used as a string."""
 
     __slots__ = ("context", "key", "msgid")
@@ -37,34 +72,7 @@ class Text:
         return i18n.gettext(self.msgid, self.context)
 
     def format(self, *args: Any, **kwargs: Any) -> str:
-        return str(self).format(*args, **_embedded(kwargs))
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-    def __add__(self, other: object) -> str:
-        return str(self) + str(other)
-
-    def __radd__(self, other: object) -> str:
-        return str(other) + str(self)
-
-    def __eq__(self, other: object) -> bool:
-        return str(self) == (str(other) if isinstance(other, str | Text) else other)
-
-    def __hash__(self) -> int:
-        return hash((self.msgid, self.context))
-
-    def __contains__(self, part: str) -> bool:
-        return part in str(self)
-
-    def __len__(self) -> int:
-        return len(str(self))
-
-    def __getitem__(self, key: int | slice) -> str:
-        return str(self)[key]
-
-    def __getattr__(self, name: str) -> Any:  # startswith, split, strip…: those of the rendered text
-        return getattr(str(self), name)
+        return _render(str(self), args, kwargs)
 
     def __repr__(self) -> str:
         return f"Text({self.msgid!r})"
@@ -83,23 +91,33 @@ class Plural(Text):
 
     def format(self, *args: Any, **kwargs: Any) -> str:
         count = kwargs.get(self.number)
+        if isinstance(count, Count):
+            count = count.number
         if not isinstance(count, int):
             raise TypeError(f"{self.msgid!r} needs an int {self.number}")
-        return i18n.ngettext(self.msgid, self.plural, count, self.context).format(*args, **_embedded(kwargs))
+        return _render(i18n.ngettext(self.msgid, self.plural, count, self.context), args, kwargs)
 
     def __str__(self) -> str:  # without its number: the plural form, as a label
         return i18n.ngettext(self.msgid, self.plural, 2, self.context)
 
 
-def _embedded(values: dict[str, Any]) -> dict[str, Any]:
-    """The values put into a text: in right-to-left text each is isolated, so a Latin name, a
-    link or a number keeps its own direction (bot/i18n.py `isolated`)."""
+_IN_CODE = re.compile(r"<code>\{(\w+)\}</code>")
+
+
+def _render(template: str, args: tuple[Any, ...], values: dict[str, Any]) -> str:
+    """The text with its values put in. In right-to-left text each value is isolated, so a
+    Latin name, a link or a number keeps its own direction (bot/i18n.py `isolated`); a value shown
+    as <code> (an id the customer copies) is isolated outside the tag, so that what is copied is
+    the value alone."""
     if i18n.current() not in i18n.RIGHT_TO_LEFT:
-        return values
-    return {name: i18n.isolated(str(value)) for name, value in values.items()}
+        return template.format(*args, **values)
+    in_code = set(_IN_CODE.findall(template))
+    template = _IN_CODE.sub(lambda m: f"\u2068<code>{{{m.group(1)}}}</code>\u2069", template)
+    return template.format(*args, **{name: value if name in in_code else i18n.isolated(str(value))
+                                     for name, value in values.items()})
 
 
-class Formatted:
+class Formatted(Rendered):
     """A text and its parameters, rendered in the reader's language each time it is used as a
     string; stored in the outbox as JSON (`to_json`), so it is rendered in the recipient's
     language when it is sent. Parameters are strings and numbers (what the panel or the customer
@@ -115,33 +133,6 @@ class Formatted:
         return self.text.format(**{name: str(value) if isinstance(value, Text | Formatted | Money) else value
                                    for name, value in self.params.items()})
 
-    def __eq__(self, other: object) -> bool:
-        return str(self) == (str(other) if isinstance(other, str | Text | Formatted) else other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-    def __add__(self, other: object) -> str:
-        return str(self) + str(other)
-
-    def __radd__(self, other: object) -> str:
-        return str(other) + str(self)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-    def __contains__(self, part: str) -> bool:
-        return part in str(self)
-
-    def __len__(self) -> int:
-        return len(str(self))
-
-    def __getitem__(self, key: int | slice) -> str:
-        return str(self)[key]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(str(self), name)
-
     def to_json(self) -> dict[str, Any]:
         if not self.text.key:
             raise ValueError(f"{self.text!r} is not a text of bot/texts.py")
@@ -155,6 +146,8 @@ class Formatted:
 def _param_json(value: Any) -> Any:
     if isinstance(value, Money):
         return {"$money": [f"{value.amount:f}", value.currency]}
+    if isinstance(value, Count):
+        return {"$count": value.number}
     if isinstance(value, Formatted):
         return {"$formatted": value.to_json()}
     if isinstance(value, Text):
@@ -165,6 +158,8 @@ def _param_json(value: Any) -> Any:
 
 
 def _param_from_json(value: Any) -> Any:
+    if isinstance(value, dict) and "$count" in value:
+        return Count(int(value["$count"]))
     if isinstance(value, dict) and "$money" in value:
         amount, currency = value["$money"]
         return Money(Decimal(amount), currency)
@@ -392,6 +387,7 @@ FIELD_NAMES: dict[str, str] = {
     "expiry": _("Ends"), "runs": _("Runs"), "interval": _("Interval (min)"),
 }
 LINES = N_("{count} line", "{count} lines")
+FIELD_LINE = _("{field}: {value}")  # a line of the summary: what was asked, what was answered
 BUTTON_CONFIRM = _("✅ Confirm {price}")
 ORDER_CANCELLED = _("✖ Order cancelled. Nothing was charged.")
 ORDER_TIMED_OUT = _("⌛ The order was left unfinished for too long and was cancelled. Nothing was charged. "
@@ -508,11 +504,21 @@ REFRESH_THROTTLED = N_("⏳ Please wait {seconds} second before refreshing again
                        "message anyway.", "seconds")
 REFILL_THROTTLED = N_("⏳ A refill was just requested; try again in {seconds} second if you need to.",
                       "⏳ A refill was just requested; try again in {seconds} seconds if you need to.", "seconds")
-STATUS_NAMES: dict[str, str] = {
-    "pending": _("pending"), "in progress": _("in progress"), "processing": _("in progress"),
-    "completed": _("completed"), "partial": _("partially delivered"), "canceled": _("canceled"),
-    "refunded": _("refunded"), "failed": _("failed"), "active": _("active"), "paused": _("paused"),
-    "expired": _("expired"), "unknown": _("unknown"), "rejected": _("rejected"), "error": _("failed"),
+STATUS_NAMES: dict[str, Text] = {  # an order's or a refill's status, as the panel reports it
+    "pending": C_("order status", "pending"),
+    "in progress": C_("order status", "in progress"),
+    "processing": C_("order status", "in progress"),
+    "completed": C_("order status", "completed"),
+    "partial": C_("order status", "partially delivered"),
+    "canceled": C_("order status", "canceled"),
+    "refunded": C_("order status", "refunded"),
+    "failed": C_("order status", "failed"),
+    "active": C_("order status", "active"),
+    "paused": C_("order status", "paused"),
+    "expired": C_("order status", "expired"),
+    "unknown": C_("order status", "unknown"),
+    "rejected": C_("order status", "rejected"),
+    "error": C_("order status", "failed"),
 }
 
 # --------------------------------------------------------------------------- admin alerts
@@ -607,7 +613,7 @@ USER_CARD = _("👤 <b>{name}</b> {username}· id <code>{user_id}</code>\n"
               "Status: {status} · first seen {first_seen} · last seen {last_seen}\n"
               "💰 Wallet: <b>{balance}</b>\n\n"
               "<b>Last orders</b>\n{orders}\n\n<b>Ledger</b>\n{ledger}")
-USER_STATUS_ACTIVE = _("active")
+USER_STATUS_ACTIVE = C_("user status", "active")
 USER_STATUS_BANNED = _("⛔ banned")
 USER_STATUS_BLOCKED = _("blocked the bot")
 USER_NO_ORDERS = _("none")
@@ -652,6 +658,11 @@ SETTLE_CARD = _("💸 <b>Order #{order_id}</b> · user <code>{user_id}</code>\n"
                 "Status: {status} (panel: \"{raw_status}\", remains {remains}) · panel order {panel_order_id}\n"
                 "Price {price} · refunded so far {refunded} · <b>can still be refunded {left}</b>")
 SETTLE_HELD = _("⏸ <b>Refund held</b>: {reason}.")
+# Why a refund is held (bot/domain/refunds.py words them in English for the log and the order's
+# record; bot/shop/settlement.py `held_reason` shows them in the admin's language).
+HOLD_PER_PACKAGE = _("the price is per package, so the undelivered part cannot be computed")
+HOLD_NO_REMAINS = _("the panel did not say how many were not delivered")
+HOLD_IMPOSSIBLE = _("the panel says {remains} of {units} were not delivered, which cannot be right")
 SETTLE_NOT_PLACED = _("Only a placed order is settled here; unverified orders are settled on the Unverified screen, "
                       "and a refused order was refunded in full.")
 BUTTON_REFUND_ALL = _("↩️ Refund all {amount}")
@@ -788,8 +799,14 @@ PAYSUPPORT_CONTACT = _("\nContact: {contact}")
 PAYSUPPORT_RECENT = _("\n\n<b>Your latest top-ups</b>\n{lines}")
 PAYSUPPORT_STARS_LINE = _("P{payment_id} · {created} · {stars} ⭐ · {amount} · {state}")
 PAYSUPPORT_MANUAL_LINE = _("🏦 #{topup_id} · {created} · {amount} · {state}")
-PAYMENT_STATES = {"paid": _("credited"), "refunding": _("refund in progress"), "refunded": _("refunded"),
-                  "pending": _("waiting for the operator"), "approved": _("credited"), "rejected": _("not approved")}
+PAYMENT_STATES: dict[str, Text] = {
+    "paid": C_("payment state", "credited"),
+    "refunding": C_("payment state", "refund in progress"),
+    "refunded": C_("payment state", "refunded"),
+    "pending": C_("payment state", "waiting for the operator"),
+    "approved": C_("payment state", "credited"),
+    "rejected": C_("payment state", "not approved"),
+}
 PAYSUPPORT_SENT = _("📨 Your message was sent to the operator. They will answer you here or contact you directly.")
 PAYSUPPORT_WAIT = _("Your previous message has just been sent to the operator, so this one was not sent. You can "
                     "send /paysupport again in a minute.")

@@ -91,8 +91,10 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _owner(update)
-        if key is None:
-            await coroutine
+        if key is None:  # no turn to wait for (a pre-checkout), but the payer's language all the same
+            user = update.effective_user if isinstance(update, Update) else None
+            with i18n.reading(self.reader(user) if self.reader is not None and user is not None else i18n.SOURCE):
+                await coroutine
             return
         async with self.turn(key):
             await self._with_session(update, coroutine)

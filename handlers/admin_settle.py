@@ -16,7 +16,7 @@ from bot import texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros, parse_amount, to_micros
 from bot.shop.settlement import Refusal, Settleable, SettledByHand, look_up, nothing_due, refund
-from bot.shop.tracking import status_name
+from bot.shop.tracking import held_reason, status_name
 from bot.state import app_state
 from handlers.admin_base import admin_id, admin_only, ask, home_row
 from handlers.buttons import Admin, AdminScreen, Button, Settle, SettleAction
@@ -48,7 +48,7 @@ async def held_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines += [texts.HELD_ITEM.format(order_id=o.order_id, user_id=o.user_id,
                                      service=html.escape(shorten(o.service_name, 60)),
                                      price=format_money(from_micros(o.price_micros), o.currency),
-                                     reason=html.escape(shorten(o.refund_hold or "", 160))) for o in held]
+                                     reason=held_reason(shorten(o.refund_hold or "", 160))) for o in held]
     rows: list[Row] = [[(f"💸 #{o.order_id}", Settle(o.order_id).data)] for o in held]
     await show(update, "\n\n".join(map(str, lines)), [*rows, *home_row()])
 
@@ -154,7 +154,7 @@ def _card_text(current: Settleable) -> str:
         panel_order_id=html.escape(order.panel_order_id or "-"), price=money(order.price_micros),
         refunded=money(current.refunded.micros), left=money(current.left))
     if order.refund_hold:
-        text += "\n" + texts.SETTLE_HELD.format(reason=html.escape(order.refund_hold))
+        text += "\n" + texts.SETTLE_HELD.format(reason=held_reason(order.refund_hold))
     if order.state != "placed":
         text += "\n" + texts.SETTLE_NOT_PLACED
     return text

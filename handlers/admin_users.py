@@ -78,7 +78,7 @@ async def user_card(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id:
     money = state.currency
     orders = await orders_of_user(state.db, user_id, limit=5)
     order_lines = [f"{shown_status(o)[0]} #{o.order_id} · {html.escape(shorten(o.service_name, 40))} · "
-                   f"{format_money(from_micros(o.price_micros), o.currency)} · {html.escape(o.panel_status or o.state)}"
+                   f"{format_money(from_micros(o.price_micros), o.currency)} · {html.escape(str(shown_status(o)[1]))}"
                    for o in orders]
     entries = await recent_entries(state.db, user_id)
     ledger_lines = [texts.USER_LEDGER_LINE.format(

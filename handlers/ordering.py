@@ -29,7 +29,7 @@ from telegram import LabeledPrice, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import i18n, texts
+from bot import texts
 from bot.dialogue import current
 from bot.domain.catalogue import is_package, paginate, shorten
 from bot.domain.money import format_money, from_micros, price_quantum
@@ -48,6 +48,7 @@ from bot.domain.order_form import (
 )
 from bot.domain.pricing import Breakdown, breakdown
 from bot.domain.rejections import classify_rejection
+from bot.domain.timestamps import shown_date
 from bot.domain.topup import CENT, stars_range, topup_amount_problem
 from bot.panel import Service
 from bot.shop.ordering import (
@@ -343,7 +344,7 @@ def _shown_value(value: object) -> str:
     if isinstance(value, tuple):
         return texts.LINES.format(count=len(value))
     if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
+        return shown_date(value)
     if isinstance(value, int):
         return counted_as_shown(value)
     return shorten(str(value), 200)
@@ -354,10 +355,11 @@ def _details(draft: OrderDraft) -> str:
     counted = COUNTED_LISTS.get(draft.service.type)
     for step in draft.steps:
         if step.field in draft.values:
-            shown = i18n.isolated(html.escape(_shown_value(draft.values[step.field])))
-            lines.append(f"{texts.FIELD_NAMES[step.field]}: {shown}")
+            lines.append(texts.FIELD_LINE.format(field=texts.FIELD_NAMES[step.field],
+                                                 value=html.escape(_shown_value(draft.values[step.field]))))
     if counted and "quantity" not in draft.values:
-        lines.append(f"{texts.FIELD_NAMES['quantity']}: {counted_as_shown(draft.quantity)}")
+        lines.append(texts.FIELD_LINE.format(field=texts.FIELD_NAMES["quantity"],
+                                             value=counted_as_shown(draft.quantity)))
     return "\n".join(map(str, lines))
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import texts
+from bot import i18n, texts
 from bot.domain.catalogue import shorten
 from bot.domain.money import format_money, from_micros
 from bot.domain.timestamps import shown_ago
@@ -133,7 +133,7 @@ async def _card(state: AppState, order: OrderRecord) -> str:
     now = datetime.now(UTC)
     return texts.ORDER_CARD.format(
         order_id=order.order_id, service=html.escape(shorten(order.service_name, 200)),
-        link=html.escape(shorten(order.link or "-", 300)), quantity=order.quantity if order.quantity else "-",
+        link=html.escape(shorten(order.link or "-", 300)), quantity=_number(order.quantity or None),
         price=format_money(from_micros(order.price_micros), order.currency), refund=refund, mark=mark,
         status=html.escape(status), progress=progress, created=shown_ago(order.created_at, now),
         updated=shown_ago(order.updated_at, now),
@@ -143,5 +143,5 @@ async def _card(state: AppState, order: OrderRecord) -> str:
 
 
 def _number(value: int | None) -> str:
-    return "-" if value is None else str(value)
+    return "-" if value is None else i18n.format_count(value)
 

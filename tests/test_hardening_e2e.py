@@ -231,7 +231,7 @@ async def test_partial_then_canceled_settles_only_the_difference_and_says_so(tmp
         _, toast = await customer.tap(card, f"ord:{order_id}:r")
         assert toast == texts.REFRESHED and "partially delivered" in card.text
         partial = await message_starting(customer, f"⚠️ Order #{order_id}")
-        assert "250 of 1000 were not delivered. 0.03 USD was returned" in partial.text
+        assert "250 of 1,000 were not delivered. 0.03 USD was returned" in partial.text
 
         shop.panel.force_status(await panel_id(shop, order_id), OrderStatus.CANCELED)
         later = time.monotonic() + 11
@@ -311,7 +311,7 @@ async def test_a_held_refund_is_paid_once_the_panel_says_how_much(tmp_path: Path
         shop.state.clock = lambda: later
         await customer.tap_answer(card, f"ord:{order_id}:r")
         paid = await message_starting(customer, f"⚠️ Order #{order_id}", ending="returned to your wallet.")
-        assert "500 of 1000 were not delivered. 0.06 USD was returned" in paid.text
+        assert "500 of 1,000 were not delivered. 0.06 USD was returned" in paid.text
         order = await get_order(shop.state.db, order_id)
         assert order is not None and order.refund_hold is None and await refunds(shop, order_id) == [60_000]
 

@@ -74,7 +74,7 @@ async def test_partial_refund_is_exact_and_once(shop: Shop) -> None:
         message = await customer.user.next_message(timeout=10)
     # 1000 ordered, 250 not delivered: 0.12 × 250 / 1000 = 0.03 back
     assert message.text == (f"⚠️ Order #{order_id} (Instagram Followers – Cheapest_Bots *No Refill*) was partially "
-                            "delivered: 250 of 1000 were not delivered. 0.03 USD was returned to your wallet.")
+                            "delivered: 250 of 1,000 were not delivered. 0.03 USD was returned to your wallet.")
     assert await shop.balance(3002) == Decimal(100) - Decimal("0.12") + Decimal("0.03")
     rows = await shop.state.db.fetchall(LEDGER_REFUNDS)
     assert [tuple(r) for r in rows] == [(order_id, 30000)]

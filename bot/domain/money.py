@@ -60,6 +60,16 @@ class Money:
         return format_money(self.amount, self.currency)
 
 
+@dataclass(frozen=True)
+class Count:
+    """A count written out when it is shown, in the reader's way (10 000 in Russian)."""
+
+    number: int
+
+    def __str__(self) -> str:
+        return i18n.format_count(self.number)
+
+
 def format_money(amount: Decimal, currency: str = "") -> str:
     """1.5 → "1.50", 0.000012 → "0.000012", 1000 → "1,000.00" (+ currency), written as the
     reader writes numbers (bot/i18n.py: "1 000,00" in Russian): the amount, then the ISO code."""
@@ -93,3 +103,10 @@ def parse_percent(text: str) -> Decimal | None:
     if not value.is_finite() or value < 0 or value > 10000 or value != round_up(value):
         return None
     return Decimal(int(value)) if value == value.to_integral_value() else value.normalize()  # 100, not 1E+2
+
+
+def source_money(amount: Decimal, currency: str) -> str:
+    """An amount as the records keep it (the audit log): in the source language, whoever acted."""
+    with i18n.reading(i18n.SOURCE):
+        return format_money(amount, currency)
+

@@ -155,7 +155,7 @@ def _bounds(name: str, service: Service, values: dict[str, Any]) -> tuple[int, i
 def parse_answer(step: Step, text: str, service: Service, values: dict[str, Any], *,
                  today: date | None = None) -> Any:
     """The value for `step` from what the customer typed, or InvalidAnswer."""
-    text = text.strip()
+    text = i18n.latin_digits(text).strip()
     if step.kind is Kind.LINK:
         return parse_link(text, telegram=is_telegram_service(service))
     if step.kind is Kind.URL:

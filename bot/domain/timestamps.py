@@ -4,7 +4,7 @@ how long ago ("2 hours ago")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from babel.dates import format_date
 
@@ -28,6 +28,14 @@ def shown_moment(value: str | datetime) -> str:
     if i18n.current() == i18n.SOURCE:
         return moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"{format_date(moment, 'medium', locale=i18n.current())}, {moment:%H:%M} UTC"
+
+
+def shown_date(day: date) -> str:
+    """A date a customer typed (an end date), as they write dates: 31/12/2027 in English, as the
+    question asks for it."""
+    if i18n.current() == i18n.SOURCE:
+        return day.strftime("%d/%m/%Y")
+    return format_date(day, "medium", locale=i18n.current())
 
 
 def shown_day(value: str | datetime) -> str:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from bot import texts
-from bot.domain.money import format_money, from_micros, to_micros
+from bot.domain.money import Money, from_micros, to_micros
 from bot.domain.order_form import OrderDraft
 from bot.domain.pricing import Breakdown, breakdown, order_cost
 from bot.panel import (
@@ -124,7 +124,7 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
     if isinstance(charged, NotEnoughMoney):
         return ShortOfMoney(price.price, from_micros(charged.balance_micros))
     order = charged.order
-    shown_price = format_money(price.price, currency)
+    shown_price = Money(price.price, currency)  # written out for each admin, in their way
     try:
         added = await panel.add(request)
     except OrderOutcomeUnknown as exc:
@@ -183,7 +183,7 @@ async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: WhyRef
     return Refused(order, why, reason)
 
 
-async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: str) -> OutcomeUnknown:
+async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: Money) -> OutcomeUnknown:
     log.warning("order %s outcome unknown: %s", order.order_id, reason)
     try:
         await mark_unverified(db, order.order_id, reason)

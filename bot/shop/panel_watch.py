@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal
 
 from bot import texts
-from bot.domain.money import format_money
+from bot.domain.money import Money
 from bot.panel import Balance, PanelClient
 from bot.shop.alerts import AdminAlerts
 from storage.database import Database
@@ -29,8 +29,8 @@ async def check_balance(db: Database, panel: PanelClient, alerts: AdminAlerts, t
     if low and not was_low:
         await set_value(db, LOW_MARK, "1")
         shown = balance.currency or currency
-        await alerts.alert(texts.ALERT_LOW_BALANCE.lazy(balance=format_money(balance.amount, shown),
-                                                          threshold=format_money(threshold, shown)),
+        await alerts.alert(texts.ALERT_LOW_BALANCE.lazy(balance=Money(balance.amount, shown),
+                                                          threshold=Money(threshold, shown)),
                            throttle_key=None)  # the stored mark makes it one alert per crossing
         log.warning("panel balance %s is below PANEL_LOW_BALANCE %s", balance.amount, threshold)
     elif not low and was_low:

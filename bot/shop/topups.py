@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot import texts
-from bot.domain.money import Money, format_money, from_micros, to_micros
+from bot.domain.money import Money, from_micros, source_money, to_micros
 from bot.domain.topup import (
     MAX_PENDING_MANUAL,
     Checkout,
@@ -228,8 +228,8 @@ async def _refund_stars(db: Database, payment_id: int, user_id: int, admin_id: i
                                 ref=f"stars:{payment.charge_id}:{attempt}", admin_id=admin_id,
                                 note=f"{payment.stars} Stars")
             await record(conn, admin_id, "stars refund", f"payment {payment_id} of user {user_id}",
-                         before=format_money(from_micros(balance), currency),
-                         after=format_money(from_micros(balance - payment.amount_micros), currency))
+                         before=source_money(from_micros(balance), currency),
+                         after=source_money(from_micros(balance - payment.amount_micros), currency))
     try:
         await call(user_id, payment.charge_id)
     except RefundRefused as exc:
@@ -352,9 +352,9 @@ async def decide_manual_topup(db: Database, topup_id: int, admin_id: int, *, app
                             admin_id=admin_id, note=f"request #{topup_id}")
         after = before + (topup.amount_micros if approve else 0)
         await record(conn, admin_id, f"top-up {'approve' if approve else 'reject'}",
-                     f"request #{topup_id} of user {topup.user_id}: {format_money(amount, currency)}",
-                     before=format_money(from_micros(before), currency),
-                     after=format_money(from_micros(after), currency))
+                     f"request #{topup_id} of user {topup.user_id}: {source_money(amount, currency)}",
+                     before=source_money(from_micros(before), currency),
+                     after=source_money(from_micros(after), currency))
         text = (texts.MANUAL_APPROVED_CUSTOMER if approve else texts.MANUAL_REJECTED_CUSTOMER).lazy(
             topup_id=topup_id, amount=Money(amount, currency), balance=Money(from_micros(after), currency))
         await queue_notice(conn, outbox.notice(topup.user_id, text), time.time())

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass
 
 from bot import texts
 from bot.domain.catalogue import shorten
-from bot.domain.money import Money, format_money, from_micros
+from bot.domain.money import Count, Money, from_micros
 from bot.domain.refunds import Held, Settlement, billed_units, refund_target, settle
 from bot.domain.tracking import next_poll_delay, retry_delay
 from bot.panel import (
@@ -154,15 +155,15 @@ def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo,
     if status in RUNNING:
         if info.start_count is not None:
             return texts.NOTICE_STARTED_COUNT.lazy(order_id=order.order_id, service=service,
-                                                   start_count=info.start_count)
+                                                   start_count=Count(info.start_count))
         return texts.NOTICE_STARTED.lazy(order_id=order.order_id, service=service)
     if status is OrderStatus.COMPLETED:
         return texts.NOTICE_COMPLETED.lazy(order_id=order.order_id, service=service)
     if status is OrderStatus.PARTIAL and settlement.held is not None:
         return texts.NOTICE_PARTIAL_HELD.lazy(order_id=order.order_id, service=service)
     if status is OrderStatus.PARTIAL and settlement.pay:
-        return texts.NOTICE_PARTIAL.lazy(order_id=order.order_id, service=service, remains=info.remains,
-                                           quantity=units, refund=refunded)
+        return texts.NOTICE_PARTIAL.lazy(order_id=order.order_id, service=service, remains=Count(info.remains or 0),
+                                         quantity=Count(units or 0), refund=refunded)
     asked = order.cancel_requested_at is not None  # worded by who cancelled: the customer or the provider
     if settlement.pay and before.micros:
         template = texts.NOTICE_CANCELED_ASKED_REST if asked else texts.NOTICE_CANCELED_REST
@@ -176,16 +177,16 @@ def _notice_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo,
 
 def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, refunded: Refunded,
                 settlement: Settlement) -> Formatted | None:
-    price = format_money(from_micros(order.price_micros), order.currency)
-    before = format_money(from_micros(refunded.micros), order.currency)
+    price = Money(from_micros(order.price_micros), order.currency)
+    before = Money(from_micros(refunded.micros), order.currency)
     if settlement.held is not None:
         return texts.ALERT_REFUND_HELD.lazy(order_id=order.order_id, user_id=order.user_id, price=price,
                                               refunded=before, raw_status=html.escape(info.raw_status),
-                                              reason=html.escape(settlement.held.reason))
+                                              reason=held_reason(settlement.held.reason))
     if settlement.overpaid:
         return texts.ALERT_REFUND_OVERPAID.lazy(
             order_id=order.order_id, user_id=order.user_id, raw_status=html.escape(info.raw_status), refunded=before,
-            overpaid=format_money(from_micros(settlement.overpaid), order.currency))
+            overpaid=Money(from_micros(settlement.overpaid), order.currency))
     return None
 
 
@@ -359,3 +360,17 @@ async def poll_refills(db: Database, panel: PanelClient, *, now: float, interval
         changes.append((refill.refill_id, shown, result.raw_status, next_poll, notice))
     await apply_refill_changes(db, changes, now)
     return sum(1 for change in changes if change[4] is not None)
+
+
+_IMPOSSIBLE = re.compile(r"the panel says (-?\d+) of (\d+) were not delivered, which cannot be right")
+
+
+def held_reason(reason: str) -> str | Text | Formatted:
+    """Why a refund is held (as bot/domain/refunds.py recorded it), in the reader's language."""
+    for text in (texts.HOLD_PER_PACKAGE, texts.HOLD_NO_REMAINS):
+        if reason == text.msgid:
+            return text
+    if found := _IMPOSSIBLE.fullmatch(reason):
+        return texts.HOLD_IMPOSSIBLE.lazy(remains=found.group(1), units=found.group(2))
+    return html.escape(reason)  # recorded by an earlier version
+

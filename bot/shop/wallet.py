@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.domain.money import format_money, from_micros, to_micros
+from bot.domain.money import from_micros, source_money, to_micros
 from storage.audit import record
 from storage.database import Database
 from storage.ledger import add_entry, balance_micros
@@ -42,6 +42,6 @@ async def adjust(db: Database, user_id: int, amount: Decimal, currency: str, *, 
             raise Overdraft(from_micros(current))
         action = "credit" if micros > 0 else "debit"
         await add_entry(conn, user_id, micros, currency, action, admin_id=admin_id, note=note)
-        await record(conn, admin_id, action, f"user {user_id}", before=format_money(from_micros(current), currency),
-                     after=format_money(from_micros(current + micros), currency))
+        await record(conn, admin_id, action, f"user {user_id}", before=source_money(from_micros(current), currency),
+                     after=source_money(from_micros(current + micros), currency))
         return from_micros(current + micros)
