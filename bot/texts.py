@@ -133,6 +133,9 @@ class Formatted(Rendered):
         return self.text.format(**{name: str(value) if isinstance(value, Text | Formatted | Money) else value
                                    for name, value in self.params.items()})
 
+    def __repr__(self) -> str:
+        return f"Formatted({self.text.key or self.text.msgid!r}, {self.params!r})"
+
     def to_json(self) -> dict[str, Any]:
         if not self.text.key:
             raise ValueError(f"{self.text!r} is not a text of bot/texts.py")
@@ -287,7 +290,6 @@ BUTTON_CONTINUE_ORDER = _("▶️ Continue your order")
 BUTTON_CONTINUE_TOPUP = _("▶️ Continue your top-up")
 BUTTON_CONTINUE_PROMPT = _("▶️ Back to the question")
 PROMPT_STILL_OPEN = _("✏️ The question is still open: send your answer, or press Cancel.")
-BUTTON_ORDER_THIS = _("✅ Order this")
 BUTTON_SKIP = _("Skip ›")
 SERVICE_BUTTON = _("{name} · {price} / 1K")
 PACKAGE_BUTTON = _("{name} · {price}")

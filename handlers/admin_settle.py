@@ -48,7 +48,7 @@ async def held_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines += [texts.HELD_ITEM.format(order_id=o.order_id, user_id=o.user_id,
                                      service=html.escape(shorten(o.service_name, 60)),
                                      price=format_money(from_micros(o.price_micros), o.currency),
-                                     reason=held_reason(shorten(o.refund_hold or "", 160))) for o in held]
+                                     reason=shorten(str(held_reason(o.refund_hold or "")), 160)) for o in held]
     rows: list[Row] = [[(f"💸 #{o.order_id}", Settle(o.order_id).data)] for o in held]
     await show(update, "\n\n".join(map(str, lines)), [*rows, *home_row()])
 

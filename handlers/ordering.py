@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
-from telegram import LabeledPrice, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -83,6 +83,7 @@ from handlers.buttons import (
 )
 from handlers.common import Row, answer, cancel_row, main_menu, replace, reply, show
 from handlers.pager import page_row, titled
+from handlers.topup import send_invoice
 
 log = logging.getLogger(__name__)
 
@@ -480,10 +481,7 @@ async def _pay_and_order(update: Update, context: ContextTypes.DEFAULT_TYPE, dra
     await _present(update, texts.ORDER_INVOICE_SENT.format(stars=invoice.stars, amount=shown), [cancel_row()],
                    charges=True)
     try:
-        await context.bot.send_invoice(
-            user.id, title=texts.INVOICE_TITLE, description=texts.INVOICE_DESCRIPTION.format(amount=shown),
-            payload=invoice.payload, currency="XTR",
-            prices=[LabeledPrice(texts.INVOICE_LABEL.format(amount=shown), invoice.stars)])
+        await send_invoice(context, user.id, invoice, shown)
     except TelegramError:
         log.exception("could not send the invoice of top-up %s", invoice.topup_id)
         await _summary(update, state, draft, texts.CHECKOUT_REFUSED["error"])

@@ -30,7 +30,7 @@ from bot.domain.topup import (
     stars_range,
     topup_amount_problem,
 )
-from bot.shop.topups import TooManyPending, open_stars_topup, request_manual_topup
+from bot.shop.topups import Invoice, TooManyPending, open_stars_topup, request_manual_topup
 from bot.shop.wallet import balance
 from bot.state import AppState, app_state
 from handlers import admin_topups
@@ -176,13 +176,19 @@ async def _invoice(update: Update, context: ContextTypes.DEFAULT_TYPE, amount: D
     announced = await show(update, texts.INVOICE_SENT.format(amount=shown, stars=invoice.stars,
                                                              hours=INVOICE_VALID_HOURS), back)
     try:
-        await context.bot.send_invoice(
-            chat.id, title=texts.INVOICE_TITLE, description=texts.INVOICE_DESCRIPTION.format(amount=shown),
-            payload=invoice.payload, currency="XTR", prices=[LabeledPrice(texts.INVOICE_LABEL.format(amount=shown),
-                                                                          invoice.stars)])
+        await send_invoice(context, chat.id, invoice, shown)
     except TelegramError:
         log.exception("could not send the invoice of top-up %s", invoice.topup_id)
         await replace(update, announced, texts.CHECKOUT_REFUSED["error"], back)
+
+
+async def send_invoice(context: ContextTypes.DEFAULT_TYPE, chat_id: int, invoice: Invoice, shown: str) -> None:
+    """The Stars invoice of a top-up (`shown`: its amount as the reader reads it); TelegramError
+    when Telegram would not take it."""
+    await context.bot.send_invoice(
+        chat_id, title=texts.INVOICE_TITLE, description=texts.INVOICE_DESCRIPTION.format(amount=shown),
+        payload=invoice.payload, currency="XTR",
+        prices=[LabeledPrice(texts.INVOICE_LABEL.format(amount=shown), invoice.stars)])
 
 
 # --------------------------------------------------------------------------- typed steps

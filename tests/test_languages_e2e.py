@@ -5,6 +5,7 @@ isolates, per-language command menus, and the catalog check CI runs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -30,10 +31,10 @@ async def shop(tmp_path: Path) -> AsyncIterator[Shop]:
         yield running
 
 
-def rendered(locale: str, text: texts.Text, **params: object) -> str:
+def rendered(locale: str, text: texts.Rendered, **params: object) -> str:
     """A text as a reader of `locale` sees it in Telegram (HTML rendered: the tags gone)."""
     with i18n.reading(locale):
-        html = text.format(**params) if params else str(text)
+        html = text.format(**params) if params else str(text)  # type: ignore[union-attr]
     return parse_html(html)[0]
 
 
@@ -253,3 +254,15 @@ async def test_the_command_menu_and_descriptions_are_set_for_every_language(shop
             locale, texts.BOT_SHORT_DESCRIPTION)
     assert len({tuple(c["description"] for c in shop.telegram.commands_for(i18n.telegram_code(code)))
                 for code in LOCALES}) == len(LOCALES)  # each its own language
+
+
+def test_a_held_refunds_reason_is_recorded_by_name_and_read_in_the_admins_language() -> None:
+    from bot.domain.refunds import Held, refund_target
+    from bot.shop.tracking import held_reason
+
+    held = refund_target(OrderStatus.PARTIAL, 1_000_000, 1000, 1001)
+    assert isinstance(held, Held)
+    stored = json.dumps(held.reason.to_json())  # what the order's refund_hold keeps
+    assert rendered("ru", held_reason(stored)) == rendered("ru", texts.HOLD_IMPOSSIBLE, remains=1001, units=1000)
+    assert str(held_reason(stored)) == "the panel says 1001 of 1000 were not delivered, which cannot be right"
+    assert held_reason("an <old> reason") == "an &lt;old&gt; reason"  # recorded in words by an earlier version

@@ -26,8 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from bot import texts
 from bot.domain.catalogue import is_package
 from bot.panel import OrderStatus, ServiceType
+from bot.texts import Formatted
 
 FULL_REFUND = frozenset({OrderStatus.CANCELED, OrderStatus.REFUNDED, OrderStatus.FAILED})
 NOTHING_DUE = frozenset({OrderStatus.COMPLETED, OrderStatus.EXPIRED})
@@ -35,9 +37,10 @@ NOTHING_DUE = frozenset({OrderStatus.COMPLETED, OrderStatus.EXPIRED})
 
 @dataclass(frozen=True)
 class Held:
-    """The share cannot be known: the money stays with the shop until an admin decides."""
+    """The share cannot be known: the money stays with the shop until an admin decides.
+    `reason` is a text (bot/texts.py HOLD_*), shown to each admin in their language."""
 
-    reason: str
+    reason: Formatted
 
 
 RefundTarget = int | Held | None  # micro-units due back in total; None: this status says nothing about it
@@ -66,11 +69,11 @@ def refund_target(status: OrderStatus, price_micros: int, units: int | None, rem
     if status is not OrderStatus.PARTIAL:
         return None
     if units is None:
-        return Held("the price is per package, so the undelivered part cannot be computed")
+        return Held(texts.HOLD_PER_PACKAGE.lazy())
     if remains is None:
-        return Held("the panel did not say how many were not delivered")
+        return Held(texts.HOLD_NO_REMAINS.lazy())
     if not 0 < remains <= units:
-        return Held(f"the panel says {remains} of {units} were not delivered, which cannot be right")
+        return Held(texts.HOLD_IMPOSSIBLE.lazy(remains=remains, units=units))
     share = int((Decimal(price_micros) * remains / units).to_integral_value(rounding=ROUND_DOWN))
     return share - share % quantum
 

@@ -10,8 +10,8 @@ Refresh presses and restarts never repeat a refund, and no order is refunded pas
 from __future__ import annotations
 
 import html
+import json
 import logging
-import re
 from dataclasses import dataclass
 
 from bot import texts
@@ -135,7 +135,7 @@ def status_change(order: OrderRecord, info: OrderStatusInfo, refunded: Refunded,
     settlement = settle(target, refunded.micros)
     hold = None
     if settlement.held is not None:
-        hold = settlement.held.reason
+        hold = json.dumps(settlement.held.reason.to_json(), ensure_ascii=False)  # by name: see `held_reason`
     elif isinstance(target, int) and order.refund_hold:
         hold = ""  # this status decides the refund: the admins have nothing left to decide
     notice = None
@@ -182,7 +182,7 @@ def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, 
     if settlement.held is not None:
         return texts.ALERT_REFUND_HELD.lazy(order_id=order.order_id, user_id=order.user_id, price=price,
                                               refunded=before, raw_status=html.escape(info.raw_status),
-                                              reason=held_reason(settlement.held.reason))
+                                              reason=settlement.held.reason)
     if settlement.overpaid:
         return texts.ALERT_REFUND_OVERPAID.lazy(
             order_id=order.order_id, user_id=order.user_id, raw_status=html.escape(info.raw_status), refunded=before,
@@ -362,15 +362,10 @@ async def poll_refills(db: Database, panel: PanelClient, *, now: float, interval
     return sum(1 for change in changes if change[4] is not None)
 
 
-_IMPOSSIBLE = re.compile(r"the panel says (-?\d+) of (\d+) were not delivered, which cannot be right")
-
-
-def held_reason(reason: str) -> str | Text | Formatted:
-    """Why a refund is held (as bot/domain/refunds.py recorded it), in the reader's language."""
-    for text in (texts.HOLD_PER_PACKAGE, texts.HOLD_NO_REMAINS):
-        if reason == text.msgid:
-            return text
-    if found := _IMPOSSIBLE.fullmatch(reason):
-        return texts.HOLD_IMPOSSIBLE.lazy(remains=found.group(1), units=found.group(2))
-    return html.escape(reason)  # recorded by an earlier version
-
+def held_reason(stored: str) -> str | Formatted:
+    """Why a refund is held, as the order records it (by name, like a queued message), in the
+    reader's language; a reason an earlier version recorded in words, as it is."""
+    try:
+        return Formatted.from_json(json.loads(stored))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return html.escape(stored)
