@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import secrets
+import socket
 import time
+from datetime import UTC, datetime
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, BotCommand, Update
@@ -31,16 +34,20 @@ from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.ordering import record_unrecorded, recover_interrupted
 from bot.shop.panel_watch import check_balance
+from bot.shop.sync import ChangeWatcher
 from bot.shop.tracking import PollReport, poll_orders, poll_refills
 from bot.state import AppState, app_state, find_app_state, pop_app_state, set_app_state
 from bot.telegram_request import AiohttpRequest
 from bot.update_processor import PerUserUpdateProcessor
 from handlers.dialogues import announce_expired
 from handlers.routes import register_handlers
-from storage.database import Database, open_database
+from storage.database import SQLITE, Database, open_database
 from storage.kv import get_value, set_value
+from storage.leases import take_lease
 
 log = logging.getLogger(__name__)
+
+SYNC_EVERY = 2.0  # seconds between looks at what other instances changed (bans, catalogue rules)
 
 DEFAULT_CURRENCY = "USD"
 SANDBOX_WARNING = (
@@ -75,7 +82,7 @@ def build_application(settings: Settings, *, freeze_heap: bool = False) -> Appli
 
 async def _startup(application: Application, settings: Settings,  # type: ignore[type-arg]
                    *, freeze_heap: bool = False) -> None:
-    db = await open_database(settings.database_path)
+    db = await open_database(settings.database_url, pool_size=settings.database_pool_size)
     sandbox_server = None
     if settings.sandbox:
         sandbox_key = secrets.token_urlsafe(24)
@@ -91,6 +98,7 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     async def send_alert(chat_id: int, text: object) -> object:
         return await application.bot.send_message(chat_id, text)  # type: ignore[arg-type]  # rendered on the wire
 
+    logged = await ChangeWatcher.logged(db, time.time())  # before the caches are loaded
     customers = await Customers.load(db, settings.admin_ids, settings.allowed_user_ids)
     alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of)
     catalogues = await ShopCatalogue.load(db, panel, settings.price_markup_percent)
@@ -98,7 +106,9 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     state = AppState(settings=settings, currency=await _wallet_currency(db, panel), db=db, panel=panel,
                      alerts=alerts, dialogues=Dialogues(db, settings.conversation_timeout_seconds),
                      customers=customers,
-                     catalogues=catalogues, sandbox_server=sandbox_server)
+                     catalogues=catalogues, sandbox_server=sandbox_server,
+                     watcher=ChangeWatcher(db, customers, catalogues, logged),
+                     instance=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
     processor = application.update_processor
     assert isinstance(processor, PerUserUpdateProcessor)
     processor.session = state.dialogues.session  # each update of a user reads and writes their dialogue
@@ -106,11 +116,13 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     bulk_pace = AsyncLimiter(1, 1 / BULK_PER_SECOND)  # notifications and broadcasts share Telegram's limit
     state.notifier = Notifier(application.bot, db, on_blocked=state.customers.forget, pace=bulk_pace)
     state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.customers.forget,
-                                    locale_of=state.customers.locale_of)
+                                    locale_of=state.customers.locale_of, lease=settings.claim_seconds,
+                                    alone=db.dialect == SQLITE)
     set_app_state(application, state)
     if not len(catalogue):  # nothing cached yet: customers need a catalogue now
         await _refresh(state)
-    await recover_interrupted(db, alerts)
+    if db.dialect == SQLITE:  # the only instance: whatever was being placed was cut short by its stop
+        await recover_interrupted(db, alerts)
     await _introduce(application.bot)
     assert application.job_queue is not None
     every = settings.catalogue_refresh_minutes * 60
@@ -123,6 +135,8 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     sweep_every = min(settings.conversation_timeout_seconds / 2, 30.0)
     application.job_queue.run_repeating(announce_expired, interval=sweep_every, first=sweep_every,
                                         name="dialogue-expiry", job_kwargs={"max_instances": 1, "coalesce": True})
+    application.job_queue.run_repeating(_sync_job, interval=SYNC_EVERY, first=SYNC_EVERY, name="sync",
+                                        job_kwargs={"max_instances": 1, "coalesce": True})
     balance_every = settings.balance_check_minutes * 60
     application.job_queue.run_repeating(_balance_job, interval=balance_every, first=min(60, balance_every),
                                         name="balance-check", job_kwargs={"max_instances": 1, "coalesce": True})
@@ -164,12 +178,32 @@ async def _refresh(state: AppState) -> None:
 
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _refresh(app_state(context))
+    state = app_state(context)
+    if await _one_instance(state, "catalogue-refresh", state.settings.catalogue_refresh_minutes * 60):
+        await _refresh(state)
+
+
+async def _one_instance(state: AppState, duty: str, every: float) -> bool:
+    """Whether this instance does `duty` this time: the first to ask in each period does it (a
+    little shorter than the period, so that the same instance tends to keep it)."""
+    try:
+        return await take_lease(state.db, duty, state.instance, now=time.time(), seconds=every * 0.9)
+    except Exception:
+        log.exception("could not take the %s lease; skipped this time", duty)
+        return False
+
+
+async def _sync_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    state = app_state(context)
+    if state.watcher is not None:
+        await state.watcher.check(time.time())
 
 
 async def _balance_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     if state.settings.panel_low_balance is None:
+        return
+    if not await _one_instance(state, "balance-check", state.settings.balance_check_minutes * 60):
         return
     try:
         await check_balance(state.db, state.panel, state.alerts, state.settings.panel_low_balance, state.currency)
@@ -197,8 +231,13 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if state.unrecorded:
         await record_unrecorded(state.db, state.unrecorded, poll_interval=interval)
     try:  # each duty on its own: a failure of one never keeps the other from running
+        if state.db.dialect != SQLITE:  # another instance may have stopped while placing orders
+            await recover_interrupted(state.db, state.alerts, started_before=_iso(now - _placing_at_most(state)))
+    except Exception:
+        log.exception("could not look for orders an instance stopped placing")
+    try:
         report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval,
-                                   quantum=state.refund_quantum)
+                                   quantum=state.refund_quantum, lease=5 * state.settings.claim_seconds)
     except Exception:
         log.exception("order polling failed; it runs again next tick")
     try:
@@ -210,6 +249,15 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if report.due:
         log.info("poll: %d due, %d changed, %d refunds, %d held for an admin, %d failed, %d unknown to the panel",
                  report.due, report.changed, report.refunds, report.held, report.failed, report.missing)
+
+
+def _placing_at_most(state: AppState) -> float:
+    """How long placing an order can take (the panel's answer to `add`, with room to spare)."""
+    return 2 * state.settings.panel_timeout_seconds + 2 * state.settings.claim_seconds
+
+
+def _iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]

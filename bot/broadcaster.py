@@ -3,7 +3,9 @@
 Recipients are claimed in batches (marked 'sending' and committed before anything goes out) and
 settled with the result afterwards; see storage/broadcasts.py. A stop lets the batch in flight
 finish, so a restart resumes exactly where delivery stopped. After a crash, the rows left in
-'sending' count as failed and are never sent again: nobody gets the message twice.
+'sending' count as failed and are never sent again: nobody gets the message twice. Several
+instances share the work batch by batch; a batch claimed by an instance that died counts as
+failed once its claim runs out (`lease`), and the instance that sends the last batch reports.
 The admin's progress message is edited every few seconds; a report follows at the end.
 """
 
@@ -51,6 +53,8 @@ class Broadcaster:
     on_blocked: Callable[[int], None] = lambda user_id: None
     clock: Callable[[], float] = time.monotonic
     locale_of: Callable[[int], Awaitable[str]] | None = None  # the admin's progress and report in their language
+    lease: float = 60.0  # seconds a claimed batch is this instance's (it takes one or two)
+    alone: bool = True  # the only instance (SQLite): what was 'sending' at start-up was its own, cut short
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
@@ -78,16 +82,15 @@ class Broadcaster:
         self._task = None
 
     async def _run(self) -> None:
-        try:
-            for broadcast in await sending_broadcasts(self.db):
-                if lost := await fail_interrupted(self.db, broadcast.broadcast_id):
-                    log.warning("broadcast %s: %d recipients were being sent to when the bot stopped; counted as "
-                                "failed, not sent again", broadcast.broadcast_id, lost)
-        except Exception:
-            log.exception("could not check for interrupted broadcasts")
+        started = time.time()
         while not self._stopping:
             try:
                 for broadcast in await sending_broadcasts(self.db):
+                    now = time.time()
+                    cut_short = now if not self.alone else max(now, started + self.lease)
+                    if lost := await fail_interrupted(self.db, broadcast.broadcast_id, now=cut_short):
+                        log.warning("broadcast %s: %d recipients were being sent to when an instance stopped;"
+                                    " counted as failed, not sent again", broadcast.broadcast_id, lost)
                     await self.deliver(broadcast)
                     if self._stopping:
                         return
@@ -106,7 +109,7 @@ class Broadcaster:
     async def _deliver(self, broadcast: Broadcast) -> None:
         shown_at = self.clock()
         while not self._stopping:
-            users = await claim_batch(self.db, broadcast.broadcast_id, BATCH)
+            users = await claim_batch(self.db, broadcast.broadcast_id, BATCH, now=time.time(), lease=self.lease)
             if not users:
                 break
             results = await asyncio.gather(*(self._send(broadcast.text, user_id) for user_id in users))
@@ -114,9 +117,8 @@ class Broadcaster:
             if self.clock() - shown_at >= PROGRESS_EVERY:
                 shown_at = self.clock()
                 await self._show(broadcast, texts.BROADCAST_PROGRESS, await progress(self.db, broadcast.broadcast_id))
-        if self._stopping:
-            return
-        await finish(self.db, broadcast.broadcast_id)
+        if self._stopping or not await finish(self.db, broadcast.broadcast_id):
+            return  # (another instance still sends its last batch: it reports)
         done = await progress(self.db, broadcast.broadcast_id)
         await self._show(broadcast, texts.BROADCAST_PROGRESS, done)
         log.info("broadcast %s finished: %d sent, %d blocked, %d failed", broadcast.broadcast_id, done.sent,

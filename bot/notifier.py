@@ -1,9 +1,12 @@
 """Delivers the outbox: customers' notifications, through the rate limiter, at most one message a
 second per chat (Telegram's private-chat limit, which AIORateLimiter does not enforce).
 
-A message is marked sent only after Telegram accepted it; one that failed is retried later, with
-back-off; a customer who blocked the bot is marked and skipped. A crash between Telegram's "ok"
-and the mark can repeat that one message after a restart, never lose it.
+A message is marked sent as soon as Telegram accepted it; one that failed is retried later, with
+back-off; a customer who blocked the bot is marked and skipped. Several instances share the
+outbox: each round claims its messages for a while (storage/tracking.py `due_notices`), so no two
+send one; an instance killed mid-round leaves its claims to expire, and another sends them. Only
+a crash between Telegram's "ok" and the mark (one database write) can repeat that one message,
+never lose it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import i18n
 from bot.shop.outbox import rendered
 from storage.database import Database
-from storage.tracking import PendingNotice, drop, due_notices, mark_blocked, mark_sent, retry_later
+from storage.tracking import (
+    PendingNotice,
+    drop,
+    due_notices,
+    mark_blocked,
+    mark_sent,
+    release_notices,
+    retry_later,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +92,20 @@ class Notifier:
         now = self.clock()
         self._last_sent = {user: at for user, at in self._last_sent.items() if now - at < PER_CHAT_SECONDS}
         chosen: dict[int, PendingNotice] = {}
+        later: list[int] = []
         for notice in await due_notices(self.db, now, BATCH, hold=self.hold):
             if notice.user_id not in chosen and now - self._last_sent.get(notice.user_id, 0) >= PER_CHAT_SECONDS:
                 chosen[notice.user_id] = notice
+            else:
+                later.append(notice.notification_id)
+        await release_notices(self.db, later)
         if not chosen:
             return 0
         gate = asyncio.Semaphore(IN_FLIGHT)
         outcomes = await asyncio.gather(*(self._send(gate, notice) for notice in chosen.values()))
-        sent = [notice.notification_id for notice, ok in zip(chosen.values(), outcomes, strict=True) if ok]
-        if sent:
-            await mark_sent(self.db, sent)
-            self.delivered += len(sent)
-        return len(sent)
+        sent = sum(outcomes)
+        self.delivered += sent
+        return sent
 
     async def _send(self, gate: asyncio.Semaphore, notice: PendingNotice) -> bool:
         text, label = notice.text, notice.button_text
@@ -127,6 +140,7 @@ class Notifier:
                 return False
             finally:
                 self._last_sent[notice.user_id] = self.clock()
+        await mark_sent(self.db, [notice.notification_id])  # at once: the window for a repeat is this write
         return True
 
 

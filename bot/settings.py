@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     panel_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     panel_max_concurrency: int = Field(default=10, ge=1, le=100)
     database_url: str = "sqlite:///data/bot.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)  # PostgreSQL connections per instance
+    # Work one instance claimed (an update, a message, a poll) is another's after this long unheard of.
+    claim_seconds: float = Field(default=60.0, ge=1, le=3600)
     admin_ids: IdList = frozenset()
     allowed_user_ids: IdList = frozenset()
     price_markup_percent: Decimal = Field(default=Decimal(0), ge=0, le=10000)
@@ -117,10 +120,14 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_url(cls, value: str) -> str:
-        if not value.startswith("sqlite:///") or len(value) <= len("sqlite:///"):
-            raise ValueError("must look like sqlite:///data/bot.db (relative) or sqlite:////abs/path.db")
-        return value
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+            return value
+        if value.startswith(("postgresql://", "postgres://")) and len(value.split("://", 1)[1]) > 1:
+            return value
+        raise ValueError("must look like sqlite:///data/bot.db (relative), sqlite:////abs/path.db,"
+                         " or postgresql://user:password@host:5432/dbname")
 
     @field_validator("log_level")
     @classmethod
@@ -156,6 +163,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
         values = [self.telegram_bot_token.get_secret_value()]
+        password = urlsplit(self.database_url).password if "://" in self.database_url else None
+        if password:
+            values.append(password)
         if self.panel_api_key is not None:
             values.append(self.panel_api_key.get_secret_value())
         return [value for value in values if value]

@@ -26,6 +26,7 @@ from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.ordering import Quote, quote
+from bot.shop.sync import ChangeWatcher
 from storage.database import Database
 
 _KEY = "app_state"
@@ -46,6 +47,8 @@ class AppState:
     notifier: Notifier | None = None
     broadcaster: Broadcaster | None = None
     sandbox_server: SandboxServer | None = None
+    watcher: ChangeWatcher | None = None  # reloads what other instances changed
+    instance: str = "local"  # this process's name in leases and claims (host, pid, a random part)
     # state of the process's own duties
     # Orders the panel took whose id the database would not store yet: order id → panel id.
     unrecorded: dict[int, str] = field(default_factory=dict)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.database import Database
+from storage.database import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -20,7 +18,7 @@ class AuditEntry:
     created_at: str
 
 
-async def record(conn: aiosqlite.Connection, admin_id: int, action: str, target: object = "", *,
+async def record(conn: Connection, admin_id: int, action: str, target: object = "", *,
                  before: object = "", after: object = "") -> None:
     """Write one entry inside the caller's transaction, so it lands with the change it records."""
     await conn.execute("INSERT INTO audit (admin_id, action, target, before, after) VALUES (?, ?, ?, ?, ?)",

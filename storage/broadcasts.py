@@ -11,9 +11,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from storage.audit import record
-from storage.database import Database
+from storage.database import NOW, Database
 
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 INTERRUPTED = "interrupted by a restart: delivery unknown, not sent again"
 
 
@@ -40,10 +39,10 @@ class Progress:
 
 async def create_draft(db: Database, admin_id: int, text: str) -> int:
     async with db.transaction() as conn:
-        cursor = await conn.execute("INSERT INTO broadcasts (admin_id, text, state) VALUES (?, ?, 'draft')",
-                                    (admin_id, text))
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        row = await conn.fetchone("INSERT INTO broadcasts (admin_id, text, state) VALUES (?, ?, 'draft')"
+                                  " RETURNING broadcast_id", (admin_id, text))
+        assert row is not None
+        return int(row[0])
 
 
 async def get_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
@@ -75,7 +74,7 @@ async def start_sending(db: Database, broadcast_id: int, admin_id: int, recipien
 
 async def cancel_draft(db: Database, broadcast_id: int) -> bool:
     async with db.transaction() as conn:
-        cursor = await conn.execute("UPDATE broadcasts SET state = 'cancelled', finished_at = " + _NOW +
+        cursor = await conn.execute("UPDATE broadcasts SET state = 'cancelled', finished_at = " + NOW +
                                     " WHERE broadcast_id = ? AND state = 'draft'", (broadcast_id,))
         return cursor.rowcount == 1
 
@@ -86,22 +85,28 @@ async def sending_broadcasts(db: Database) -> list[Broadcast]:
     return [Broadcast(*row) for row in rows]
 
 
-async def fail_interrupted(db: Database, broadcast_id: int) -> int:
-    """Rows a crash left in 'sending': failed, never sent again. Returns how many."""
+async def fail_interrupted(db: Database, broadcast_id: int, *, now: float) -> int:
+    """Rows left in 'sending' by an instance that stopped (its claim ran out): failed, never sent
+    again. Returns how many."""
     async with db.transaction() as conn:
         cursor = await conn.execute("UPDATE broadcast_recipients SET state = 'failed', error = ?"
-                                    " WHERE broadcast_id = ? AND state = 'sending'", (INTERRUPTED, broadcast_id))
+                                    " WHERE broadcast_id = ? AND state = 'sending'"
+                                    " AND (leased_until IS NULL OR leased_until <= ?)",
+                                    (INTERRUPTED, broadcast_id, now))
         return cursor.rowcount
 
 
-async def claim_batch(db: Database, broadcast_id: int, size: int) -> list[int]:
-    """The next pending recipients, marked 'sending' (and committed) before anything is sent."""
+async def claim_batch(db: Database, broadcast_id: int, size: int, *, now: float, lease: float) -> list[int]:
+    """The next pending recipients, marked 'sending' (and committed) before anything is sent, for
+    `lease` seconds: an instance that is still sending after that is taken for stopped."""
     async with db.transaction() as conn:
-        async with conn.execute("SELECT user_id FROM broadcast_recipients WHERE broadcast_id = ? AND state = 'pending'"
-                                " ORDER BY user_id LIMIT ?", (broadcast_id, size)) as cursor:
-            users = [int(row[0]) for row in await cursor.fetchall()]
-        await conn.executemany("UPDATE broadcast_recipients SET state = 'sending' WHERE broadcast_id = ?"
-                               " AND user_id = ?", [(broadcast_id, user_id) for user_id in users])
+        rows = await conn.fetchall("SELECT user_id FROM broadcast_recipients WHERE broadcast_id = ?"
+                                   f" AND state = 'pending' ORDER BY user_id LIMIT ?{conn.skip_locked}",
+                                   (broadcast_id, size))
+        users = [int(row[0]) for row in rows]
+        await conn.executemany("UPDATE broadcast_recipients SET state = 'sending', leased_until = ?"
+                               " WHERE broadcast_id = ? AND user_id = ?",
+                               [(now + lease, broadcast_id, user_id) for user_id in users])
         return users
 
 
@@ -123,7 +128,12 @@ async def progress(db: Database, broadcast_id: int) -> Progress:
                     failed=counts.get("failed", 0))
 
 
-async def finish(db: Database, broadcast_id: int) -> None:
+async def finish(db: Database, broadcast_id: int) -> bool:
+    """Done once nobody is left to send to (another instance may still be sending a batch): True
+    for the one caller that finished it, who reports."""
     async with db.transaction() as conn:
-        await conn.execute(f"UPDATE broadcasts SET state = 'done', finished_at = {_NOW} WHERE broadcast_id = ?"
-                           " AND state = 'sending'", (broadcast_id,))
+        cursor = await conn.execute(
+            f"UPDATE broadcasts SET state = 'done', finished_at = {NOW} WHERE broadcast_id = ? AND state = 'sending'"
+            " AND NOT EXISTS (SELECT 1 FROM broadcast_recipients WHERE broadcast_id = ?"
+            "                 AND state IN ('pending', 'sending'))", (broadcast_id, broadcast_id))
+        return cursor.rowcount == 1

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.database import Database
+from storage.database import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class ServiceRow:
     description: str
 
 
-async def replace_services(conn: aiosqlite.Connection, rows: list[ServiceRow]) -> None:
+async def replace_services(conn: Connection, rows: list[ServiceRow]) -> None:
     """Inside the caller's transaction (with the refresh time and its audit entry)."""
     await conn.execute("DELETE FROM services")
     await conn.executemany(

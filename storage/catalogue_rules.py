@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import aiosqlite
-
-from storage.database import Database
+from storage.database import Connection, Database
 
 
 @dataclass
@@ -28,12 +26,12 @@ async def load_rules(db: Database) -> RuleRows:
     return rules
 
 
-async def set_hidden(conn: aiosqlite.Connection, kind: str, name: str, hidden: bool) -> None:
+async def set_hidden(conn: Connection, kind: str, name: str, hidden: bool) -> None:
     await conn.execute("INSERT INTO catalogue_rules (kind, name, hidden) VALUES (?, ?, ?)"
                        " ON CONFLICT (kind, name) DO UPDATE SET hidden = excluded.hidden", (kind, name, int(hidden)))
 
 
-async def set_category_markup(conn: aiosqlite.Connection, name: str, markup: Decimal | None) -> None:
+async def set_category_markup(conn: Connection, name: str, markup: Decimal | None) -> None:
     await conn.execute("INSERT INTO catalogue_rules (kind, name, markup_percent) VALUES ('category', ?, ?)"
                        " ON CONFLICT (kind, name) DO UPDATE SET markup_percent = excluded.markup_percent",
                        (name, None if markup is None else str(markup)))

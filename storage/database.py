@@ -1,120 +1,271 @@
-"""Opening the database and bringing its schema up to date.
+"""Opening the database (SQLite or PostgreSQL) and bringing its schema up to date.
 
-Migrations are the numbered `.sql` files in storage/migrations/ (001_users.sql, 002_…); each is
-applied once, in order, inside a transaction, and recorded in `schema_migrations`. Their names
-are checked against a strict pattern, so putting one into the script is safe.
+Both engines run the same repositories through SQLAlchemy 2 Core (async: aiosqlite, asyncpg).
+Repositories write plain SQL in the subset both engines share, with `?` (or `:name`) for every
+value; `Connection` turns it into one cached `text()` clause per statement. The one spelling with
+no common form, the current time as ISO text (`NOW`), is rewritten for PostgreSQL here.
+
+- SQLite (the embedded default): one connection for the whole process, one asyncio lock
+  serialising statements on it, `BEGIN IMMEDIATE` for every transaction, and reads by key on the
+  event loop itself (`read_point`, a WAL reader never waits for a writer).
+- PostgreSQL (several instances): a pool; transactions run side by side (READ COMMITTED), so a
+  repository that checks and then writes locks what it checks (`lock_user`, `FOR UPDATE`).
+
+Schema changes are Alembic revisions (storage/alembic/); see `migrate`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
+from sqlalchemy import event, text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.elements import TextClause
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+Params = Sequence[Any] | Mapping[str, Any]
+
+# The current time as ISO-8601 text in UTC with milliseconds, as every timestamp column holds it.
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+_PG_NOW = "iso_now()"  # defined by the PostgreSQL schema (storage/migrations/postgresql.sql)
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every migration shipped with the package, in order."""
-    found = []
-    for entry in resources.files("storage.migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+class DatabaseError(Exception):
+    """The database refused or failed a statement (either engine's error, wrapped by SQLAlchemy)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the database is: a SQLite file or a PostgreSQL URL."""
+
+    dialect: str
+    path: Path | None = None  # SQLite
+    url: str = ""  # PostgreSQL, as given (a secret may be in it: never log it)
+
+    @classmethod
+    def parse(cls, where: str | Path) -> Target:
+        if isinstance(where, Path):
+            return cls(SQLITE, path=where)
+        if where.startswith("sqlite:///"):
+            return cls(SQLITE, path=Path(where.removeprefix("sqlite:///")))
+        for prefix in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
+            if where.startswith(prefix):
+                return cls(POSTGRESQL, url="postgresql+asyncpg://" + where.removeprefix(prefix))
+        raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
+
+    def shown(self) -> str:
+        """For messages: the file, or the URL without its password."""
+        if self.path is not None:
+            return str(self.path)
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url.replace("+asyncpg", ""))
+
+
+@functools.lru_cache(maxsize=2048)
+def _clause(sql: str, dialect: str) -> TextClause:
+    """`?` marks become named binds (`:_0`, `:_1`, …) outside string literals; the rest is kept."""
+    if dialect == POSTGRESQL:
+        sql = sql.replace(NOW, _PG_NOW)
+    out, position, quoted = [], 0, False
+    for char in sql:
+        if char == "'":
+            quoted = not quoted
+        if char == "?" and not quoted:
+            out.append(f":_{position}")
+            position += 1
+        else:
+            out.append(char)
+    return text("".join(out))
+
+
+def _bound(params: Params) -> dict[str, Any]:
+    if isinstance(params, Mapping):
+        return dict(params)
+    return {f"_{i}": value for i, value in enumerate(params)}
+
+
+@dataclass(frozen=True)
+class Result:
+    rows: list[Row[Any]]
+    rowcount: int
+
+    def first(self) -> Row[Any] | None:
+        return self.rows[0] if self.rows else None
+
+
+class Connection:
+    """A connection inside a transaction (from `Database.transaction`), or outside one."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.sa = conn
+        self.dialect = dialect
+
+    async def execute(self, sql: str, params: Params = ()) -> Result:
+        result = await self.sa.execute(_clause(sql, self.dialect), _bound(params))
+        rows = list(result.fetchall()) if result.returns_rows else []
+        return Result(rows, result.rowcount)
+
+    async def executemany(self, sql: str, params: Iterable[Params]) -> None:
+        batch = [_bound(p) for p in params]
+        if batch:
+            await self.sa.execute(_clause(sql, self.dialect), batch)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row[Any] | None:
+        return (await self.execute(sql, params)).first()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row[Any]]:
+        return (await self.execute(sql, params)).rows
+
+    async def lock_user(self, user_id: int) -> None:
+        """Hold the user's row until the transaction ends, so that a check of their balance and
+        the write that depends on it are not interleaved with another instance's. (SQLite needs
+        nothing: `BEGIN IMMEDIATE` already holds the whole database.)"""
+        if self.dialect == POSTGRESQL:
+            await self.execute("SELECT 1 FROM users WHERE user_id = ? FOR UPDATE", (user_id,))
+
+    @property
+    def in_transaction(self) -> bool:
+        """False when SQLite undid the whole transaction by itself (a full disk, an I/O error, a
+        RAISE(ROLLBACK)); PostgreSQL never ends one on its own."""
+        if self.dialect != SQLITE:
+            return True
+        driver = self.sa.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        return bool(driver.in_transaction)
+
+    @property
+    def for_update(self) -> str:
+        """`FOR UPDATE` on PostgreSQL: the row read is held until the transaction ends (SQLite's
+        `BEGIN IMMEDIATE` already holds the whole database, and it has no such clause)."""
+        return " FOR UPDATE" if self.dialect == POSTGRESQL else ""
+
+    @property
+    def skip_locked(self) -> str:
+        """`FOR UPDATE SKIP LOCKED` where rows are claimed by one instance of several; SQLite has
+        one writer at a time and no such clause."""
+        return " FOR UPDATE SKIP LOCKED" if self.dialect == POSTGRESQL else ""
 
 
 class Database:
-    """One aiosqlite connection shared by the whole bot.
+    """The shop's database, whichever engine; see the module's docstring."""
 
-    Every write goes through `transaction()`, every other read through `fetchone`/`fetchall`:
-    one asyncio lock keeps coroutines from interleaving statements on the shared connection.
-    Inside a transaction, use the connection it yields (the lock is not re-entrant).
-    """
-
-    def __init__(self, conn: aiosqlite.Connection, point_reader: sqlite3.Connection | None = None) -> None:
-        self.conn = conn
+    def __init__(self, engine: AsyncEngine, target: Target, held: AsyncConnection | None = None,
+                 point_reader: sqlite3.Connection | None = None) -> None:
+        self.engine = engine
+        self.target = target
+        self.dialect = target.dialect
         self.closed = False
+        self._held = held  # SQLite: the one connection
         self._lock = asyncio.Lock()
         self._point_reader = point_reader
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _check_open(self) -> None:
+        if self.closed:  # (a pool would quietly open new connections)
+            raise DatabaseError("the database is closed")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-                await self.conn.execute("COMMIT")
-            except BaseException:
-                if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
-                raise
+    async def transaction(self) -> AsyncIterator[Connection]:
+        self._check_open()
+        if self._held is not None:
+            async with self._lock:
+                conn = Connection(self._held, SQLITE)
+                await self._held.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    await self._held.exec_driver_sql("COMMIT")
+                except BaseException:
+                    await _sqlite_rollback(self._held)
+                    raise
+            return
+        async with self.engine.begin() as sa_conn:
+            yield Connection(sa_conn, self.dialect)
 
-    async def write_one(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """One statement that is a transaction by itself (SQLite runs it atomically, committed at
-        once), in one trip to aiosqlite's thread instead of three; returns the rows it changed."""
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            return cursor.rowcount
+    @asynccontextmanager
+    async def _outside(self) -> AsyncIterator[Connection]:
+        """A statement that is its own transaction: on SQLite the shared connection (it is in
+        autocommit mode between transactions), on PostgreSQL a pooled one in autocommit."""
+        self._check_open()
+        if self._held is not None:
+            async with self._lock:
+                yield Connection(self._held, SQLITE)
+            return
+        async with self._autocommit.connect() as sa_conn:
+            yield Connection(sa_conn, self.dialect)
 
-    async def read_point(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        """A read of one row by its key, run on the event loop itself: a WAL reader never waits
-        for a writer, and such a read takes less time than the trip to aiosqlite's thread (it is
-        made for every update: the user's dialogue). Falls back to `fetchone` if the database is
-        busy (a checkpoint) for more than a moment."""
+    async def write_one(self, sql: str, params: Params = ()) -> int:
+        """One statement that is a transaction by itself, in one trip; returns the rows it changed."""
+        async with self._outside() as conn:
+            return (await conn.execute(sql, params)).rowcount
+
+    async def read_point(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+        """A read of one row by its key. On SQLite it runs on the event loop itself: a WAL reader
+        never waits for a writer, and such a read takes less time than the trip to aiosqlite's
+        thread (it is made for every update: the user's dialogue). Falls back to `fetchone` if
+        the database is busy (a checkpoint) for more than a moment."""
         if self._point_reader is not None:
             try:
-                return self._point_reader.execute(sql, tuple(params)).fetchone()
+                return self._point_reader.execute(sql, tuple(params)).fetchone()  # type: ignore[no-any-return]
             except sqlite3.OperationalError:
                 log.debug("point read busy; reading through the writer's thread", exc_info=True)
         return await self.fetchone(sql, params)
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        """A read outside any transaction: it waits for a running one, so it never sees another
-        coroutine's half-done writes on the shared connection."""
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
+    async def fetchone(self, sql: str, params: Params = ()) -> Row[Any] | None:
+        """A read outside any transaction (on SQLite it waits for a running one, so it never
+        sees another coroutine's half-done writes on the shared connection)."""
+        async with self._outside() as conn:
+            return await conn.fetchone(sql, params)
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        # One trip to aiosqlite's thread (execute, fetch and close there), not three: under a
-        # burst every trip waits for the event loop to come round again.
-        async with self._lock:
-            return list(await self.conn.execute_fetchall(sql, tuple(params)))
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row[Any]]:
+        async with self._outside() as conn:
+            return await conn.fetchall(sql, params)
 
     async def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
         if self._point_reader is not None:
             self._point_reader.close()
-        await self.conn.close()
+        if self._held is not None:
+            await self._held.close()
+        await self.engine.dispose()
+
+
+async def _sqlite_rollback(conn: AsyncConnection) -> None:
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is not None and driver.in_transaction:  # SQLite undoes some failures itself (disk full)
+        await conn.exec_driver_sql("ROLLBACK")
 
 
 @asynccontextmanager
-async def savepoint(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+async def savepoint(conn: Connection) -> AsyncIterator[None]:
     """A unit inside the caller's transaction: on an error only its own statements are undone.
-    (One name serves nested units too: SQLite rolls back to the innermost of that name.)"""
-    await conn.execute("SAVEPOINT unit")
+    (One name serves nested units too: both engines roll back to the innermost of that name.)"""
+    await conn.sa.exec_driver_sql("SAVEPOINT unit")
     try:
         yield
     except BaseException:
-        if conn.in_transaction:  # SQLite undoes the whole transaction itself on some errors (disk full)
-            await conn.execute("ROLLBACK TO unit")
-            await conn.execute("RELEASE unit")
+        if conn.in_transaction:
+            await conn.sa.exec_driver_sql("ROLLBACK TO SAVEPOINT unit")
+            await conn.sa.exec_driver_sql("RELEASE SAVEPOINT unit")
         raise
-    await conn.execute("RELEASE unit")
+    await conn.sa.exec_driver_sql("RELEASE SAVEPOINT unit")
 
 
-async def write_each(conn: aiosqlite.Connection, items: Sequence[T],
+async def write_each(conn: Connection, items: Sequence[T],
                      write: Callable[[Sequence[T]], Awaitable[None]]) -> dict[int, Exception]:
     """Write `items` inside the caller's transaction, each one its own unit: all at once in a
     savepoint (the fast path) and, if that fails, one per savepoint, so one item's failed write
@@ -141,43 +292,50 @@ async def write_each(conn: aiosqlite.Connection, items: Sequence[T],
     return failures
 
 
-async def open_database(path: Path) -> Database:
-    """Open (creating the folder and file if needed) and migrate the database at `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, isolation_level=None)  # we open transactions ourselves
-    conn.row_factory = aiosqlite.Row
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA foreign_keys=ON")
-    await conn.execute("PRAGMA busy_timeout=5000")
-    await migrate(conn)
-    uri = f"{path.resolve().as_uri()}?mode=ro"  # noqa: ASYNC240 - once, at start-up
-    point_reader = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0.05)
-    point_reader.row_factory = sqlite3.Row
-    return Database(conn, point_reader)
-
-
-async def migrate(db: aiosqlite.Connection) -> list[int]:
-    """Apply the migrations this database has not seen; returns the versions applied."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
-    )
-    async with db.execute("SELECT version FROM schema_migrations") as cursor:
-        done = {row[0] async for row in cursor}
-    applied = []
-    for version, name, sql in migrations():
-        if version in done:
-            continue
-        # One script, one transaction: the migration and its record land together or not at all.
-        record = f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
-        script = f"BEGIN IMMEDIATE;\n{sql}\n;{record};\nCOMMIT;"
+async def open_database(where: str | Path, *, pool_size: int = 10) -> Database:
+    """Open and migrate the database at `where` (a SQLite path or URL, or a PostgreSQL URL);
+    a SQLite file and its folder are created if needed."""
+    target = Target.parse(where)
+    if target.dialect == POSTGRESQL:
+        engine = create_async_engine(target.url, pool_size=pool_size, max_overflow=pool_size,
+                                     pool_pre_ping=True, pool_recycle=1800)
         try:
-            await db.executescript(script)
+            await migrate(engine)
         except BaseException:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
+            await engine.dispose()
             raise
-        log.info("database migrated to %s", name)
-        applied.append(version)
-    return applied
+        return Database(engine, target)
+    assert target.path is not None
+    target.path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: the driver never opens transactions behind our back; we do.
+    engine = create_async_engine(f"sqlite+aiosqlite:///{target.path}", connect_args={"isolation_level": None})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    try:
+        await migrate(engine)
+        held = await engine.connect()
+    except BaseException:
+        await engine.dispose()
+        raise
+    uri = f"{target.path.resolve().as_uri()}?mode=ro"
+    point_reader = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0.05)
+    return Database(engine, target, held, point_reader)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+async def migrate(engine: AsyncEngine) -> list[str]:
+    """Bring the schema to Alembic's head; returns the revisions applied (see storage/alembic/)."""
+    from storage.alembic.runner import upgrade
+
+    if engine.dialect.name == SQLITE:
+        async with engine.connect() as conn:  # one script at a time, as the legacy runner did
+            return await conn.run_sync(upgrade)
+    async with engine.begin() as conn:
+        # Instances starting together: one migrates, the others wait for it and find nothing to do.
+        await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7256001)")
+        return await conn.run_sync(upgrade)

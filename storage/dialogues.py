@@ -31,8 +31,8 @@ async def load_dialogue(db: Database, user_id: int) -> DialogueRow:
                               " WHERE user_id = ?", (user_id,))
     if row is None:
         return DialogueRow(user_id)
-    return DialogueRow(user_id, row["name"], row["step"], row["nonce"], json.loads(row["draft"]),
-                       row["expires_at"], tuple(row["finished"].split()), row["version"])
+    name, step, nonce, draft, expires_at, finished, version = row
+    return DialogueRow(user_id, name, step, nonce, json.loads(draft), expires_at, tuple(finished.split()), version)
 
 
 async def save_dialogue(db: Database, row: DialogueRow) -> bool:
@@ -62,11 +62,10 @@ async def close_expired(db: Database, user_id: int, now: float) -> DialogueRow |
     """Close the user's dialogue if its time is up; returns it as it was (to one caller only: the
     closing write, in the same transaction, is what claims it)."""
     async with db.transaction() as conn:
-        cursor = await conn.execute("SELECT name, step, nonce, expires_at, version FROM dialogues"
-                                    " WHERE user_id = ? AND name IS NOT NULL AND expires_at <= ?", (user_id, now))
-        row = await cursor.fetchone()
+        row = await conn.fetchone("SELECT name, step, nonce, expires_at, version FROM dialogues"
+                                  " WHERE user_id = ? AND name IS NOT NULL AND expires_at <= ?", (user_id, now))
         if row is None:
             return None
         await conn.execute("UPDATE dialogues SET name = NULL, step = '', draft = '{}', version = version + 1"
-                           " WHERE user_id = ? AND version = ?", (user_id, row["version"]))
-    return DialogueRow(user_id, row["name"], row["step"], row["nonce"], {}, row["expires_at"], (), row["version"])
+                           " WHERE user_id = ? AND version = ?", (user_id, row[4]))
+    return DialogueRow(user_id, row[0], row[1], row[2], {}, row[3], (), row[4])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
-from storage.database import Database
+from storage.database import Connection, Database
 
 
 async def get_value(db: Database, key: str) -> str | None:
@@ -17,7 +15,7 @@ async def set_value(db: Database, key: str, value: str) -> None:
         await put_value(conn, key, value)
 
 
-async def put_value(conn: aiosqlite.Connection, key: str, value: str) -> None:
+async def put_value(conn: Connection, key: str, value: str) -> None:
     """`set_value` inside the caller's transaction."""
     await conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)"
                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

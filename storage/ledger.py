@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.database import Database
+from storage.database import Connection, Database
 
 
-async def balance_micros(conn: aiosqlite.Connection | Database, user_id: int) -> int:
-    """The sum of the user's entries (integers, so SQL's SUM is exact)."""
+async def balance_micros(conn: Connection | Database, user_id: int) -> int:
+    """The sum of the user's entries (integers, so SQL's SUM is exact). Inside a transaction the
+    user is held until it ends, so that what is decided on this balance is not interleaved with
+    another instance's decision on the same wallet."""
     sql = "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger WHERE user_id = ?"
-    if isinstance(conn, Database):
-        row = await conn.fetchone(sql, (user_id,))
-    else:
-        async with conn.execute(sql, (user_id,)) as cursor:
-            row = await cursor.fetchone()
+    if isinstance(conn, Connection):
+        await conn.lock_user(user_id)
+    row = await conn.fetchone(sql, (user_id,))
     return int(row[0]) if row else 0
 
 
-async def add_entry(conn: aiosqlite.Connection, user_id: int, amount_micros: int, currency: str, reason: str, *,
+async def add_entry(conn: Connection, user_id: int, amount_micros: int, currency: str, reason: str, *,
                     order_id: int | None = None, admin_id: int | None = None, note: str = "",
                     ref: str | None = None) -> bool:
     """Append an entry inside the caller's transaction. Returns False when the entry already
@@ -47,23 +45,19 @@ def refund_ref(order_id: int, number: int) -> str:
     return f"order:{order_id}:refund:{number}"
 
 
-async def refunds_by_order(conn: aiosqlite.Connection | Database, order_ids: list[int]) -> dict[int, Refunded]:
+async def refunds_by_order(conn: Connection | Database, order_ids: list[int]) -> dict[int, Refunded]:
     """Refunds so far of each of these orders (those with none are left out)."""
     found: dict[int, Refunded] = {}
     for start in range(0, len(order_ids), 500):
         part = order_ids[start:start + 500]
         sql = (f"SELECT order_id, SUM(amount_micros), COUNT(*) FROM ledger WHERE reason = 'refund'"
                f" AND order_id IN ({','.join('?' * len(part))}) GROUP BY order_id")
-        if isinstance(conn, Database):
-            rows = await conn.fetchall(sql, part)
-        else:
-            async with conn.execute(sql, part) as cursor:
-                rows = list(await cursor.fetchall())
+        rows = await conn.fetchall(sql, part)
         found.update((row[0], Refunded(int(row[1]), int(row[2]))) for row in rows)
     return found
 
 
-async def add_refund(conn: aiosqlite.Connection, *, user_id: int, order_id: int, amount_micros: int, currency: str,
+async def add_refund(conn: Connection, *, user_id: int, order_id: int, amount_micros: int, currency: str,
                      before: Refunded, note: str = "", admin_id: int | None = None) -> None:
     """The order's next refund, inside the caller's transaction (which read `before` in it). The
     database refuses a refund that would take the order's refunds past its charge."""

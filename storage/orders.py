@@ -6,17 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from storage.audit import record
-from storage.database import Database
+from storage.database import NOW, Connection, Database
 from storage.ledger import Refunded, add_entry, add_refund, balance_micros
 
 ORDER_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
             " price_micros, cost_micros, currency, state, panel_order_id, panel_status, panel_raw_status,"
             " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at, refund_hold,"
             " cancel_requested_at")
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
 @dataclass(frozen=True)
@@ -84,14 +81,13 @@ class NotEnoughMoney:
     balance_micros: int
 
 
-async def _event(conn: aiosqlite.Connection, order_id: int, kind: str, detail: str = "") -> None:
+async def _event(conn: Connection, order_id: int, kind: str, detail: str = "") -> None:
     await conn.execute("INSERT INTO order_events (order_id, kind, detail) VALUES (?, ?, ?)",
                        (order_id, kind, detail))
 
 
-async def _get(conn: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> OrderRecord | None:
-    async with conn.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where}", params) as cursor:
-        row = await cursor.fetchone()
+async def _get(conn: Connection, where: str, params: tuple[Any, ...]) -> OrderRecord | None:
+    row = await conn.fetchone(f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where}{conn.for_update}", params)
     return OrderRecord(*row) if row else None
 
 
@@ -99,21 +95,23 @@ async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyCon
     """Check the wallet, debit it and record the order, all in one transaction, before the
     panel is called. A draft confirmed again returns the order it already made."""
     async with db.transaction() as conn:
+        await conn.lock_user(new.user_id)  # the balance checked is the balance debited
         existing = await _get(conn, "draft_key = ?", (new.draft_key,))
         if existing is not None:
             return AlreadyConfirmed(existing)
         balance = await balance_micros(conn, new.user_id)
         if balance < new.price_micros:
             return NotEnoughMoney(balance)
-        cursor = await conn.execute(
+        row = await conn.fetchone(
             "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, link, quantity,"
-            " request_json, price_micros, cost_micros, currency, state) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing')",
+            " request_json, price_micros, cost_micros, currency, state) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing')"
+            " RETURNING order_id",
             (new.user_id, new.draft_key, new.service_id, new.service_name, new.service_type, new.link,
              new.quantity, json.dumps(new.request, ensure_ascii=False), new.price_micros, new.cost_micros,
              new.currency),
         )
-        order_id = cursor.lastrowid
-        assert order_id is not None
+        assert row is not None
+        order_id = int(row[0])
         if new.price_micros:
             await add_entry(conn, new.user_id, -new.price_micros, new.currency, "order", order_id=order_id)
         await _event(conn, order_id, "charged", str(new.price_micros))
@@ -128,7 +126,7 @@ async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: 
     polled from `first_poll_at` on."""
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {_NOW},"
+            f"UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, updated_at = {NOW},"
             " placed_at = ?, next_poll_at = ? WHERE order_id = ? AND state IN ('placing', 'unverified')",
             (panel_order_id, now, first_poll_at, order_id))
         if cursor.rowcount == 1:
@@ -139,13 +137,15 @@ async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: 
     return cursor.rowcount == 1
 
 
-async def mark_unverified(db: Database, order_id: int, error: str) -> None:
-    """The panel may or may not have the order: keep the money held until a person checks."""
+async def mark_unverified(db: Database, order_id: int, error: str) -> bool:
+    """The panel may or may not have the order: keep the money held until a person checks.
+    False if it was no longer being placed (placed meanwhile, or marked by another instance)."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(f"UPDATE orders SET state = 'unverified', error = ?, updated_at = {_NOW}"
+        cursor = await conn.execute(f"UPDATE orders SET state = 'unverified', error = ?, updated_at = {NOW}"
                                     " WHERE order_id = ? AND state = 'placing'", (error, order_id))
         if cursor.rowcount == 1:
             await _event(conn, order_id, "unverified", error)
+        return cursor.rowcount == 1
 
 
 async def reject_and_refund(db: Database, order_id: int, error: str, *, admin_id: int | None = None) -> bool:
@@ -156,7 +156,7 @@ async def reject_and_refund(db: Database, order_id: int, error: str, *, admin_id
         order = await _get(conn, "order_id = ?", (order_id,))
         if order is None or order.state not in ("placing", "unverified"):
             return False
-        await conn.execute(f"UPDATE orders SET state = 'rejected', error = ?, updated_at = {_NOW}"
+        await conn.execute(f"UPDATE orders SET state = 'rejected', error = ?, updated_at = {NOW}"
                            " WHERE order_id = ?", (error, order_id))
         if order.price_micros:  # never placed, so never refunded before
             await add_refund(conn, user_id=order.user_id, order_id=order_id, amount_micros=order.price_micros,
@@ -184,6 +184,8 @@ async def count_orders_of_user(db: Database, user_id: int) -> int:
     return int(row[0]) if row else 0
 
 
-async def orders_in_state(db: Database, state: str) -> list[OrderRecord]:
-    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE state = ? ORDER BY order_id", (state,))
+async def orders_in_state(db: Database, state: str, *, created_before: str | None = None) -> list[OrderRecord]:
+    """Orders in `state` (created before that ISO time, if given), oldest first."""
+    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE state = ? AND created_at < ?"
+                             " ORDER BY order_id", (state, created_before or "9999"))
     return [OrderRecord(*row) for row in rows]

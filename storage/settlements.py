@@ -5,12 +5,10 @@ and only if nothing moved since the admin looked (two admins pressing at once re
 from __future__ import annotations
 
 from storage.audit import record
-from storage.database import Database
+from storage.database import NOW, Database
 from storage.ledger import Refunded, add_refund, refunds_by_order
 from storage.orders import ORDER_COLUMNS, OrderRecord
 from storage.tracking import Notice, queue_notice
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
 async def refunded_so_far(db: Database, order_id: int) -> Refunded:
@@ -33,8 +31,7 @@ async def refund_by_hand(db: Database, order: OrderRecord, amount_micros: int, *
     """Refund `amount_micros` of a placed order, if its refunds are still `seen` (what the admin
     was shown) and the amount fits in what is left of the price. Clears a held refund."""
     async with db.transaction() as conn:
-        async with conn.execute("SELECT state FROM orders WHERE order_id = ?", (order.order_id,)) as cursor:
-            row = await cursor.fetchone()
+        row = await conn.fetchone(f"SELECT state FROM orders WHERE order_id = ?{conn.for_update}", (order.order_id,))
         now_refunded = (await refunds_by_order(conn, [order.order_id])).get(order.order_id, Refunded())
         if row is None or row[0] != "placed" or now_refunded != seen:
             return False
@@ -42,7 +39,7 @@ async def refund_by_hand(db: Database, order: OrderRecord, amount_micros: int, *
             return False
         await add_refund(conn, user_id=order.user_id, order_id=order.order_id, amount_micros=amount_micros,
                          currency=order.currency, before=seen, note="by an admin", admin_id=admin_id)
-        await conn.execute(f"UPDATE orders SET refund_hold = NULL, updated_at = {_NOW} WHERE order_id = ?",
+        await conn.execute(f"UPDATE orders SET refund_hold = NULL, updated_at = {NOW} WHERE order_id = ?",
                            (order.order_id,))
         await conn.execute("INSERT INTO order_events (order_id, kind, detail) VALUES (?, 'refund by hand', ?)",
                            (order.order_id, str(amount_micros)))
@@ -55,7 +52,7 @@ async def refund_by_hand(db: Database, order: OrderRecord, amount_micros: int, *
 async def release_hold(db: Database, order_id: int, *, admin_id: int, notice: Notice, now: float) -> bool:
     """An admin decided nothing more is due on a held refund. False when nothing was held."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(f"UPDATE orders SET refund_hold = NULL, updated_at = {_NOW}"
+        cursor = await conn.execute(f"UPDATE orders SET refund_hold = NULL, updated_at = {NOW}"
                                     " WHERE order_id = ? AND refund_hold IS NOT NULL", (order_id,))
         if cursor.rowcount != 1:
             return False

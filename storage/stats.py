@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from storage.database import Database
+from storage.database import POSTGRESQL, Database
 
 
 @dataclass
@@ -31,31 +31,46 @@ async def customer_counts(db: Database, *, active_since: str, admins: Collection
     """(all customers, customers seen since `active_since`), admins left out."""
     marks = ",".join("?" * len(admins)) or "NULL"
     row = await db.fetchone(
-        f"SELECT COUNT(*), COALESCE(SUM(last_seen_at >= ?), 0) FROM users WHERE user_id NOT IN ({marks})",
-        (active_since, *admins))
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN last_seen_at >= ? THEN 1 ELSE 0 END), 0) FROM users"
+        f" WHERE user_id NOT IN ({marks})", (active_since, *admins))
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+_REFUNDED = ("FROM orders o LEFT JOIN (SELECT order_id, SUM(amount_micros) AS refunded FROM ledger"
+             " WHERE reason = 'refund' GROUP BY order_id) r ON r.order_id = o.order_id WHERE o.created_at >= ?")
+
+
 async def period_figures(db: Database, since: str | None) -> PeriodFigures:
-    """Orders created at or after `since` (an ISO UTC time; None: all time). Summed in Python:
-    integers stay exact where SQLite would turn a large product into a float."""
-    rows = await db.fetchall(
-        "SELECT o.state, o.panel_status, o.price_micros, o.cost_micros, COALESCE(r.refunded, 0) FROM orders o"
-        " LEFT JOIN (SELECT order_id, SUM(amount_micros) AS refunded FROM ledger WHERE reason = 'refund'"
-        "            GROUP BY order_id) r ON r.order_id = o.order_id"
-        " WHERE o.created_at >= ?", (since or "",))
+    """Orders created at or after `since` (an ISO UTC time; None: all time). The cost of what was
+    kept (cost × kept / price, rounded down per order) is summed in SQL on PostgreSQL, in exact
+    NUMERIC; SQLite would turn a large product into a float, so there it is summed in Python."""
     figures = PeriodFigures()
-    for state, panel_status, price, cost, refunded in rows:
-        figures.orders += 1
-        figures.by_status[panel_status or "Pending" if state == "placed" else state] += 1
-        kept = max(0, price - refunded)
-        figures.turnover_micros += kept
-        figures.cost_micros += cost * kept // price if price else cost
-    for stars, micros in await db.fetchall("SELECT stars, amount_micros FROM star_payments"
-                                           " WHERE state <> 'refunded' AND created_at >= ?", (since or "",)):
-        figures.stars += stars
-        figures.stars_micros += micros
-    for (micros,) in await db.fetchall("SELECT amount_micros FROM topups WHERE method = 'manual'"
-                                       " AND state = 'approved' AND created_at >= ?", (since or "",)):
-        figures.manual_micros += micros
+    if db.dialect == POSTGRESQL:
+        kept = "GREATEST(0, o.price_micros - COALESCE(r.refunded, 0))"
+        rows = await db.fetchall(
+            f"SELECT o.state, o.panel_status, COUNT(*), COALESCE(SUM({kept}), 0),"
+            f" COALESCE(SUM(CASE WHEN o.price_micros > 0 THEN FLOOR(o.cost_micros::numeric * {kept} / o.price_micros)"
+            f" ELSE o.cost_micros END), 0) {_REFUNDED} GROUP BY o.state, o.panel_status", (since or "",))
+        for state, panel_status, count, turnover, cost in rows:
+            figures.orders += int(count)
+            figures.by_status[panel_status or "Pending" if state == "placed" else state] += int(count)
+            figures.turnover_micros += int(turnover)
+            figures.cost_micros += int(cost)
+    else:
+        rows = await db.fetchall(
+            f"SELECT o.state, o.panel_status, o.price_micros, o.cost_micros, COALESCE(r.refunded, 0) {_REFUNDED}",
+            (since or "",))
+        for state, panel_status, price, cost, refunded in rows:
+            figures.orders += 1
+            figures.by_status[panel_status or "Pending" if state == "placed" else state] += 1
+            kept_micros = max(0, price - refunded)
+            figures.turnover_micros += kept_micros
+            figures.cost_micros += cost * kept_micros // price if price else cost
+    row = await db.fetchone("SELECT COALESCE(SUM(stars), 0), COALESCE(SUM(amount_micros), 0) FROM star_payments"
+                            " WHERE state <> 'refunded' AND created_at >= ?", (since or "",))
+    if row is not None:
+        figures.stars, figures.stars_micros = int(row[0]), int(row[1])
+    row = await db.fetchone("SELECT COALESCE(SUM(amount_micros), 0) FROM topups WHERE method = 'manual'"
+                            " AND state = 'approved' AND created_at >= ?", (since or "",))
+    figures.manual_micros = int(row[0]) if row else 0
     return figures

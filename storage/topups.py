@@ -3,13 +3,12 @@ manual requests. Functions taking a connection run inside the caller's transacti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import aiosqlite
+from storage.database import NOW, Connection, Database
 
-from storage.database import Database
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 TOPUP_COLUMNS = ("topup_id, user_id, method, amount_micros, currency, stars, state, reference, photo_file_id,"
                  " decided_by, decided_at, created_at")
 PAYMENT_COLUMNS = ("payment_id, charge_id, topup_id, user_id, stars, amount_micros, currency, state, refund_attempt,"
@@ -55,43 +54,46 @@ class TopupNotice:
     is_photo: bool
 
 
-async def _one(conn: aiosqlite.Connection | Database, sql: str, params: tuple[object, ...]) -> aiosqlite.Row | None:
-    if isinstance(conn, Database):
-        return await conn.fetchone(sql, params)
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+async def _one(conn: Connection | Database, sql: str, params: tuple[object, ...]) -> Sequence[Any] | None:
+    """One row; inside a transaction it is held until the end (PostgreSQL: FOR UPDATE), so that a
+    decision read here is not another admin's, taken at the same moment, half-seen."""
+    if isinstance(conn, Connection):
+        sql += conn.for_update
+    return await conn.fetchone(sql, params)
 
 
 # --------------------------------------------------------------------------- top-ups
 
-async def insert_topup(conn: aiosqlite.Connection, user_id: int, method: str, amount_micros: int, currency: str, *,
+async def insert_topup(conn: Connection, user_id: int, method: str, amount_micros: int, currency: str, *,
                        stars: int | None = None, reference: str = "", photo_file_id: str | None = None) -> int:
-    cursor = await conn.execute(
+    row = await conn.fetchone(
         "INSERT INTO topups (user_id, method, amount_micros, currency, stars, state, reference, photo_file_id)"
-        " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING topup_id",
         (user_id, method, amount_micros, currency, stars, reference, photo_file_id))
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    assert row is not None
+    return int(row[0])
 
 
-async def get_topup(conn: aiosqlite.Connection | Database, topup_id: int) -> Topup | None:
+async def get_topup(conn: Connection | Database, topup_id: int) -> Topup | None:
     row = await _one(conn, f"SELECT {TOPUP_COLUMNS} FROM topups WHERE topup_id = ?", (topup_id,))
     return Topup(*row) if row else None
 
 
-async def count_pending_manual(conn: aiosqlite.Connection, user_id: int) -> int:
-    row = await _one(conn, "SELECT COUNT(*) FROM topups WHERE user_id = ? AND method = 'manual' AND state = 'pending'",
-                     (user_id,))
+async def count_pending_manual(conn: Connection, user_id: int) -> int:
+    """(The caller holds the user: `Connection.lock_user`.)"""
+    row = await conn.fetchone("SELECT COUNT(*) FROM topups WHERE user_id = ? AND method = 'manual'"
+                              " AND state = 'pending'", (user_id,))
     return int(row[0]) if row else 0
 
 
-async def settle_topup(conn: aiosqlite.Connection, topup_id: int, new_state: str, *,
+async def settle_topup(conn: Connection, topup_id: int, new_state: str, *,
                        admin_id: int | None = None) -> bool:
     """pending → `new_state`, once: False when the top-up was no longer pending (decided by
     someone else a moment earlier, or paid already)."""
     cursor = await conn.execute(
-        f"UPDATE topups SET state = ?, decided_by = ?, decided_at = CASE WHEN ? IS NULL THEN NULL ELSE {_NOW} END,"
-        f" updated_at = {_NOW} WHERE topup_id = ? AND state = 'pending'",
+        "UPDATE topups SET state = ?, decided_by = ?,"
+        f" decided_at = CASE WHEN CAST(? AS BIGINT) IS NULL THEN NULL ELSE {NOW} END,"
+        f" updated_at = {NOW} WHERE topup_id = ? AND state = 'pending'",
         (new_state, admin_id, admin_id, topup_id))
     return cursor.rowcount == 1
 
@@ -132,22 +134,22 @@ async def topup_notices(db: Database, topup_id: int) -> list[TopupNotice]:
 
 # --------------------------------------------------------------------------- Stars payments
 
-async def insert_star_payment(conn: aiosqlite.Connection, charge_id: str, topup_id: int | None, user_id: int,
+async def insert_star_payment(conn: Connection, charge_id: str, topup_id: int | None, user_id: int,
                               stars: int, amount_micros: int, currency: str) -> int | None:
     """Record a payment Telegram confirmed; None when this charge id is already recorded."""
-    cursor = await conn.execute(
+    row = await conn.fetchone(
         "INSERT INTO star_payments (charge_id, topup_id, user_id, stars, amount_micros, currency)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (charge_id) DO NOTHING",
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (charge_id) DO NOTHING RETURNING payment_id",
         (charge_id, topup_id, user_id, stars, amount_micros, currency))
-    return cursor.lastrowid if cursor.rowcount == 1 else None
+    return int(row[0]) if row is not None else None
 
 
-async def get_star_payment(conn: aiosqlite.Connection | Database, payment_id: int) -> StarPayment | None:
+async def get_star_payment(conn: Connection | Database, payment_id: int) -> StarPayment | None:
     row = await _one(conn, f"SELECT {PAYMENT_COLUMNS} FROM star_payments WHERE payment_id = ?", (payment_id,))
     return StarPayment(*row) if row else None
 
 
-async def star_payment_by_charge(conn: aiosqlite.Connection | Database, charge_id: str) -> StarPayment | None:
+async def star_payment_by_charge(conn: Connection | Database, charge_id: str) -> StarPayment | None:
     row = await _one(conn, f"SELECT {PAYMENT_COLUMNS} FROM star_payments WHERE charge_id = ?", (charge_id,))
     return StarPayment(*row) if row else None
 
@@ -158,7 +160,7 @@ async def star_payments_of_user(db: Database, user_id: int, limit: int = 5) -> l
     return [StarPayment(*row) for row in rows]
 
 
-async def begin_refund(conn: aiosqlite.Connection, payment_id: int) -> int | None:
+async def begin_refund(conn: Connection, payment_id: int) -> int | None:
     """paid → refunding; returns the attempt number, None when the payment was not 'paid'."""
     cursor = await conn.execute("UPDATE star_payments SET state = 'refunding', refund_attempt = refund_attempt + 1"
                                 " WHERE payment_id = ? AND state = 'paid'", (payment_id,))
@@ -169,14 +171,14 @@ async def begin_refund(conn: aiosqlite.Connection, payment_id: int) -> int | Non
     return int(row[0])
 
 
-async def finish_refund(conn: aiosqlite.Connection, payment_id: int, admin_id: int | None) -> bool:
+async def finish_refund(conn: Connection, payment_id: int, admin_id: int | None) -> bool:
     """refunding → refunded, once (admin None: settled on Telegram's refunded_payment message)."""
-    cursor = await conn.execute(f"UPDATE star_payments SET state = 'refunded', refunded_by = ?, refunded_at = {_NOW}"
+    cursor = await conn.execute(f"UPDATE star_payments SET state = 'refunded', refunded_by = ?, refunded_at = {NOW}"
                                 " WHERE payment_id = ? AND state = 'refunding'", (admin_id, payment_id))
     return cursor.rowcount == 1
 
 
-async def undo_refund(conn: aiosqlite.Connection, payment_id: int, attempt: int) -> bool:
+async def undo_refund(conn: Connection, payment_id: int, attempt: int) -> bool:
     """refunding → paid (Telegram refused the refund), once per attempt."""
     cursor = await conn.execute("UPDATE star_payments SET state = 'paid'"
                                 " WHERE payment_id = ? AND state = 'refunding' AND refund_attempt = ?",

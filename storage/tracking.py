@@ -6,15 +6,16 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.database import Database, write_each
+from storage.database import NOW, Connection, Database, write_each
 from storage.ledger import Refunded, refund_ref, refunds_by_order
 from storage.orders import ORDER_COLUMNS, OrderRecord
 
 log = logging.getLogger(__name__)
 
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+# How long a claimed poll or send is this instance's before another may take it (seconds).
+POLL_LEASE = 300.0
+SEND_LEASE = 60.0
+
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,17 @@ class StatusChange:
 Decide = Callable[[OrderRecord, Refunded], StatusChange | None]
 
 
-async def queue_notice(conn: aiosqlite.Connection, notice: Notice, due_at: float) -> int:
+async def queue_notice(conn: Connection, notice: Notice, due_at: float) -> int:
     """Put a message in the outbox inside the caller's transaction: it goes out with the change.
     Returns its id."""
-    cursor = await conn.execute(
+    row = await conn.fetchone(
         "INSERT INTO notifications (user_id, order_id, text, button_text, button_data, due_at, template)"
-        " VALUES (?,?,?,?,?,?,?)",
+        " VALUES (?,?,?,?,?,?,?) RETURNING notification_id",
         (notice.user_id, notice.order_id, str(notice.text),
          None if notice.button_text is None else str(notice.button_text), notice.button_data, due_at,
          notice.template))
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    assert row is not None
+    return int(row[0])
 
 
 async def enqueue(db: Database, notice: Notice, due_at: float) -> None:
@@ -68,17 +69,35 @@ async def enqueue(db: Database, notice: Notice, due_at: float) -> None:
         await queue_notice(conn, notice, due_at)
 
 
-async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: int = 1) -> list[OrderRecord]:
+async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: int = 1,
+                     lease: float = POLL_LEASE) -> list[OrderRecord]:
     """Orders due by `now`, then, to fill the last batch of `batch` ids, those due soonest within
     `horizon` seconds after it: N open orders cost ceil(N / batch) requests however their
-    schedules drifted apart."""
-    row = await db.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'", (now,))
-    due = int(row[0]) if row else 0
-    if not due:
-        return []
-    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
-                             " ORDER BY next_poll_at, order_id LIMIT ?", (now + horizon, -(-due // batch) * batch))
-    return [OrderRecord(*row) for row in rows]
+    schedules drifted apart.
+
+    They are claimed for this poll: their next poll is moved `lease` seconds on, so no other
+    instance polls them meanwhile; the poll writes their real next time. If this instance dies
+    first, they fall due again when the lease runs out."""
+    async with db.transaction() as conn:
+        row = await conn.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'", (now,))
+        due = int(row[0]) if row else 0
+        if not due:
+            return []
+        rows = await conn.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
+                                   f" ORDER BY next_poll_at, order_id LIMIT ?{conn.skip_locked}",
+                                   (now + horizon, -(-due // batch) * batch))
+        orders = [OrderRecord(*row) for row in rows]
+
+        async def claim(part: Sequence[OrderRecord]) -> None:
+            for start in range(0, len(part), 500):
+                ids = [order.order_id for order in part[start:start + 500]]
+                await conn.execute(f"UPDATE orders SET next_poll_at = ? WHERE order_id IN ({','.join('?' * len(ids))})",
+                                   (now + lease, *ids))
+
+        # A row the database will not write is polled all the same (its answer is then reported
+        # as not stored, as before): the claim only keeps other instances off it.
+        await write_each(conn, orders, claim)
+    return orders
 
 
 async def apply_decisions(db: Database, decisions: Mapping[int, Decide],
@@ -121,17 +140,19 @@ async def apply_decisions(db: Database, decisions: Mapping[int, Decide],
     return results
 
 
-async def _orders_by_id(conn: aiosqlite.Connection, ids: list[int]) -> dict[int, OrderRecord]:
+async def _orders_by_id(conn: Connection, ids: list[int]) -> dict[int, OrderRecord]:
     found: dict[int, OrderRecord] = {}
     for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit is far above this
         part = ids[start:start + 500]
         marks = ",".join("?" * len(part))
-        async with conn.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id IN ({marks})", part) as cursor:
-            found.update((row[0], OrderRecord(*row)) for row in await cursor.fetchall())
+        # FOR UPDATE: a poll and a Refresh on another instance decide on the row one after the other
+        rows = await conn.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id IN ({marks})"
+                                   f" ORDER BY order_id{conn.for_update}", part)
+        found.update((row[0], OrderRecord(*row)) for row in rows)
     return found
 
 
-async def _write_changes(conn: aiosqlite.Connection, changes: Sequence[tuple[OrderRecord, StatusChange]],
+async def _write_changes(conn: Connection, changes: Sequence[tuple[OrderRecord, StatusChange]],
                          refunded: Mapping[int, Refunded], now: float) -> None:
     """Batched statements, so a cycle of 10,000 orders is a handful of round trips."""
     if not changes:
@@ -140,8 +161,8 @@ async def _write_changes(conn: aiosqlite.Connection, changes: Sequence[tuple[Ord
         "UPDATE orders SET panel_status = COALESCE(:status, panel_status),"
         " panel_raw_status = COALESCE(:raw, panel_raw_status), start_count = COALESCE(:start, start_count),"
         " remains = COALESCE(:remains, remains), next_poll_at = :next,"
-        " refund_hold = CASE WHEN :hold IS NULL THEN refund_hold ELSE NULLIF(:hold, '') END,"
-        f" poll_failures = 0, updated_at = {_NOW} WHERE order_id = :order",
+        " refund_hold = CASE WHEN CAST(:hold AS TEXT) IS NULL THEN refund_hold ELSE NULLIF(:hold, '') END,"
+        f" poll_failures = 0, updated_at = {NOW} WHERE order_id = :order",
         [{"status": c.panel_status, "raw": c.raw_status, "start": c.start_count, "remains": c.remains,
           "next": c.next_poll_at, "hold": c.hold, "order": c.order_id} for _, c in changes])
     await conn.executemany(
@@ -177,7 +198,7 @@ async def poll_failed(db: Database, next_poll_at: Mapping[int, float]) -> None:
 async def stop_polling(db: Database, order_id: int, reason: str) -> None:
     """The panel does not know the order: stop asking (admins are told once, by the caller)."""
     async with db.transaction() as conn:
-        await conn.execute(f"UPDATE orders SET next_poll_at = NULL, error = ?, updated_at = {_NOW} WHERE order_id = ?",
+        await conn.execute(f"UPDATE orders SET next_poll_at = NULL, error = ?, updated_at = {NOW} WHERE order_id = ?",
                            (reason, order_id))
         await conn.execute("INSERT INTO order_events (order_id, kind, detail) VALUES (?, 'missing', ?)",
                            (order_id, reason))
@@ -186,7 +207,7 @@ async def stop_polling(db: Database, order_id: int, reason: str) -> None:
 async def mark_cancel_requested(db: Database, order_id: int, when: float) -> None:
     """The panel took the customer's cancel request: noted, and the order asked about next cycle."""
     async with db.transaction() as conn:
-        await conn.execute("UPDATE orders SET cancel_requested_at = " + _NOW + " WHERE order_id = ?", (order_id,))
+        await conn.execute("UPDATE orders SET cancel_requested_at = " + NOW + " WHERE order_id = ?", (order_id,))
         await conn.execute("UPDATE orders SET next_poll_at = ? WHERE order_id = ? AND state = 'placed'"
                            " AND next_poll_at IS NOT NULL", (when, order_id))
 
@@ -218,12 +239,13 @@ _REFILL_COLUMNS = ("r.refill_id, r.order_id, r.panel_refill_id, r.status, r.raw_
 
 async def add_refill(db: Database, order_id: int, panel_refill_id: str | None, next_poll_at: float | None) -> int:
     async with db.transaction() as conn:
-        cursor = await conn.execute("INSERT INTO refills (order_id, panel_refill_id, next_poll_at) VALUES (?, ?, ?)",
-                                    (order_id, panel_refill_id, next_poll_at if panel_refill_id else None))
+        row = await conn.fetchone("INSERT INTO refills (order_id, panel_refill_id, next_poll_at) VALUES (?, ?, ?)"
+                                  " RETURNING refill_id",
+                                  (order_id, panel_refill_id, next_poll_at if panel_refill_id else None))
         await conn.execute("INSERT INTO order_events (order_id, kind, detail) VALUES (?, 'refill', ?)",
                            (order_id, panel_refill_id or ""))
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        assert row is not None
+        return int(row[0])
 
 
 async def due_refills(db: Database, now: float) -> list[RefillRecord]:
@@ -246,7 +268,7 @@ async def apply_refill_changes(db: Database, changes: list[tuple[int, str, str, 
         async def write(part: Sequence[tuple[int, str, str, float | None, Notice | None]]) -> None:
             for refill_id, status, raw_status, next_poll_at, notice in part:
                 await conn.execute(f"UPDATE refills SET status = ?, raw_status = ?, next_poll_at = ?,"
-                                   f" updated_at = {_NOW} WHERE refill_id = ?", (status, raw_status, next_poll_at,
+                                   f" updated_at = {NOW} WHERE refill_id = ?", (status, raw_status, next_poll_at,
                                                                                 refill_id))
                 if notice is not None:
                     await queue_notice(conn, notice, now)
@@ -271,16 +293,30 @@ class PendingNotice:
     language_code: str | None = None  # the recipient's Telegram language
 
 
-async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0) -> list[PendingNotice]:
-    """Notices due now. An order's notice for a user who is in the middle of a dialogue (an
-    order's questions, a top-up) waits until the dialogue ends, or `hold` seconds at most, so that
-    it does not land between a question and its answer; receipts and the like never wait."""
-    rows = await db.fetchall(
-        "SELECT n.notification_id, n.user_id, n.text, n.button_text, n.button_data, n.attempts, n.template,"
-        " u.language, u.language_code FROM notifications n LEFT JOIN users u ON u.user_id = n.user_id"
-        " WHERE n.state = 'pending' AND n.due_at <= ? AND (n.order_id IS NULL OR n.due_at <= ? OR NOT EXISTS ("
-        "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
-        " ORDER BY n.notification_id LIMIT ?", (now, now - hold, now, limit))
+async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0,
+                      lease: float = SEND_LEASE) -> list[PendingNotice]:
+    """Notices due now, claimed for `lease` seconds (no other instance sends them meanwhile; if
+    this one dies before marking them, another sends them after that). An order's notice for a
+    user who is in the middle of a dialogue (an order's questions, a top-up) waits until the
+    dialogue ends, or `hold` seconds at most, so that it does not land between a question and its
+    answer; receipts and the like never wait."""
+    async with db.transaction() as conn:
+        rows = await conn.fetchall(
+            "SELECT n.notification_id FROM notifications n"
+            " WHERE n.state = 'pending' AND n.due_at <= ? AND (n.leased_until IS NULL OR n.leased_until <= ?)"
+            " AND (n.order_id IS NULL OR n.due_at <= ? OR NOT EXISTS ("
+            "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
+            f" ORDER BY n.notification_id LIMIT ?{conn.skip_locked}", (now, now, now - hold, now, limit))
+        ids = [int(row[0]) for row in rows]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        await conn.execute(f"UPDATE notifications SET leased_until = ? WHERE notification_id IN ({marks})",
+                           (now + lease, *ids))
+        rows = await conn.fetchall(
+            "SELECT n.notification_id, n.user_id, n.text, n.button_text, n.button_data, n.attempts, n.template,"
+            " u.language, u.language_code FROM notifications n LEFT JOIN users u ON u.user_id = n.user_id"
+            f" WHERE n.notification_id IN ({marks}) ORDER BY n.notification_id", ids)
     return [PendingNotice(*row) for row in rows]
 
 
@@ -291,14 +327,22 @@ async def count_pending(db: Database) -> int:
 
 async def mark_sent(db: Database, notification_ids: list[int]) -> None:
     async with db.transaction() as conn:
-        await conn.executemany(f"UPDATE notifications SET state = 'sent', sent_at = {_NOW} WHERE notification_id = ?",
+        await conn.executemany(f"UPDATE notifications SET state = 'sent', sent_at = {NOW} WHERE notification_id = ?",
                                [(i,) for i in notification_ids])
+
+
+async def release_notices(db: Database, notification_ids: list[int]) -> None:
+    """Claimed but not sent this round (one message a second per chat): free for the next."""
+    if notification_ids:
+        marks = ",".join("?" * len(notification_ids))
+        await db.write_one(f"UPDATE notifications SET leased_until = NULL WHERE notification_id IN ({marks})",
+                           notification_ids)
 
 
 async def retry_later(db: Database, notification_id: int, due_at: float, error: str) -> None:
     async with db.transaction() as conn:
-        await conn.execute("UPDATE notifications SET attempts = attempts + 1, due_at = ?, error = ?"
-                           " WHERE notification_id = ?", (due_at, error[:300], notification_id))
+        await conn.execute("UPDATE notifications SET attempts = attempts + 1, due_at = ?, error = ?,"
+                           " leased_until = NULL WHERE notification_id = ?", (due_at, error[:300], notification_id))
 
 
 async def drop(db: Database, notification_id: int, error: str) -> None:
@@ -310,7 +354,7 @@ async def drop(db: Database, notification_id: int, error: str) -> None:
 async def mark_blocked(db: Database, user_id: int) -> None:
     """The customer blocked the bot: skip their messages (kept, not sent) until they return."""
     async with db.transaction() as conn:
-        await conn.execute(f"UPDATE users SET blocked_at = {_NOW} WHERE user_id = ?", (user_id,))
+        await conn.execute(f"UPDATE users SET blocked_at = {NOW} WHERE user_id = ?", (user_id,))
         await conn.execute("UPDATE notifications SET state = 'dropped', error = 'blocked by the user'"
                            " WHERE user_id = ? AND state = 'pending'", (user_id,))
 

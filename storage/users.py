@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.database import Database
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+from storage.changes import USER, note_change
+from storage.database import NOW, Connection, Database
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ async def touch_user(db: Database, user_id: int, first_name: str, username: str 
             "INSERT INTO users (user_id, first_name, username, language_code) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name,"
             " username = excluded.username, language_code = excluded.language_code, blocked_at = NULL,"
-            " last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            f" last_seen_at = {NOW}",
             (user_id, first_name, username, language_code),
         )
 
@@ -48,15 +46,17 @@ async def user_exists(db: Database, user_id: int) -> bool:
     return await db.fetchone("SELECT 1 FROM users WHERE user_id = ?", (user_id,)) is not None
 
 
-async def set_banned(conn: aiosqlite.Connection, user_id: int, banned: bool) -> bool:
+async def set_banned(conn: Connection, user_id: int, banned: bool) -> bool:
     """Ban or unban inside the caller's transaction; returns whether anything changed. An unbanned
     user is told again if banned once more."""
     if banned:
-        cursor = await conn.execute(f"UPDATE users SET banned_at = {_NOW}, ban_told = 0"
+        cursor = await conn.execute(f"UPDATE users SET banned_at = {NOW}, ban_told = 0"
                                     " WHERE user_id = ? AND banned_at IS NULL", (user_id,))
     else:
         cursor = await conn.execute("UPDATE users SET banned_at = NULL WHERE user_id = ? AND banned_at IS NOT NULL",
                                     (user_id,))
+    if cursor.rowcount == 1:
+        await note_change(conn, USER, user_id, now=time.time())  # other instances reload the user
     return cursor.rowcount == 1
 
 
@@ -74,7 +74,7 @@ async def claim_ban_notice(db: Database, user_id: int) -> bool:
 
 async def mark_seen(db: Database, user_id: int) -> None:
     async with db.transaction() as conn:
-        await conn.execute(f"UPDATE users SET last_seen_at = {_NOW} WHERE user_id = ?", (user_id,))
+        await conn.execute(f"UPDATE users SET last_seen_at = {NOW} WHERE user_id = ?", (user_id,))
 
 
 async def recent_users(db: Database, limit: int, leave_out: frozenset[int] = frozenset()) -> list[User]:
@@ -94,6 +94,13 @@ async def chosen_languages(db: Database) -> dict[int, str]:
 async def set_language(db: Database, user_id: int, language: str | None) -> None:
     async with db.transaction() as conn:
         await conn.execute("UPDATE users SET language = ? WHERE user_id = ?", (language, user_id))
+        await note_change(conn, USER, user_id, now=time.time())
+
+
+async def access_of(db: Database, user_id: int) -> tuple[bool, str | None]:
+    """(banned, chosen language) as stored now: what an instance keeps of a user in memory."""
+    row = await db.fetchone("SELECT banned_at, language FROM users WHERE user_id = ?", (user_id,))
+    return (row[0] is not None, row[1]) if row is not None else (False, None)
 
 
 async def reader_of(db: Database, user_id: int) -> tuple[str | None, str | None]:

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from bot.panel import PanelClient
 from bot.panel.sandbox import Dialect, SandboxClock, SandboxPanel, SandboxServer
+from tests.support import databases
 
 SANDBOX_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """On PostgreSQL (TEST_POSTGRES_URL), each test's databases are emptied for the next when it ends."""
+    yield
+    if databases.TEST_POSTGRES_URL:
+        asyncio.run(databases.release_used())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if databases.TEST_POSTGRES_URL:
+        asyncio.run(databases.drop_all())
+
+
+def pytest_report_header() -> str:
+    return f"database engine: {databases.ENGINE}"
 
 
 @pytest.fixture(params=[Dialect.V2, Dialect.V3], ids=["v2", "v3"])

@@ -18,6 +18,7 @@ from bot.settings import Settings, load_settings
 from bot.state import app_state
 from storage.users import get_user
 from tests.support.bot_runner import running_bot
+from tests.support.databases import database_url
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.shop import ADMIN_ID, PANEL_KEY, Shop, run_shop
 from tests.test_ordering_e2e import order_until_summary
@@ -32,9 +33,9 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def settings(telegram: FakeTelegram, tmp_path: Path) -> Settings:
+async def settings(telegram: FakeTelegram, tmp_path: Path) -> Settings:
     return load_settings(_env_file=None, telegram_bot_token=telegram.token, telegram_base_url=telegram.base_url,
-                         database_url=f"sqlite:///{tmp_path}/bot.db")
+                         database_url=await database_url(tmp_path / "bot.db"))
 
 
 async def test_start_greets_in_sandbox_mode_and_records_the_user(
@@ -105,7 +106,7 @@ async def test_python_m_bot_starts_against_the_embedded_sandbox(telegram: FakeTe
 
 async def test_sandbox_mode_orders_say_nothing_was_bought(telegram: FakeTelegram, tmp_path: Path) -> None:
     settings = load_settings(_env_file=None, telegram_bot_token=telegram.token, telegram_base_url=telegram.base_url,
-                             database_url=f"sqlite:///{tmp_path}/bot.db", admin_ids="900")
+                             database_url=await database_url(tmp_path / "bot.db"), admin_ids="900")
     telegram.user(900, first_name="Admin")
     async with running_bot(settings) as app:
         sandbox = app_state(app).sandbox_server

@@ -22,6 +22,7 @@ from handlers import buttons
 from handlers.buttons import DATA_LIMIT, Button, Page, parse_any
 from storage.database import open_database
 from storage.dialogues import load_dialogue, save_dialogue
+from tests.support.databases import database_at
 
 KINDS = [kind for group in buttons._KINDS.values() for kind in group]
 
@@ -106,7 +107,7 @@ async def _turn(user_id: int) -> AsyncIterator[None]:
 
 
 async def test_a_dialogue_is_stored_read_back_and_never_revived_after_the_sweep(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "d.db")
+    db = await open_database(await database_at(tmp_path / "d.db"))
     now = [1000.0]
     dialogues = Dialogues(db, timeout=60, clock=lambda: now[0])
     try:
@@ -130,7 +131,7 @@ async def test_a_dialogue_is_stored_read_back_and_never_revived_after_the_sweep(
 
 
 async def test_confirmed_nonces_are_kept_for_the_last_orders_only(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "d.db")
+    db = await open_database(await database_at(tmp_path / "d.db"))
     dialogues = Dialogues(db, timeout=60)
     try:
         nonces = []

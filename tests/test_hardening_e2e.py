@@ -20,6 +20,7 @@ from bot.panel.sandbox import FaultKind
 from bot.panel.sandbox.engine import PENDING_SECONDS, REFILL_PENDING_SECONDS, RUN_SECONDS
 from storage.orders import get_order
 from tests.support.customer import Customer
+from tests.support.databases import allow_updates, refuse_updates
 from tests.support.fake_telegram import SentMessage
 from tests.support.shop import ADMIN_ID, Shop, open_shop
 from tests.test_ordering_e2e import DRIP_FEED, SKIP, confirm, funded, order_until_summary
@@ -392,9 +393,9 @@ async def test_a_failed_write_after_add_keeps_the_panel_id_and_records_it_later(
     """Finding 6: disk full or a locked database in mark_placed lost the panel's order id: it was
     neither stored nor logged, no admin heard of it, and polling skipped the order."""
     customer = await funded(shop, 3601)
-    async with shop.state.db.transaction() as conn:  # the database refuses to record any placed order
-        await conn.execute("CREATE TRIGGER disk_full BEFORE UPDATE OF state ON orders WHEN NEW.state = 'placed'"
-                           " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    # the database refuses to record any placed order
+    await refuse_updates(shop.state.db, "disk_full", columns="state", when="NEW.state = 'placed'",
+                         message="database or disk is full")
     summary = await order_until_summary(customer, "102", ["https://instagram.com/full", "1000"])
     with caplog.at_level(logging.ERROR, logger="bot.shop.ordering"):
         text = await confirm(customer, summary)
@@ -406,8 +407,7 @@ async def test_a_failed_write_after_add_keeps_the_panel_id_and_records_it_later(
     order_id = int(re.search(r"#(\d+)", text).group(1))  # type: ignore[union-attr]
     assert (await get_order(shop.state.db, order_id)).state == "placing"  # type: ignore[union-attr]
 
-    async with shop.state.db.transaction() as conn:  # the disk has room again
-        await conn.execute("DROP TRIGGER disk_full")
+    await allow_updates(shop.state.db, "disk_full")  # the disk has room again
     shop.panel.clock.advance(DONE)
     await message_starting(customer, f"✅ Order #{order_id}")
     order = await get_order(shop.state.db, order_id)

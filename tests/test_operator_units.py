@@ -28,12 +28,13 @@ from storage.ledger import add_entry, balance_micros
 from storage.orders import NewOrder, charge_and_record
 from storage.stats import period_figures
 from storage.users import banned_ids, claim_ban_notice, touch_user
+from tests.support.databases import database_at
 from tests.test_domain import service
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> Database:
-    database = await open_database(tmp_path / "ops.db")
+    database = await open_database(await database_at(tmp_path / "ops.db"))
     yield database  # type: ignore[misc]
     await database.close()
 

@@ -22,6 +22,7 @@ from bot.shop.ordering import Duplicate, Placed, Refused, place_order, quote
 from storage.database import open_database
 from storage.orders import get_order, orders_in_state
 from tests.support.customer import Customer
+from tests.support.databases import database_at
 from tests.support.shop import ADMIN_ID, Shop, open_shop
 from tests.test_ordering_e2e import confirm, funded, order_until_summary
 
@@ -181,7 +182,7 @@ async def test_a_catalogue_with_duplicate_ids_refreshes(tmp_path: Path) -> None:
             ' "rate": "12", "min": "10", "max": "2500"}, {"service": 3, "name": "Bad", "type": "Default",'
             ' "category": "A", "rate": "-1", "min": "1", "max": "2"}]')
     transport = httpx.MockTransport(lambda request: httpx.Response(200, text=body))
-    db = await open_database(tmp_path / "c.db")
+    db = await open_database(await database_at(tmp_path / "c.db"))
     try:
         async with PanelClient("http://panel.example/api/v2", "k", transport=transport) as panel:
             fresh = (await refresh_catalogue(db, panel, Catalogue(()))).catalogue

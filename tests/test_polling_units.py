@@ -4,12 +4,12 @@ is its own unit, requests are filled to 100 ids, and refunds follow one rule per
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from bot.domain.markup import escape_stray
 from bot.domain.refunds import Held, billed_units, refund_target, settle
@@ -20,6 +20,8 @@ from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
 from storage.orders import OrderRecord, get_order
 from storage.tracking import StatusChange, apply_decisions, due_orders
+from tests.support import databases
+from tests.support.databases import allow_updates, database_at, refuse_updates
 from tests.support.ledger_check import assert_ledger_consistent
 from tests.support.orders import placed_order
 
@@ -28,7 +30,7 @@ EXACT = 1  # refunds to the micro-unit: these tests are about polling (rounding:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "bot.db")
+    database = await open_database(await database_at(tmp_path / "bot.db"))
     yield database
     await assert_ledger_consistent(database)
     await database.close()
@@ -62,9 +64,8 @@ async def test_one_orders_failed_write_leaves_the_others_stored(db: Database) ->
     good = await placed_order(db, user_id=1, panel_order_id="101", price_micros=120_000)
     bad = await placed_order(db, user_id=2, panel_order_id="102", price_micros=120_000)
     also = await placed_order(db, user_id=3, panel_order_id="103", price_micros=120_000)
-    async with db.transaction() as conn:  # the database refuses any write to one order's row
-        await conn.execute(f"CREATE TRIGGER broken BEFORE UPDATE ON orders WHEN OLD.order_id = {bad.order_id}"
-                           " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    # the database refuses any write to one order's row
+    await refuse_updates(db, "broken", when=f"OLD.order_id = {bad.order_id}", message="disk I/O error")
     canceled = {"status": "Canceled", "remains": "1000"}
     async with panel_answering({"101": canceled, "102": canceled, "103": canceled}) as client:
         report = await poll_orders(db, client, AdminAlerts([], no_alerts), now=100.0, interval=60.0, quantum=EXACT)
@@ -76,12 +77,12 @@ async def test_one_orders_failed_write_leaves_the_others_stored(db: Database) ->
     assert sorted(tuple(r) for r in refunded) == [(good.order_id, 120_000), (also.order_id, 120_000)]
     notices = await db.fetchall("SELECT order_id FROM notifications ORDER BY order_id")
     assert [r[0] for r in notices] == [good.order_id, also.order_id]
-    async with db.transaction() as conn:
-        await conn.execute("DROP TRIGGER broken")
+    await allow_updates(db, "broken")
     stuck = await get_order(db, bad.order_id)
     assert stuck is not None and stuck.panel_status is None  # untouched, asked again next cycle
 
 
+@pytest.mark.skipif(databases.ENGINE != "sqlite", reason="SQLite's own rollback of a whole transaction")
 async def test_when_the_database_undoes_the_whole_transaction_nothing_is_half_stored(db: Database) -> None:
     """On some errors (disk full, I/O) SQLite rolls the whole transaction back by itself: the
     per-order units must not go on outside it, committing some orders and not others."""
@@ -93,11 +94,12 @@ async def test_when_the_database_undoes_the_whole_transaction_nothing_is_half_st
     def canceled(order: OrderRecord, refunded: object) -> StatusChange:
         return StatusChange(order.order_id, "canceled", "Canceled", None, None, None, refund_micros=100)
 
-    with pytest.raises(sqlite3.IntegrityError, match="disk is full"):
+    with pytest.raises(DBAPIError, match="disk is full"):
         await apply_decisions(db, {o.order_id: canceled for o in orders}, now=1.0)
     assert await db.fetchall("SELECT * FROM ledger WHERE reason = 'refund'") == []
     assert await db.fetchall("SELECT * FROM notifications") == []
-    assert not db.conn.in_transaction
+    async with db.transaction():  # and the connection is not left inside it
+        pass
 
 
 async def test_an_order_whose_stored_id_cannot_be_sent_is_reported_once(db: Database) -> None:
@@ -198,13 +200,27 @@ async def test_due_orders_are_topped_up_to_full_batches_with_the_soonest_due(db:
             " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?)",
             [(f"d{i}", str(1000 + i), at) for i, at in enumerate(
                 [100.0] * 150 + [100.0 + 60 - i / 10 for i in range(60)] + [100.0 + 61 + i for i in range(40)])])
-    due = await due_orders(db, 100.0, horizon=60.0, batch=100)
+    assert await due_orders(db, 50.0, horizon=60.0, batch=100) == []  # nothing due: nothing asked early
+    due = await due_orders(db, 100.0, horizon=60.0, batch=100, lease=300.0)
     assert len(due) == 200
     assert sum(1 for o in due if o.next_poll_at == 100.0) == 150
     soonest = sorted(o.next_poll_at for o in due if o.next_poll_at != 100.0)  # type: ignore[type-var]
     assert soonest == sorted(100.0 + 60 - i / 10 for i in range(60))[:50]
-    assert len(await due_orders(db, 100.0, horizon=0.0, batch=100)) == 150  # nothing early without a horizon
-    assert await due_orders(db, 50.0, horizon=60.0, batch=100) == []  # nothing due: nothing asked early
+    # They are this poll's (another instance asking now gets none of them) until the lease runs out.
+    assert await due_orders(db, 100.0, horizon=60.0, batch=100) == []
+    again = {o.order_id for o in await due_orders(db, 400.0, horizon=0.0, batch=100)}
+    assert {o.order_id for o in due} <= again
+
+
+async def test_without_a_horizon_nothing_is_asked_early(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO users (user_id, first_name) VALUES (1, 'x')")
+        await conn.executemany(
+            "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, quantity, request_json,"
+            " price_micros, cost_micros, currency, state, panel_order_id, next_poll_at)"
+            " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?)",
+            [(f"d{i}", str(1000 + i), at) for i, at in enumerate([100.0] * 150 + [130.0] * 10)])
+    assert len(await due_orders(db, 100.0, horizon=0.0, batch=100)) == 150
 
 
 # --------------------------------------------------------------------------- the refund rule

@@ -41,6 +41,7 @@ from bot.panel.parsing import (
 from bot.shop.alerts import AdminAlerts
 from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
+from tests.support.databases import database_at
 from tests.support.ledger_check import assert_ledger_consistent
 from tests.support.orders import placed_order
 
@@ -244,7 +245,7 @@ def test_the_poll_job_survives_any_answer(world: _Loop, payload: Any, shape: int
 
     async def example() -> None:
         if world.db is None:
-            world.db = await open_database(Path(world.folder.name) / "poll.db")
+            world.db = await open_database(await database_at(Path(world.folder.name) / "poll.db"))
             await placed_order(world.db, user_id=1, panel_order_id="23501", price_micros=10_000_000,
                                request={"service": "1", "link": "x", "quantity": "1000", "runs": "10"})
             await placed_order(world.db, user_id=2, panel_order_id="23502", price_micros=2_500_000,

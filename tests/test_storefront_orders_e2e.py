@@ -121,8 +121,9 @@ async def test_the_card_says_how_long_ago(shop: Shop) -> None:
     customer = await funded(shop, 5320)
     order_id = await place(shop, customer, "https://instagram.com/earlier", service="102")
     async with shop.state.db.transaction() as conn:  # as if it had been ordered three hours ago
-        await conn.execute("UPDATE orders SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3 hours',"
-                           " '-5 minutes') WHERE order_id = ?", (order_id,))
+        earlier = datetime.now(UTC) - timedelta(hours=3, minutes=5)
+        await conn.execute("UPDATE orders SET created_at = ? WHERE order_id = ?",
+                           (earlier.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", order_id))
     card = await open_card(customer, order_id)
     assert "📅 Ordered: 3 hours ago · Updated: just now" in card.text, card.text
 

@@ -38,6 +38,7 @@ from storage.database import open_database
 from storage.ledger import balance_micros
 from storage.topups import get_star_payment
 from storage.users import touch_user
+from tests.support.databases import database_at
 from tests.support.ledger_check import assert_ledger_consistent
 
 
@@ -104,7 +105,7 @@ def test_credit_for_a_payment() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
-    database = await open_database(tmp_path / "topups.db")
+    database = await open_database(await database_at(tmp_path / "topups.db"))
     for user_id in (1, 2):
         await touch_user(database, user_id, f"user{user_id}", None, "en")
     yield database

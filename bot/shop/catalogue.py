@@ -14,6 +14,7 @@ from bot.panel import PanelClient, Service
 from storage.audit import record
 from storage.catalogue import ServiceRow, load_services, replace_services
 from storage.catalogue_rules import load_rules, set_category_markup, set_hidden
+from storage.changes import CATALOGUE, note_change
 from storage.database import Database
 from storage.kv import get_value, put_value
 
@@ -61,6 +62,7 @@ async def refresh_catalogue(db: Database, panel: PanelClient, old: Catalogue, *,
     async with db.transaction() as conn:
         await replace_services(conn, [_row(s) for s in unique.values()])
         await put_value(conn, REFRESHED_AT, str(time.time()))
+        await note_change(conn, CATALOGUE, now=time.time())  # other instances reload it
         if admin_id is not None:
             await record(conn, admin_id, "refresh", "catalogue", before=f"{len(old)} services",
                          after=f"{len(catalogue)} services (+{diff.added} -{diff.removed} ~{diff.repriced})")
@@ -84,6 +86,7 @@ async def hide(db: Database, admin_id: int, kind: str, name: str, hidden: bool) 
     """Hide or show a category (by name) or a service (by id); returns the rules now in force."""
     async with db.transaction() as conn:
         await set_hidden(conn, kind, name, hidden)
+        await note_change(conn, CATALOGUE, now=time.time())  # other instances reload it
         await record(conn, admin_id, "hide" if hidden else "show", f"{kind} {name}",
                      before="shown" if hidden else "hidden", after="hidden" if hidden else "shown")
     return await catalogue_rules(db)
@@ -94,6 +97,7 @@ async def set_markup(db: Database, admin_id: int, category: str, markup: Decimal
     """A category's own markup (None: back to PRICE_MARKUP_PERCENT); returns the rules now in force."""
     async with db.transaction() as conn:
         await set_category_markup(conn, category, markup)
+        await note_change(conn, CATALOGUE, now=time.time())  # other instances reload it
         await record(conn, admin_id, "markup", f"category {category}", before=f"{before}%",
                      after="default" if markup is None else f"{markup}%")
     return await catalogue_rules(db)
@@ -142,6 +146,10 @@ class ShopCatalogue:
     async def set_markup(self, admin_id: int, category: str, markup: Decimal | None) -> None:
         before = self._rules.category_markups.get(category, self._default_markup)
         self._adopt(self._full, await set_markup(self._db, admin_id, category, markup, before))
+
+    async def reload(self) -> None:
+        """Another instance changed the catalogue or its rules: take them as stored."""
+        self._adopt(await cached_catalogue(self._db), await catalogue_rules(self._db))
 
     def _adopt(self, full: Catalogue, rules: CatalogueRules) -> None:
         self._full, self._rules, self._visible = full, rules, visible(full, rules)

@@ -11,6 +11,7 @@ from bot import i18n
 from bot.shop.moderation import set_ban
 from storage.database import Database
 from storage.users import (
+    access_of,
     banned_ids,
     chosen_languages,
     claim_ban_notice,
@@ -99,6 +100,19 @@ class Customers:
             self._banned.discard(user_id)
             self._told.discard(user_id)
         return changed
+
+    async def reload(self, user_id: int) -> None:
+        """Another instance changed the user (a ban, a language): take it as stored."""
+        banned, language = await access_of(self._db, user_id)
+        if banned:
+            self._banned.add(user_id)
+        else:
+            self._banned.discard(user_id)
+            self._told.discard(user_id)
+        if language:
+            self._languages[user_id] = language
+        else:
+            self._languages.pop(user_id, None)
 
     def forget(self, user_id: int) -> None:
         """The user blocked the bot: recorded anew when they come back."""

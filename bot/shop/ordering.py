@@ -219,11 +219,14 @@ async def resolve_failed(db: Database, order_id: int, *, admin_id: int) -> Order
     return await get_order(db, order_id)
 
 
-async def recover_interrupted(db: Database, alerts: AdminAlerts) -> list[int]:
+async def recover_interrupted(db: Database, alerts: AdminAlerts, *, started_before: str | None = None) -> list[int]:
     """Orders left 'placing' by a stop between the charge and the panel's answer: the `add`
-    may have gone out, so they become unverified (money held) and admins are told."""
-    stuck = await orders_in_state(db, "placing")
-    for order in stuck:
-        await mark_unverified(db, order.order_id, "the bot stopped while placing it")
-        await alerts.alert(texts.ALERT_RESTART_PLACING.lazy(order_id=order.order_id))
-    return [order.order_id for order in stuck]
+    may have gone out, so they become unverified (money held) and admins are told. With several
+    instances, only those placed before `started_before` (ISO time): the rest may still be in
+    another instance's hands."""
+    recovered = []
+    for order in await orders_in_state(db, "placing", created_before=started_before):
+        if await mark_unverified(db, order.order_id, "the bot stopped while placing it"):
+            await alerts.alert(texts.ALERT_RESTART_PLACING.lazy(order_id=order.order_id))
+            recovered.append(order.order_id)
+    return recovered

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from bot import texts
 from bot.domain.money import Money, from_micros, source_money, to_micros
@@ -32,7 +31,7 @@ from bot.domain.topup import (
 )
 from bot.shop import outbox
 from storage.audit import record
-from storage.database import Database
+from storage.database import Connection, Database
 from storage.ledger import add_entry, balance_micros
 from storage.topups import (
     StarPayment,
@@ -50,9 +49,6 @@ from storage.topups import (
     undo_refund,
 )
 from storage.tracking import mark_sent, queue_notice
-
-if TYPE_CHECKING:  # the transaction's connection, only passed on to storage
-    import aiosqlite
 
 # --------------------------------------------------------------------------- Stars
 
@@ -197,7 +193,7 @@ async def _refund_lock(payment_id: int) -> AsyncIterator[None]:
             _refund_locks.pop(payment_id, None)
 
 
-async def _tell_refunded(conn: aiosqlite.Connection, payment: StarPayment, balance_micros_now: int) -> None:
+async def _tell_refunded(conn: Connection, payment: StarPayment, balance_micros_now: int) -> None:
     """The customer's message, in the outbox in the same transaction as the refund."""
     await queue_notice(conn, outbox.notice(payment.user_id, texts.STARS_REFUNDED_CUSTOMER.lazy(
         stars=payment.stars, amount=Money(from_micros(payment.amount_micros), payment.currency),
@@ -323,6 +319,7 @@ async def request_manual_topup(db: Database, user_id: int, amount: Decimal, curr
                                reference: str = "", photo_file_id: str | None = None) -> int:
     """Record a request for the admins; at most MAX_PENDING_MANUAL wait per customer."""
     async with db.transaction() as conn:
+        await conn.lock_user(user_id)
         if await count_pending_manual(conn, user_id) >= MAX_PENDING_MANUAL:
             raise TooManyPending
         return await insert_topup(conn, user_id, "manual", to_micros(amount), currency, reference=reference,

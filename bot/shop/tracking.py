@@ -40,6 +40,7 @@ from storage.database import Database
 from storage.ledger import Refunded
 from storage.orders import OrderRecord, get_order
 from storage.tracking import (
+    POLL_LEASE,
     Decide,
     Notice,
     StatusChange,
@@ -191,12 +192,14 @@ def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, 
 
 
 async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
-                      interval: float, quantum: int, early: float | None = None) -> PollReport:
+                      interval: float, quantum: int, early: float | None = None,
+                      lease: float = POLL_LEASE) -> PollReport:
     """One cycle: every due order, topped up to full batches of 100 with the orders due soonest
     (at most `early` seconds early, one interval by default), so N open orders cost about
     ceil(N / 100) status requests a cycle however their schedules drifted apart. `quantum`: the
-    price step partial refunds are rounded down to (bot/domain/refunds.py)."""
-    due = await due_orders(db, now, horizon=interval if early is None else early, batch=BATCH_LIMIT)
+    price step partial refunds are rounded down to (bot/domain/refunds.py). The orders are this
+    instance's for `lease` seconds (storage/tracking.py `due_orders`)."""
+    due = await due_orders(db, now, horizon=interval if early is None else early, batch=BATCH_LIMIT, lease=lease)
     if not due:
         return PollReport()
     results = await panel.statuses(order.panel_order_id or "" for order in due)

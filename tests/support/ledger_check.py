@@ -48,6 +48,7 @@ async def assert_ledger_consistent(db: Database) -> None:
     for order_id, charged, refunded, charges in await db.fetchall(
             "SELECT order_id, -SUM(CASE WHEN reason = 'order' THEN amount_micros ELSE 0 END),"
             " SUM(CASE WHEN reason = 'refund' THEN amount_micros ELSE 0 END),"
-            " SUM(reason = 'order') FROM ledger WHERE order_id IS NOT NULL GROUP BY order_id"):
+            " SUM(CASE WHEN reason = 'order' THEN 1 ELSE 0 END) FROM ledger WHERE order_id IS NOT NULL"
+            " GROUP BY order_id"):
         assert charges <= 1, f"order {order_id} charged {charges} times"
         assert 0 <= refunded <= charged, f"order {order_id}: refunded {refunded} of a charge of {charged}"

@@ -21,6 +21,7 @@ from storage.dialogues import DialogueRow, load_dialogue
 from storage.ledger import balance_micros
 from tests.support.bot_runner import running_bot
 from tests.support.customer import Customer
+from tests.support.databases import database_url
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.ledger_check import assert_ledger_consistent
 
@@ -70,7 +71,7 @@ async def run_shop(tmp_path: Path, telegram: FakeTelegram, server: SandboxServer
     values: dict[str, Any] = {
         "telegram_bot_token": telegram.token, "telegram_base_url": telegram.base_url,
         "panel_api_url": server.api_url, "panel_api_key": PANEL_KEY, "panel_timeout_seconds": 1,
-        "database_url": f"sqlite:///{tmp_path}/shop.db", "admin_ids": str(ADMIN_ID),
+        "database_url": await database_url(tmp_path / "shop.db"), "admin_ids": str(ADMIN_ID),
     } | overrides
     settings = load_settings(_env_file=None, **values)
     telegram.user(ADMIN_ID, first_name="Admin")
