@@ -27,7 +27,7 @@ from bot.dialogue import Dialogues
 from bot.notifier import BULK_PER_SECOND, Notifier
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
-from bot.rate_limit import SlidingWindowRateLimiter
+from bot.rate_limit import build_rate_limiter
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
@@ -66,7 +66,7 @@ def build_application(settings: Settings, *, freeze_heap: bool = False) -> Appli
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text in bot/texts.py is HTML
-        .rate_limiter(SlidingWindowRateLimiter(max_retries=3))
+        .rate_limiter(build_rate_limiter(settings))  # shared by every instance with REDIS_URL
         .request(AiohttpRequest())
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .concurrent_updates(PerUserUpdateProcessor())

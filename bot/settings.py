@@ -11,7 +11,7 @@ import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     manual_topup_text: str | None = None
     support_contact: str | None = None
     log_level: str = "INFO"
+    redis_url: SecretStr | None = None  # several instances share Telegram's limits through it
+    redis_prefix: str = "smmbot:"
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -129,6 +131,31 @@ class Settings(BaseSettings):
         raise ValueError("must look like sqlite:///data/bot.db (relative), sqlite:////abs/path.db,"
                          " or postgresql://user:password@host:5432/dbname")
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None  # empty: one instance, limits counted in the process
+        if not isinstance(text, str):
+            return value
+        text = text.strip()
+        parts = urlsplit(text)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError("must be a redis:// (or rediss://) URL, e.g. redis://127.0.0.1:6379/0")
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError:
+            raise ValueError("has a port that is not a number") from None
+        return text
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _redis_prefix(cls, value: str) -> str:
+        if not value or len(value) > 64 or any(char.isspace() for char in value):
+            raise ValueError("must be 1 to 64 characters without spaces, e.g. smmbot:")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -168,6 +195,10 @@ class Settings(BaseSettings):
             values.append(password)
         if self.panel_api_key is not None:
             values.append(self.panel_api_key.get_secret_value())
+        if self.redis_url is not None:
+            password = urlsplit(self.redis_url.get_secret_value()).password
+            if password:  # as written in the URL, and decoded (as a library might print it)
+                values += [password] if unquote(password) == password else [password, unquote(password)]
         return [value for value in values if value]
 
 

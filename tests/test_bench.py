@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,4 +55,20 @@ def test_hostile_panel_soak_runs_and_checks_its_targets() -> None:
                    "held for an admin == the Partial packages, and only they",
                    "refunds == undelivered share, to the cent, for every order"):
         assert f"PASS  {target}" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0
+
+
+def test_shared_limit_bench_holds_30_a_second_across_instances() -> None:
+    redis_url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+    result = subprocess.run(  # noqa: S603 - our own bench, and the test's Redis
+        [sys.executable, "bench/shared_limit.py", "--messages", "90", "--samples", "100", "--redis", redis_url],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    if result.returncode == 2 and result.stdout.startswith("no Redis"):
+        pytest.skip(result.stdout.strip())
+    assert "instances: 3, messages: 90 to 90 chats, sent: 90" in result.stdout, result.stdout + result.stderr
+    assert "most messages in any 1-second window: " in result.stdout
+    assert "added by the Redis round trip: p50 " in result.stdout
+    assert "PASS  at most 30 messages in any 1-second window, all sent" in result.stdout, result.stdout
     assert result.returncode == 0
