@@ -16,5 +16,7 @@ RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /da
 USER bot
 VOLUME ["/data"]
 ENV DATABASE_URL=sqlite:////data/bot.db
+# The HTTP server (webhook mode, or HTTP_PORT with polling): set HTTP_LISTEN=0.0.0.0 to reach it.
+EXPOSE 8080
 
 CMD ["python", "-m", "bot"]

@@ -1,7 +1,8 @@
-"""`python -m bot`: start the bot (long polling) until Ctrl+C or SIGTERM."""
+"""`python -m bot`: start the bot (long polling, or a webhook with WEBHOOK_URL) until Ctrl+C or SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
 
@@ -9,8 +10,10 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
+from bot.http_server import HttpServerError
 from bot.logging_setup import configure_logging
 from bot.settings import ConfigError, load_settings
+from bot.webhook import WebhookRefused, serve_webhook
 
 
 def main() -> int:
@@ -19,9 +22,16 @@ def main() -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings.log_level_number, settings.secrets())
+    configure_logging(settings.log_level_number, settings.secrets(), settings.log_format)
     try:
-        build_application(settings, freeze_heap=True).run_polling(allowed_updates=Update.ALL_TYPES)
+        application = build_application(settings, freeze_heap=True)
+        if settings.webhook:
+            asyncio.run(serve_webhook(application, settings))
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except (HttpServerError, WebhookRefused) as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
     except InvalidToken:
         print("Configuration error: TELEGRAM_BOT_TOKEN was refused by the Bot API server. "
               "Copy the token from @BotFather again.", file=sys.stderr)

@@ -24,6 +24,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from bot import i18n, texts
 from bot.broadcaster import Broadcaster
 from bot.dialogue import Dialogues
+from bot.http_server import start_http_server, stop_http_server
+from bot.metrics import Metrics
 from bot.notifier import BULK_PER_SECOND, Notifier
 from bot.panel import PanelClient, PanelError
 from bot.panel.sandbox import SandboxPanel, SandboxServer
@@ -36,7 +38,7 @@ from bot.shop.ordering import record_unrecorded, recover_interrupted
 from bot.shop.panel_watch import check_balance
 from bot.shop.sync import ChangeWatcher
 from bot.shop.tracking import PollReport, poll_orders, poll_refills
-from bot.state import AppState, app_state, find_app_state, pop_app_state, set_app_state
+from bot.state import AppState, app_state, find_app_state, metrics_of, pop_app_state, set_app_state, set_metrics
 from bot.telegram_request import AiohttpRequest
 from bot.update_processor import PerUserUpdateProcessor
 from handlers.dialogues import announce_expired
@@ -59,22 +61,33 @@ SANDBOX_WARNING = (
 def build_application(settings: Settings, *, freeze_heap: bool = False) -> Application:  # type: ignore[type-arg]
     """`freeze_heap`: for a process that runs only this bot (`python -m bot`), see `_startup`."""
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        await start_http_server(application, settings)  # first: a port taken stops the bot before anything runs
         await _startup(application, settings, freeze_heap=freeze_heap)
 
-    application = (
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        await stop_http_server(application)
+        await _shutdown(application)
+
+    metrics = Metrics()  # this application's own registry (bot/metrics.py)
+    processor = PerUserUpdateProcessor()
+    processor.observe = metrics.observe_update
+    builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text in bot/texts.py is HTML
         .rate_limiter(build_rate_limiter(settings))  # shared by every instance with REDIS_URL
-        .request(AiohttpRequest())
+        .request(AiohttpRequest(on_flood=metrics.observe_telegram_flood))
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .concurrent_updates(PerUserUpdateProcessor())
+        .concurrent_updates(processor)
         .post_init(post_init)
         .post_stop(_stop)
-        .post_shutdown(_shutdown)
-        .build()
+        .post_shutdown(post_shutdown)
     )
+    if settings.webhook:  # updates come in on our HTTP server (bot/http_server.py), not by polling
+        builder = builder.updater(None)
+    application = builder.build()
+    set_metrics(application, metrics)
     register_handlers(application, settings.admin_ids)
     application.add_error_handler(_on_error)
     return application
@@ -93,7 +106,7 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
         assert settings.panel_api_url is not None and settings.panel_api_key is not None
         api_url, api_key = settings.panel_api_url, settings.panel_api_key.get_secret_value()
     panel = PanelClient(api_url, api_key, timeout=settings.panel_timeout_seconds,
-                        max_concurrency=settings.panel_max_concurrency)
+                        max_concurrency=settings.panel_max_concurrency, observe=metrics_of(application).observe_panel)
 
     async def send_alert(chat_id: int, text: object) -> object:
         return await application.bot.send_message(chat_id, text)  # type: ignore[arg-type]  # rendered on the wire

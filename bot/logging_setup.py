@@ -1,14 +1,20 @@
 """Logging that can never leak a secret.
 
-Every record passes a filter that replaces the panel key and the bot token with `***`, whatever
-library wrote it (httpx logs request URLs, and Bot API URLs contain the token).
+Every record passes a filter that replaces the secrets (the panel key, the bot token, the
+webhook secret) with `***`, whatever library wrote it (httpx logs request URLs, and Bot API URLs
+contain the token). Lines are text, or one JSON object each (`LOG_FORMAT=json`) for a log
+collector; the filter runs before either formatter, so both get the redacted record.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
@@ -28,14 +34,39 @@ class RedactSecrets(logging.Filter):
                 text = text.replace(secret, "***")
             record.exc_text = text
             record.exc_info = None
+        if record.stack_info:
+            for secret in self._secrets:
+                record.stack_info = record.stack_info.replace(secret, "***")
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
 
 
-def configure_logging(level: int, secrets: Iterable[str]) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (ISO 8601, UTC), level, logger, message, and exc (the
+    traceback) or stack when the record has one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:  # (without the filter: RedactSecrets renders it)
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        # ensure_ascii off: customers' names and texts stay readable; a newline is escaped either way.
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: int, secrets: Iterable[str], log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -8,6 +8,7 @@ Secrets are SecretStr, so neither a repr nor a validation error ever shows them.
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,12 @@ DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 IdList = Annotated[frozenset[int], NoDecode]
 AmountList = Annotated[tuple[Decimal, ...], NoDecode]
+DEFAULT_HTTP_PORT = 8080  # the webhook server's port when HTTP_PORT is not set
+# Telegram's rule for a webhook's secret_token; also what lets it travel in a header unquoted.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Paths the HTTP server answers itself (bot/http_server.py): the webhook cannot take one of them.
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram delivers webhooks to
+RESERVED_HTTP_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class ConfigError(Exception):
@@ -56,6 +63,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     redis_url: SecretStr | None = None  # several instances share Telegram's limits through it
     redis_prefix: str = "smmbot:"
+    log_format: str = "text"
+    # Webhook mode (bot/webhook.py): Telegram posts updates to WEBHOOK_URL, served on HTTP_LISTEN:HTTP_PORT.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    http_listen: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port (tests)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -77,7 +90,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
-    @field_validator("panel_low_balance", "stars_per_unit", "manual_topup_text", "support_contact", mode="before")
+    @field_validator("panel_low_balance", "stars_per_unit", "manual_topup_text", "support_contact", "webhook_url",
+                     "webhook_secret", "http_port", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -164,6 +178,54 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return fmt
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https URL (Telegram posts updates over HTTPS only)")
+        if parts.port not in (None, *WEBHOOK_PORTS):
+            raise ValueError("may only use the port 443, 80, 88 or 8443 (the ones Telegram posts to)")
+        if not re.fullmatch(r"[A-Za-z0-9/_.~-]*", parts.path):  # served as a fixed route (bot/http_server.py)
+            raise ValueError("may only use letters, digits and / _ . ~ - in its path")
+        if (parts.path or "/") in RESERVED_HTTP_PATHS:
+            raise ValueError(f"must not use the path {parts.path} (the bot's HTTP server answers it itself)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value().strip()):
+            raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
+    @field_validator("http_listen")
+    @classmethod
+    def _http_listen(cls, value: str) -> str:
+        value = value.strip() or "127.0.0.1"
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]+", value):
+            raise ValueError("must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_secret_with_url(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if not self.webhook_url:
+            self.webhook_secret = None  # polling: no request is ever checked against it
+        return self
+
     @model_validator(mode="after")
     def _panel_key_with_url(self) -> Settings:
         if self.panel_api_url and not (self.panel_api_key and self.panel_api_key.get_secret_value().strip()):
@@ -184,22 +246,44 @@ class Settings(BaseSettings):
         return Path(self.database_url.removeprefix("sqlite:///"))
 
     @property
+    def webhook(self) -> bool:
+        """Webhook mode: updates come in on the bot's HTTP server instead of by long polling."""
+        return self.webhook_url is not None
+
+    @property
+    def webhook_path(self) -> str:
+        """https://bot.example.com/tg/hook → /tg/hook: where the HTTP server takes updates."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    @property
+    def http_server_port(self) -> int | None:
+        """The HTTP server's port; None: no server (polling without HTTP_PORT)."""
+        if self.http_port is None and self.webhook:
+            return DEFAULT_HTTP_PORT
+        return self.http_port
+
+    @property
     def log_level_number(self) -> int:
         return logging.getLevelName(self.log_level)
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
-        values = [self.telegram_bot_token.get_secret_value()]
-        password = urlsplit(self.database_url).password if "://" in self.database_url else None
-        if password:
-            values.append(password)
+        values = [self.telegram_bot_token.get_secret_value(), *_password_of(self.database_url)]
         if self.panel_api_key is not None:
             values.append(self.panel_api_key.get_secret_value())
         if self.redis_url is not None:
-            password = urlsplit(self.redis_url.get_secret_value()).password
-            if password:  # as written in the URL, and decoded (as a library might print it)
-                values += [password] if unquote(password) == password else [password, unquote(password)]
+            values += _password_of(self.redis_url.get_secret_value())
+        if self.webhook_secret is not None:
+            values.append(self.webhook_secret.get_secret_value())
         return [value for value in values if value]
+
+
+def _password_of(url: str) -> list[str]:
+    """A URL's password as written, and decoded (as a library might print it)."""
+    password = urlsplit(url).password if "://" in url else None
+    if not password:
+        return []
+    return [password] if unquote(password) == password else [password, unquote(password)]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -18,6 +18,7 @@ from bot.domain.money import quantum_micros
 from bot.domain.order_form import OrderDraft
 from bot.domain.pricing import price_per_1000
 from bot.domain.throttle import Throttle
+from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.panel import PanelClient, Service
 from bot.panel.sandbox import SandboxServer
@@ -30,6 +31,7 @@ from bot.shop.sync import ChangeWatcher
 from storage.database import Database
 
 _KEY = "app_state"
+_METRICS = "metrics"  # made with the Application (bot/app.py), before the state
 
 
 @dataclass
@@ -114,3 +116,11 @@ def find_app_state(application: Application) -> AppState | None:  # type: ignore
 
 def pop_app_state(application: Application) -> AppState | None:  # type: ignore[type-arg]
     return application.bot_data.pop(_KEY, None)
+
+
+def set_metrics(application: Application, metrics: Metrics) -> None:  # type: ignore[type-arg]
+    application.bot_data[_METRICS] = metrics
+
+
+def metrics_of(application: Application) -> Metrics:  # type: ignore[type-arg]
+    return application.bot_data[_METRICS]

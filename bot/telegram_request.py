@@ -24,6 +24,7 @@ import json
 import os
 import re
 import ssl
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import aiohttp
@@ -57,16 +58,21 @@ def _redacted(text: str) -> str:
 class AiohttpRequest(BaseRequest):
     """Defaults are HTTPXRequest's: 256 connections, 5 s read/write/connect, 1 s pool, 20 s media write."""
 
-    __slots__ = ("_connect", "_media_write", "_pool", "_pool_size", "_read", "_session", "_slots", "_write")
+    __slots__ = ("_connect", "_media_write", "_on_flood", "_pool", "_pool_size", "_read", "_session", "_slots",
+                 "_write")
 
     def __init__(self, connection_pool_size: int = 256, *, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
-                 pool_timeout: float | None = 1.0, media_write_timeout: float | None = 20.0) -> None:
+                 pool_timeout: float | None = 1.0, media_write_timeout: float | None = 20.0,
+                 on_flood: Callable[[str], None] | None = None) -> None:
+        """`on_flood(method)` is told of every 429 the Bot API answers (bot/metrics.py); the retry
+        itself is the rate limiter's (bot/rate_limit.py)."""
         self._pool_size = connection_pool_size
         self._read, self._write, self._connect = read_timeout, write_timeout, connect_timeout
         self._pool, self._media_write = pool_timeout, media_write_timeout
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(connection_pool_size)  # made again in initialize, in its event loop
+        self._on_flood = on_flood
 
     @property
     def read_timeout(self) -> float | None:
@@ -126,6 +132,8 @@ class AiohttpRequest(BaseRequest):
         try:
             async with session.request(method, url, data=body, headers=headers, timeout=timeout,
                                        allow_redirects=False) as response:
+                if response.status == 429 and self._on_flood is not None:
+                    self._on_flood(url.rpartition("/")[2])  # the method: the token is in the part before
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors; the outcome is unknown
             raise TimedOut(_redacted(f"aiohttp.{type(exc).__name__}: {exc}")) from None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
@@ -50,6 +51,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self.session: Callable[[int], AbstractAsyncContextManager[object]] | None = None
         # The locale a user's update is handled in (bot/i18n.py; set at start-up).
         self.reader: Callable[[User], str] | None = None
+        # Told how long each update took, its turn's wait included (bot/metrics.py; set at build time).
+        self.observe: Callable[[object, float], None] | None = None
 
     def defer(self, call: Coroutine[Any, Any, Any]) -> None:
         """Run `call` once no update is being handled, or after DEFER_AT_MOST seconds."""
@@ -82,12 +85,15 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         current_processor.set(self)
         self._handling += 1
         self._idle_event().clear()
+        started = time.perf_counter()
         try:
             await self._in_turn(update, coroutine)
         finally:
             self._handling -= 1
             if not self._handling:
                 self._idle_event().set()
+            if self.observe is not None:
+                self.observe(update, time.perf_counter() - started)
 
     async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _owner(update)

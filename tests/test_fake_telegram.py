@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -37,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.support.fake_telegram import Charge, FakeTelegram, FakeUser, PaymentResult, SentMessage
+from tests.support.fake_telegram import SECRET_HEADER, Charge, FakeTelegram, FakeUser, PaymentResult, SentMessage
 from tests.support.telegram_html import parse_html, utf16_len
 
 pytestmark = pytest.mark.timeout(10)
@@ -1098,3 +1100,111 @@ async def test_a_send_whose_answer_was_lost_still_counts_against_the_flood_limit
         with pytest.raises(RetryAfter):
             await bot.send_message(USER_ID, "too soon")
         assert [m.text for m in tg.messages(USER_ID)] == ["sent, answer lost"]
+
+
+# --------------------------------------------------------------------------- webhook delivery
+
+
+class WebhookTarget:
+    """A loopback HTTP server standing in for one instance of a bot: it records every POST and
+    answers `fail_first` of them with 500."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.fail_first = fail_first
+        self.received: list[tuple[str, str | None, dict[str, Any]]] = []  # (path, secret header, update)
+        self.accepted: list[int] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> WebhookTarget:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._take)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _take(self, request: web.Request) -> web.Response:
+        update = await request.json()
+        self.received.append((request.path, request.headers.get(SECRET_HEADER), update))
+        if len(self.received) <= self.fail_first:
+            return web.Response(status=500)
+        self.accepted.append(update["update_id"])
+        return web.Response(status=200)
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released): a target that refuses connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_webhook_updates_are_posted_with_the_secret_and_retried_until_taken(
+        tg: FakeTelegram, bot: Bot) -> None:
+    tg.webhook_retry_base = 0.01
+    async with WebhookTarget(fail_first=2) as target:
+        assert await bot.set_webhook("https://shop.example/tg/hook?x=1", secret_token="s3cret-_Z",
+                                     allowed_updates=["message"])
+        tg.deliver_webhooks_to([target.url])
+        ann, bob = tg.user(USER_ID), tg.user(USER_ID + 1, "Bob")
+        for text in ("one", "two", "three"):
+            await ann.send(text)
+        await bob.send("hi")
+        reaction = await tg.push_update({"message_reaction": {"chat": ann.chat_dict()}})  # not allowed
+        await tg.wait_delivered()
+        assert {(path, secret) for path, secret, _ in target.received} == {("/tg/hook", "s3cret-_Z")}
+        text_of = {u["update_id"]: u["message"]["text"] for _, _, u in target.received}
+        texts_taken = [text_of[update_id] for update_id in target.accepted]
+        assert [t for t in texts_taken if t != "hi"] == ["one", "two", "three"]  # one chat: in order
+        assert sorted(texts_taken) == ["hi", "one", "three", "two"]  # each taken once
+        failed = [d for d in tg.webhook_deliveries if not d.ok]
+        assert len(failed) == 2 and all(d.status == 500 for d in failed)
+        assert [u["update_id"] for u in tg.pending_updates] == [reaction]
+        info = await bot.get_webhook_info()
+        assert info.url == "https://shop.example/tg/hook?x=1" and info.pending_update_count == 1
+        assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+
+
+async def test_webhook_delivery_goes_round_the_targets_and_past_a_dead_one(tg: FakeTelegram, bot: Bot) -> None:
+    tg.webhook_retry_base = 0.01
+    async with WebhookTarget() as first, WebhookTarget() as second:
+        dead = f"http://127.0.0.1:{free_port()}"
+        await bot.set_webhook("https://shop.example/hook", secret_token="abc")
+        users = [tg.user(USER_ID + i, f"U{i}") for i in range(6)]
+        for user in users:  # held: no target yet
+            await user.send("/start")
+        tg.deliver_webhooks_to([first.url, dead, second.url])
+        await tg.wait_delivered()
+        assert len(first.accepted) + len(second.accepted) == 6 and first.accepted and second.accepted
+        refused = [d for d in tg.webhook_deliveries if d.target.startswith(dead)]
+        assert refused and all(d.status is None and d.error and d.error.startswith("Connection failed")
+                               for d in refused)
+        tg.deliver_webhooks_to([second.url], mode="random", seed=3)
+        await users[0].send("again")
+        await tg.wait_delivered()
+        assert second.received[-1][2]["message"]["text"] == "again"
+
+
+async def test_no_delivery_without_a_webhook_and_a_bad_secret_is_refused(tg: FakeTelegram, bot: Bot) -> None:
+    async with WebhookTarget() as target:
+        tg.deliver_webhooks_to([target.url])
+        await tg.user(USER_ID).send("polled")
+        with pytest.raises(BadRequest, match=r"(?i)secret token contains unallowed characters"):
+            await bot.set_webhook("https://shop.example/hook", secret_token="no spaces")
+        with pytest.raises(AssertionError, match="no webhook is set"):
+            await tg.wait_delivered()
+        assert [u["message"]["text"] for u in await bot.get_updates()] == ["polled"]
+        assert target.received == []
+        await bot.set_webhook("https://shop.example/hook", secret_token="ok")
+        await tg.wait_delivered()
+        assert [u["message"]["text"] for _, _, u in target.received] == ["polled"]
+        assert await bot.delete_webhook()
+        await tg.user(USER_ID).send("after")
+        assert [u.message.text for u in await bot.get_updates(offset=0)] == ["after"]
+        assert len(target.received) == 1

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No variable from the developer's shell or .env file may leak into these tests."""
     for name in list(os.environ):
-        if name.startswith(("TELEGRAM_", "PANEL_", "DATABASE_", "ADMIN_", "ALLOWED_", "PRICE_", "POLL_", "LOG_")):
+        if name.startswith(("TELEGRAM_", "PANEL_", "DATABASE_", "ADMIN_", "ALLOWED_", "PRICE_", "POLL_", "LOG_",
+                            "WEBHOOK_", "HTTP_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -35,6 +36,29 @@ def test_defaults_mean_sandbox_mode() -> None:
     assert settings.price_markup_percent == Decimal(0)
     assert settings.poll_interval_seconds == 60
     assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
+    assert not settings.webhook and settings.webhook_secret is None
+    assert settings.http_listen == "127.0.0.1" and settings.http_server_port is None  # polling: no server
+
+
+def test_webhook_mode_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com/tg/hook-1")
+    monkeypatch.setenv("WEBHOOK_SECRET", "Abc_123-xyz")
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    settings = load_settings(_env_file=None, telegram_bot_token=TOKEN)
+    assert settings.webhook and settings.webhook_path == "/tg/hook-1"
+    assert settings.http_server_port == 8080 and settings.http_listen == "127.0.0.1"
+    assert settings.log_format == "json"
+    assert settings.secrets() == [TOKEN, "Abc_123-xyz"]  # redacted from every log line
+    assert "Abc_123-xyz" not in repr(settings)
+    own_port = load_settings(_env_file=None, telegram_bot_token=TOKEN, http_port="9000", http_listen="10.0.0.5",
+                             webhook_url="https://bot.example.com:8443/x", webhook_secret="s")
+    assert (own_port.http_server_port, own_port.http_listen, own_port.webhook_path) == (9000, "10.0.0.5", "/x")
+    assert load_settings(_env_file=None, telegram_bot_token=TOKEN, webhook_secret="s",
+                         webhook_url="https://bot.example.com").webhook_path == "/"
+    polling = load_settings(_env_file=None, telegram_bot_token=TOKEN, webhook_url="", http_port="9100")
+    assert not polling.webhook and polling.webhook_secret is None and polling.http_server_port == 9100
+    assert polling.secrets() == [TOKEN]  # a secret without a webhook is never used
 
 
 def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,6 +111,23 @@ def test_the_example_env_file_is_valid() -> None:
         ({"topup_presets": "5,x"}, "TOPUP_PRESETS must be amounts separated by commas"),
         ({"topup_presets": "1e999999999"}, "TOPUP_PRESETS must be amounts from 0.01 to 1000000000"),
         ({"stars_per_unit": "0"}, "STARS_PER_UNIT input should be greater than 0"),
+        ({"webhook_url": "https://b.example/hook"}, "WEBHOOK_SECRET is required when WEBHOOK_URL is set"),
+        ({"webhook_url": "http://b.example/hook", "webhook_secret": "abc"}, "WEBHOOK_URL must be an https URL"),
+        ({"webhook_url": "https:///hook", "webhook_secret": "abc"}, "WEBHOOK_URL must be an https URL"),
+        ({"webhook_url": "https://b.example:8000/hook", "webhook_secret": "abc"},
+         "WEBHOOK_URL may only use the port 443, 80, 88 or 8443"),
+        ({"webhook_url": "https://b.example/metrics", "webhook_secret": "abc"},
+         "WEBHOOK_URL must not use the path /metrics"),
+        ({"webhook_url": "https://b.example/{hook}", "webhook_secret": "abc"},
+         "WEBHOOK_URL may only use letters, digits and / _ . ~ - in its path"),
+        ({"webhook_url": "https://b.example/hook", "webhook_secret": "has space"},
+         "WEBHOOK_SECRET must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"),
+        ({"webhook_url": "https://b.example/hook", "webhook_secret": "x" * 257},
+         "WEBHOOK_SECRET must be 1 to 256 characters"),
+        ({"http_port": "70000"}, "HTTP_PORT input should be less than or equal to 65535"),
+        ({"http_port": "web"}, "HTTP_PORT input should be a valid integer"),
+        ({"http_listen": "a b"}, "HTTP_LISTEN must be an IP address or a host name"),
+        ({"log_format": "xml"}, "LOG_FORMAT must be text or json"),
     ],
 )
 def test_bad_settings_name_the_variable(overrides: dict[str, str], expected: str) -> None:
@@ -109,6 +150,10 @@ def test_secrets_stay_out_of_reprs_and_errors() -> None:
     with pytest.raises(ConfigError) as bad_token:
         load_settings(_env_file=None, telegram_bot_token="12345:")
     assert "12345:" not in str(bad_token.value)
+    with pytest.raises(ConfigError) as bad_secret:
+        load_settings(_env_file=None, telegram_bot_token=TOKEN, webhook_url="https://b.example/hook",
+                      webhook_secret="almost-right-but-for-this!")
+    assert "almost-right" not in str(bad_secret.value)
 
 
 def run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

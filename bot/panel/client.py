@@ -63,6 +63,10 @@ from bot.panel.values import to_id
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Told of each request: (action, outcome, seconds), outcome "ok", "error" (the panel said no) or
+# what went wrong on the way ("unreachable", "timeout", "rate_limited", "bad_response", "auth",
+# "aborted": cancelled before an answer).
+Observer = Callable[[str, str, float], None]
 BATCH_LIMIT = 100  # ids per request, as every panel documents
 # A catalogue of 10,000 services is about 5 MB; anything larger is not an answer we can use.
 MAX_BODY_BYTES = 16_000_000
@@ -89,7 +93,9 @@ class PanelClient:
         backoff_max: float = 10.0,
         user_agent: str = DEFAULT_USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: Observer | None = None,
     ) -> None:
+        """`observe(action, outcome, seconds)` is told of every request sent (bot/metrics.py)."""
         if max_concurrency < 1 or read_attempts < 1:
             raise ValueError("max_concurrency and read_attempts must be at least 1")
         self.api_url = api_url
@@ -109,6 +115,7 @@ class PanelClient:
         )
         # Learned per panel: does it take the many-ids form of these actions?
         self._takes_many: dict[str, bool] = {}
+        self._observe = observe
 
     def __repr__(self) -> str:
         return f"PanelClient(api_url={self.api_url!r})"
@@ -126,22 +133,35 @@ class PanelClient:
 
     async def _post_once(self, action: str, params: dict[str, str]) -> tuple[int, Any]:
         """One request: (HTTP status, decoded JSON), or the PanelError for what went wrong."""
-        form = {"key": self._key.get_secret_value(), "action": action, **params}
-        async with self._gate:
+        async with self._gate:  # timed from here: a wait for a free slot is not the panel's latency
             started = time.perf_counter()
+            outcome = "aborted"  # cancelled (a caller's deadline) until the request ends
             try:
-                # httpx's timeouts are per step; the deadline also ends an answer that trickles in.
-                async with asyncio.timeout(2 * self._timeout), \
-                        self._http.stream("POST", self.api_url, data=form) as response:
-                    content = await _read_capped(response, MAX_BODY_BYTES)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise PanelUnreachable(f"could not connect to the panel ({type(exc).__name__})") from None
-            except (httpx.TimeoutException, TimeoutError):
-                raise PanelTransportError(f"the panel did not answer within {self._timeout:g}s") from None
-            except httpx.TransportError as exc:
-                raise PanelTransportError(f"the connection to the panel broke ({type(exc).__name__})") from None
-            except httpx.HTTPError as exc:  # e.g. a body that does not match its Content-Encoding
-                raise PanelBadResponse(f"the panel's answer could not be read ({type(exc).__name__})") from None
+                status, payload = await self._exchange(action, params, started)
+                outcome = "ok" if error_message(payload) is None else "error"
+                return status, payload
+            except PanelError as exc:
+                outcome = _outcome(exc)
+                raise
+            finally:
+                if self._observe is not None:
+                    self._observe(action, outcome, time.perf_counter() - started)
+
+    async def _exchange(self, action: str, params: dict[str, str], started: float) -> tuple[int, Any]:
+        form = {"key": self._key.get_secret_value(), "action": action, **params}
+        try:
+            # httpx's timeouts are per step; the deadline also ends an answer that trickles in.
+            async with asyncio.timeout(2 * self._timeout), \
+                    self._http.stream("POST", self.api_url, data=form) as response:
+                content = await _read_capped(response, MAX_BODY_BYTES)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise PanelUnreachable(f"could not connect to the panel ({type(exc).__name__})") from None
+        except (httpx.TimeoutException, TimeoutError):
+            raise PanelTransportError(f"the panel did not answer within {self._timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise PanelTransportError(f"the connection to the panel broke ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:  # e.g. a body that does not match its Content-Encoding
+            raise PanelBadResponse(f"the panel's answer could not be read ({type(exc).__name__})") from None
         if content is None:
             raise PanelBadResponse(f"the panel's answer is larger than {MAX_BODY_BYTES // 1_000_000} MB",
                                    http_status=response.status_code)
@@ -385,6 +405,15 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
             return None
         parts.append(part)
     return b"".join(parts)
+
+
+def _outcome(exc: PanelError) -> str:
+    for kind, name in ((PanelUnreachable, "unreachable"), (PanelTransportError, "timeout"),
+                       (PanelRateLimited, "rate_limited"), (PanelAuthError, "auth"),
+                       (PanelBadResponse, "bad_response")):
+        if isinstance(exc, kind):
+            return name
+    return "error"
 
 
 def _retry_after(header: str | None) -> float | None:

@@ -1,4 +1,5 @@
-"""Run the real Application by hand, in the order `run_polling()` uses, for end-to-end tests."""
+"""Run the real Application by hand, in the order `run_polling()` uses, for end-to-end tests; in
+webhook mode (WEBHOOK_URL set) exactly as `python -m bot` runs it (bot/webhook.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.settings import Settings
+from bot.webhook import running_webhook
 
 
 @asynccontextmanager
 async def running_bot(settings: Settings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     application = build_application(settings)
+    if settings.webhook:
+        async with running_webhook(application, settings):
+            yield application
+        return
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)

@@ -20,7 +20,15 @@ send again (sendPhoto, editMessageCaption); an invoice the bot sent (sendInvoice
 paid with ``await user.pay(invoice)``: a pre_checkout_query the bot must answer within
 ``pre_checkout_timeout``, then a charge in ``tg.charges`` and a successful_payment message.
 ``refundStarPayment`` refunds once and tells the chat with a refunded_payment message.
-``inject_error`` makes calls fail, before or after they take effect. Formatted text is parsed
+``inject_error`` makes calls fail, before or after they take effect.
+
+Webhooks: once the bot called setWebhook (an https URL, as Telegram insists), the fake posts every
+update to the loopback addresses a test names, as a load balancer in front of the bot's instances
+would: ``tg.deliver_webhooks_to(["http://127.0.0.1:8081"], mode="round-robin")`` (the registered
+URL's path is kept when a target has none; "random" picks a target per attempt). Each POST carries
+``X-Telegram-Bot-Api-Secret-Token``; anything but a 2xx is retried with back-off (on the next
+target), updates of one chat go one after another, in order, and ``await tg.wait_delivered()``
+waits until every update was taken. ``tg.webhook_deliveries`` records each attempt. Formatted text is parsed
 as Telegram parses HTML (tests/support/telegram_html.py); Markdown, which the bot never sends, is
 refused rather than half-modelled.
 """
@@ -33,18 +41,21 @@ import copy
 import inspect
 import json
 import math
+import random
 import re
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from tests.support.telegram_html import EntityParseError, parse_html, strip, utf16_len
 
-__all__ = ["ApiCall", "Charge", "FakeTelegram", "FakeUser", "PaymentResult", "SentMessage"]
+__all__ = ["ApiCall", "Charge", "FakeTelegram", "FakeUser", "PaymentResult", "SentMessage", "WebhookDelivery"]
 
 _T = TypeVar("_T")
 
@@ -78,6 +89,8 @@ _CHAT_ACTIONS = frozenset(
      "upload_document", "choose_sticker", "find_location", "record_video_note",
      "upload_video_note"}
 )
+_WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 
@@ -127,6 +140,23 @@ class ApiCall:
         shown = {k: v for k, v in self.params.items() if k not in ("reply_markup", "commands")}
         outcome = "ok" if self.ok else f"FAILED {self.status}: {self.error}"
         return f"{self.method}({json.dumps(shown, ensure_ascii=False)[:160]}) -> {outcome}"
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One attempt to post an update to a webhook target."""
+
+    update_id: int
+    kind: str  # "message", "callback_query"…
+    target: str
+    attempt: int  # 1 for the first try of this update
+    status: int | None  # the HTTP status; None when no answer came (refused, timed out)
+    error: str | None = None  # None: delivered (2xx)
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass
@@ -443,6 +473,26 @@ class FakeTelegram:
         self._global_sends: deque[float] = deque()
         self._chat_sends: dict[int, deque[float]] = {}
         self._webhook_url = ""
+        self._webhook_secret = ""
+        self._webhook_max_connections = 40
+        self._webhook_targets: list[str] = []
+        self._webhook_mode = "round-robin"
+        self._webhook_random = random.Random(0)
+        self._webhook_turn = 0
+        self._last_webhook_error: tuple[int, str] | None = None
+        self._in_flight: set[int] = set()  # update ids being posted right now
+        self._retry_at: dict[int, float] = {}  # update id → monotonic time of its next attempt
+        self._attempts: dict[int, int] = {}
+        self._wake = asyncio.Event()  # something changed that the webhook deliverer may act on
+        self._deliverer: asyncio.Task[None] | None = None
+        self._delivery_tasks: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
+        #: Every attempt to post an update to a webhook target, in the order they ended.
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        #: How long a target has to answer, and the back-off between attempts of one update.
+        self.webhook_timeout = 5.0
+        self.webhook_retry_base = 0.05
+        self.webhook_retry_max = 1.0
         self._my_commands: dict[str, list[dict[str, Any]]] = {}
         self._commands_key = ""
         self._descriptions: dict[str, str] = {}
@@ -483,11 +533,21 @@ class FakeTelegram:
         port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.url}/bot"
+        self._http = aiohttp.ClientSession()
+        self._deliverer = asyncio.create_task(self._deliver_forever(), name="fake-telegram-webhooks")
 
     async def stop(self) -> None:
-        """Release pending long polls at once, then close the server."""
+        """Release pending long polls at once, stop delivering webhooks, then close the server."""
         self._stopping = True
         await self._notify()
+        tasks = [t for t in (self._deliverer, *self._delivery_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._deliverer = None
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -518,6 +578,38 @@ class FakeTelegram:
     def pending_updates(self) -> list[dict[str, Any]]:
         """Updates not yet confirmed by a getUpdates offset."""
         return copy.deepcopy(self._updates)
+
+    def deliver_webhooks_to(self, targets: list[str], mode: str = "round-robin", *, seed: int = 0) -> None:
+        """Where updates go while a webhook is set: the real (loopback) addresses behind the
+        public https URL the bot registered. A target without a path gets the registered URL's
+        path. ``mode``: "round-robin" (each attempt to the next target) or "random" (seeded).
+        May be called again at any time (an instance joins or leaves); [] holds the updates."""
+        if mode not in ("round-robin", "random"):
+            raise ValueError(f"mode must be 'round-robin' or 'random', not {mode!r}")
+        self._webhook_targets = list(targets)
+        self._webhook_mode = mode
+        self._webhook_random = random.Random(seed)
+        self._wake.set()
+
+    @property
+    def webhook_targets(self) -> list[str]:
+        return list(self._webhook_targets)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret_token of the last setWebhook ("" if none)."""
+        return self._webhook_secret
+
+    async def wait_delivered(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - test API
+        """Wait until every update pushed so far was taken (2xx) by a webhook target."""
+        def done() -> bool | None:
+            return True if not self._in_flight and not self._deliverable() else None
+
+        if not self._webhook_url:
+            raise AssertionError("no webhook is set: updates wait for getUpdates")
+        await self._wait(done, timeout, lambda: (
+            f"webhook delivery of {len(self._deliverable())} updates to {self._webhook_targets}; "
+            f"last attempts: {[str(d) for d in self.webhook_deliveries[-5:]]}"))
 
     def calls_of(self, method: str) -> list[ApiCall]:
         """All recorded calls of one method, in order."""
@@ -579,6 +671,7 @@ class FakeTelegram:
         return stored["update_id"]
 
     async def _notify(self) -> None:
+        self._wake.set()
         async with self._cond:
             self._cond.notify_all()
 
@@ -862,14 +955,115 @@ class FakeTelegram:
         url = str(p.get("url") or "")
         if url and not url.startswith("https://"):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
-        self._webhook_url = url
+        secret = str(p.get("secret_token") or "")
+        if secret and not _WEBHOOK_SECRET_RE.fullmatch(secret):
+            raise _bad("secret token contains unallowed characters")
+        max_connections = _int_or(p.get("max_connections"), 40)
+        if not 1 <= max_connections <= 100:
+            raise _bad("bad webhook: max_connections must be between 1 and 100")
+        allowed = p.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = [str(kind) for kind in allowed]
+        self._webhook_url, self._webhook_secret, self._webhook_max_connections = url, secret, max_connections
         if _flag(p, "drop_pending_updates"):
             self._updates.clear()
         return True
 
     def _get_webhook_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"url": self._webhook_url, "has_custom_certificate": False,
-                "pending_update_count": len(self._updates)}
+        info: dict[str, Any] = {"url": self._webhook_url, "has_custom_certificate": False,
+                                "pending_update_count": len(self._updates)}
+        if self._webhook_url:
+            info["max_connections"] = self._webhook_max_connections
+            if self._allowed_updates:
+                info["allowed_updates"] = list(self._allowed_updates)
+            if self._last_webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._last_webhook_error
+        return info
+
+    # ---- webhook delivery
+
+    async def _deliver_forever(self) -> None:
+        """Post what is due, then sleep until something changes or a retry is due."""
+        while not self._stopping:
+            self._wake.clear()
+            due, wait = self._due_deliveries()
+            for update, target in due:
+                self._in_flight.add(update["update_id"])
+                task = asyncio.create_task(self._deliver(update, target))
+                self._delivery_tasks.add(task)
+                task.add_done_callback(self._delivery_tasks.discard)
+            if due:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _due_deliveries(self) -> tuple[list[tuple[dict[str, Any], str]], float | None]:
+        """(update, target) pairs to post now, and the seconds until the next retry is due."""
+        if not self._webhook_url or not self._webhook_targets:
+            return [], None
+        now = time.monotonic()
+        free = self._webhook_max_connections - len(self._in_flight)
+        waiting_chats: set[int] = set()  # a chat whose earlier update is not taken yet waits
+        due: list[tuple[dict[str, Any], str]] = []
+        soonest: float | None = None
+        for update in self._deliverable():
+            update_id, chat = update["update_id"], _update_chat(update)
+            blocked = chat is not None and chat in waiting_chats
+            if chat is not None:
+                waiting_chats.add(chat)
+            if blocked or update_id in self._in_flight:
+                continue
+            retry_at = self._retry_at.get(update_id, 0.0)
+            if retry_at > now:
+                soonest = retry_at if soonest is None else min(soonest, retry_at)
+                continue
+            if free <= 0:
+                break
+            due.append((copy.deepcopy(update), self._next_target()))
+            free -= 1
+        return due, None if soonest is None else soonest - now
+
+    def _next_target(self) -> str:
+        if self._webhook_mode == "random":
+            target = self._webhook_random.choice(self._webhook_targets)
+        else:
+            target = self._webhook_targets[self._webhook_turn % len(self._webhook_targets)]
+            self._webhook_turn += 1
+        if not urlsplit(target).path.strip("/"):  # only an address: the public URL's path is kept
+            public = urlsplit(self._webhook_url)
+            target = target.rstrip("/") + (public.path or "/") + (f"?{public.query}" if public.query else "")
+        return target
+
+    async def _deliver(self, update: dict[str, Any], target: str) -> None:
+        update_id = update["update_id"]
+        attempt = self._attempts[update_id] = self._attempts.get(update_id, 0) + 1
+        headers = {"Content-Type": "application/json"}
+        if self._webhook_secret:
+            headers[SECRET_HEADER] = self._webhook_secret
+        status: int | None = None
+        try:
+            assert self._http is not None
+            async with self._http.post(target, data=json.dumps(update).encode(), headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+                                       allow_redirects=False) as response:
+                status = response.status
+                await response.read()
+            error = None if 200 <= status < 300 else f"Wrong response from the webhook: {status} {response.reason}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = f"Connection failed: {type(exc).__name__}"
+        finally:
+            self._in_flight.discard(update_id)
+        self.webhook_deliveries.append(WebhookDelivery(update_id, _update_kind(update), target, attempt, status,
+                                                       error))
+        if error is None:
+            self._updates = [u for u in self._updates if u["update_id"] != update_id]
+            self._retry_at.pop(update_id, None)
+            self._attempts.pop(update_id, None)
+        else:
+            self._last_webhook_error = (int(time.time()), error)
+            self._retry_at[update_id] = time.monotonic() + min(
+                self.webhook_retry_max, self.webhook_retry_base * 2 ** (attempt - 1))
+        await self._notify()
 
     async def _get_updates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         """Long polling: confirm by offset, then wait up to ``timeout`` for an update."""
@@ -1248,6 +1442,17 @@ def _inline_rows(markup: dict[str, Any] | None) -> list[list[dict[str, Any]]] | 
 
 def _update_kind(update: dict[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "")
+
+
+def _update_chat(update: dict[str, Any]) -> int | None:
+    """Whose update it is (the sender, else the chat): their updates are delivered in order."""
+    body = update.get(_update_kind(update))
+    if not isinstance(body, dict):
+        return None
+    for holder in (body.get("from"), body.get("user"), body.get("chat"), (body.get("message") or {}).get("chat")):
+        if isinstance(holder, dict) and isinstance(holder.get("id"), int):
+            return holder["id"]
+    return None
 
 
 def _int_or(value: Any, default: int) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.domain.money import from_micros
+from bot.http_server import http_server_of
 from bot.panel.sandbox import Dialect, SandboxClock, SandboxPanel, SandboxServer
 from bot.panel.sandbox.catalogue import DEMO_CATALOGUE, DemoService
 from bot.settings import Settings, load_settings
@@ -77,10 +78,24 @@ async def run_shop(tmp_path: Path, telegram: FakeTelegram, server: SandboxServer
     telegram.user(ADMIN_ID, first_name="Admin")
     earlier_queries = set(telegram._queries)
     async with running_bot(settings) as app:
-        yield Shop(telegram, server.panel, server, app, settings)
+        # Webhook mode: this instance joins the fake's delivery targets (behind the public URL).
+        target = _webhook_target(app) if settings.webhook else None
+        if target is not None:
+            telegram.deliver_webhooks_to([*telegram.webhook_targets, target])
+        try:
+            yield Shop(telegram, server.panel, server, app, settings)
+        finally:
+            if target is not None and target in telegram.webhook_targets:
+                telegram.deliver_webhooks_to([t for t in telegram.webhook_targets if t != target])
         db = app_state(app).db  # type: ignore[arg-type]
         if not db.closed:  # (a test may close it on purpose)
             await assert_ledger_consistent(db)  # after every test
     # Every button pressed while this bot ran was answered (Telegram shows a spinner until then).
     unanswered = set(telegram._queries) - earlier_queries - telegram._answered
     assert not unanswered, f"callback queries never answered: {sorted(unanswered)}"
+
+
+def _webhook_target(app: Application) -> str:  # type: ignore[type-arg]
+    server = http_server_of(app)
+    assert server is not None, "webhook mode without an HTTP server"
+    return server.url
