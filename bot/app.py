@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiolimiter import AsyncLimiter
@@ -25,6 +26,7 @@ from bot import i18n, texts
 from bot.broadcaster import Broadcaster
 from bot.dialogue import Dialogues
 from bot.http_server import start_http_server, stop_http_server
+from bot.inbox import Inbox, decoder
 from bot.metrics import Metrics
 from bot.notifier import BULK_PER_SECOND, Notifier
 from bot.panel import PanelClient, PanelError
@@ -153,6 +155,10 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     balance_every = settings.balance_check_minutes * 60
     application.job_queue.run_repeating(_balance_job, interval=balance_every, first=min(60, balance_every),
                                         name="balance-check", job_kwargs={"max_instances": 1, "coalesce": True})
+    if settings.webhook:
+        state.inbox = Inbox(db, state.instance, _handler(application), decoder(application.bot),
+                            lease=settings.claim_seconds)
+        state.inbox.start()  # also takes over what an instance that stopped left unhandled
     state.notifier.start()  # delivers what the outbox holds, also from before a restart
     if freeze_heap:
         # What start-up loaded (modules, the catalogue) stays for the life of the process. Frozen,
@@ -273,8 +279,17 @@ def _iso(unix: float) -> str:
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _handler(application: Application) -> Callable[[Update], Awaitable[None]]:  # type: ignore[type-arg]
+    """How an update from the inbox is handled: as the update queue's would be (bot/update_processor.py)."""
+    async def handle(update: Update) -> None:
+        await application.update_processor.process_update(update, application.process_update(update))
+    return handle
+
+
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]
     state = find_app_state(application)
+    if state is not None and state.inbox is not None:
+        await state.inbox.stop()  # the updates in hand are finished (the server already refuses new ones)
     if state is not None and state.broadcaster is not None:
         await state.broadcaster.stop()  # lets the batch in flight finish: a restart resumes after it
     if state is not None and state.notifier is not None:

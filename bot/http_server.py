@@ -161,8 +161,15 @@ class HttpServer:
         update = self._decode(body)
         if update is None:
             return "bad_request", web.Response(status=400, text="not an update")
-        self.application.update_queue.put_nowait(update)  # unbounded: never waits
-        return "accepted", web.Response(status=200)
+        state = find_app_state(self.application)
+        if state is None or state.inbox is None:
+            return "not_running", web.Response(status=503, text="not running", headers={"Retry-After": "1"})
+        try:  # stored before it is acknowledged: any instance may then handle it (bot/inbox.py)
+            stored = await state.inbox.receive(update, body.decode("utf-8"))
+        except Exception:
+            log.exception("webhook: could not store update %s; Telegram will post it again", update.update_id)
+            return "not_stored", web.Response(status=503, text="try again", headers={"Retry-After": "1"})
+        return ("accepted" if stored else "repeated"), web.Response(status=200)
 
     def _decode(self, body: bytes) -> Update | None:
         try:

@@ -18,6 +18,7 @@ from bot.domain.money import quantum_micros
 from bot.domain.order_form import OrderDraft
 from bot.domain.pricing import price_per_1000
 from bot.domain.throttle import Throttle
+from bot.inbox import Inbox
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.panel import PanelClient, Service
@@ -50,6 +51,7 @@ class AppState:
     broadcaster: Broadcaster | None = None
     sandbox_server: SandboxServer | None = None
     watcher: ChangeWatcher | None = None  # reloads what other instances changed
+    inbox: Inbox | None = None  # webhook mode: updates through the database (bot/inbox.py)
     instance: str = "local"  # this process's name in leases and claims (host, pid, a random part)
     # state of the process's own duties
     # Orders the panel took whose id the database would not store yet: order id → panel id.

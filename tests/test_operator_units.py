@@ -117,14 +117,15 @@ async def test_a_crash_mid_batch_never_sends_twice(db: Database) -> None:
     broadcast_id = await create_draft(db, 99, "hello")
     assert await start_sending(db, broadcast_id, 99, [1, 2, 3, 4, 5], None)
     assert not await start_sending(db, broadcast_id, 99, [1, 2, 3, 4, 5], None)  # a second tap: nothing
-    first = await claim_batch(db, broadcast_id, 2)
+    first = await claim_batch(db, broadcast_id, 2, now=100.0, lease=60.0)
     await settle(db, broadcast_id, {first[0]: ("sent", None), first[1]: ("pending", None)})  # a 429: again later
-    second = await claim_batch(db, broadcast_id, 2)
+    second = await claim_batch(db, broadcast_id, 2, now=100.0, lease=60.0)
     assert second == [first[1], 3]
-    # the process dies here, after the claim and before the result: on restart those two are
-    # counted as failed and never claimed again
-    assert await fail_interrupted(db, broadcast_id) == 2
-    assert await claim_batch(db, broadcast_id, 10) == [4, 5]
+    # the instance dies here, after the claim and before the result: while its claim runs, nobody
+    # takes those two; once it has run out they are counted as failed and never claimed again
+    assert await fail_interrupted(db, broadcast_id, now=159.0) == 0
+    assert await fail_interrupted(db, broadcast_id, now=160.0) == 2
+    assert await claim_batch(db, broadcast_id, 10, now=160.0, lease=60.0) == [4, 5]
     await settle(db, broadcast_id, {4: ("sent", None), 5: ("blocked", "blocked by the user")})
     figures = await progress(db, broadcast_id)
     assert (figures.total, figures.sent, figures.blocked, figures.failed) == (5, 2, 1, 2)
