@@ -1,4 +1,7 @@
-"""`python -m bot`: start the bot (long polling, or a webhook with WEBHOOK_URL) until Ctrl+C or SIGTERM."""
+"""`python -m bot`: start the bot (long polling, or a webhook with WEBHOOK_URL) until Ctrl+C or SIGTERM.
+
+`python -m bot migrate-data --from X --to Y`: copy a shop to another (empty) database.
+"""
 
 from __future__ import annotations
 
@@ -47,5 +50,27 @@ def main() -> int:
     return 0
 
 
+def migrate_data(argv: list[str]) -> int:
+    """`migrate-data --from X --to Y`: storage/transfer.py does the work; this prints it."""
+    import argparse
+
+    from storage.transfer import run_migration
+
+    parser = argparse.ArgumentParser(prog="python -m bot migrate-data",
+                                     description="Copy a shop to another, empty database (see README).")
+    parser.add_argument("--from", dest="source", required=True, metavar="URL",
+                        help="the shop's database: sqlite:///data/bot.db or postgresql://…")
+    parser.add_argument("--to", dest="target", required=True, metavar="URL",
+                        help="the empty database to copy it to")
+    parser.add_argument("--batch", type=int, default=1000, help="rows written at a time (default 1000)")
+    args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
+    return asyncio.run(run_migration(args.source, args.target, batch=args.batch, say=print,
+                                     warn=lambda line: print(line, file=sys.stderr)))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["migrate-data"]:
+        sys.exit(migrate_data(sys.argv[2:]))
     sys.exit(main())
