@@ -14,7 +14,6 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, BotCommand, Update
@@ -47,7 +46,7 @@ from handlers.dialogues import announce_expired
 from handlers.routes import register_handlers
 from storage.database import SQLITE, Database, open_database
 from storage.kv import get_value, set_value
-from storage.leases import take_lease
+from storage.leases import release_lease, take_lease
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,11 @@ def build_application(settings: Settings, *, freeze_heap: bool = False) -> Appli
 
 async def _startup(application: Application, settings: Settings,  # type: ignore[type-arg]
                    *, freeze_heap: bool = False) -> None:
-    db = await open_database(settings.database_url, pool_size=settings.database_pool_size)
+    instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    db = await open_database(settings.database_url, pool_size=settings.database_pool_size, owner=instance)
+    # This instance is alive while it holds this lease (renewed by the sync job, released at stop):
+    # orders it is placing are recovered by another instance only once it is gone.
+    await take_lease(db, f"instance:{instance}", instance, now=time.time(), seconds=_alive_for(settings))
     sandbox_server = None
     if settings.sandbox:
         sandbox_key = secrets.token_urlsafe(24)
@@ -123,7 +126,7 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
                      customers=customers,
                      catalogues=catalogues, sandbox_server=sandbox_server,
                      watcher=ChangeWatcher(db, customers, catalogues, logged),
-                     instance=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
+                     instance=instance)
     processor = application.update_processor
     assert isinstance(processor, PerUserUpdateProcessor)
     processor.session = state.dialogues.session  # each update of a user reads and writes their dialogue
@@ -136,8 +139,9 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     set_app_state(application, state)
     if not len(catalogue):  # nothing cached yet: customers need a catalogue now
         await _refresh(state)
-    if db.dialect == SQLITE:  # the only instance: whatever was being placed was cut short by its stop
-        await recover_interrupted(db, alerts)
+    # The only instance (SQLite): whatever was being placed was cut short by its stop. Several: what
+    # instances that are gone were placing (the poll job looks again every tick).
+    await recover_interrupted(db, alerts, now=None if db.dialect == SQLITE else time.time())
     await _introduce(application.bot)
     assert application.job_queue is not None
     every = settings.catalogue_refresh_minutes * 60
@@ -214,8 +218,19 @@ async def _one_instance(state: AppState, duty: str, every: float) -> bool:
 
 async def _sync_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
+    now = time.time()
+    try:
+        await take_lease(state.db, f"instance:{state.instance}", state.instance, now=now,
+                         seconds=_alive_for(state.settings))  # still alive
+    except Exception:
+        log.exception("could not renew this instance's lease; trying again in a moment")
     if state.watcher is not None:
-        await state.watcher.check(time.time())
+        await state.watcher.check(now)
+
+
+def _alive_for(settings: Settings) -> float:
+    """How long this instance's lease lasts: its claims' time, and always a few renewals' worth."""
+    return max(settings.claim_seconds, 5 * SYNC_EVERY)
 
 
 async def _balance_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -251,7 +266,7 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await record_unrecorded(state.db, state.unrecorded, poll_interval=interval)
     try:  # each duty on its own: a failure of one never keeps the other from running
         if state.db.dialect != SQLITE:  # another instance may have stopped while placing orders
-            await recover_interrupted(state.db, state.alerts, started_before=_iso(now - _placing_at_most(state)))
+            await recover_interrupted(state.db, state.alerts, now=now)
     except Exception:
         log.exception("could not look for orders an instance stopped placing")
     try:
@@ -268,15 +283,6 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if report.due:
         log.info("poll: %d due, %d changed, %d refunds, %d held for an admin, %d failed, %d unknown to the panel",
                  report.due, report.changed, report.refunds, report.held, report.failed, report.missing)
-
-
-def _placing_at_most(state: AppState) -> float:
-    """How long placing an order can take (the panel's answer to `add`, with room to spare)."""
-    return 2 * state.settings.panel_timeout_seconds + 2 * state.settings.claim_seconds
-
-
-def _iso(unix: float) -> str:
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _handler(application: Application) -> Callable[[Update], Awaitable[None]]:  # type: ignore[type-arg]
@@ -303,6 +309,8 @@ async def _shutdown(application: Application) -> None:  # type: ignore[type-arg]
     await state.panel.aclose()
     if state.sandbox_server is not None:
         await state.sandbox_server.stop()
+    with contextlib.suppress(Exception):  # gone: what it was placing is another instance's to recover now
+        await release_lease(state.db, f"instance:{state.instance}", state.instance)
     await state.db.close()
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from storage.database import Database
 from storage.dialogues import DialogueRow, close_expired, expired_users, load_dialogue, save_dialogue
+from storage.inbox import handling_update
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ class Dialogues:
 
     async def _save(self, row: DialogueRow) -> None:
         try:
-            saved = await save_dialogue(self.db, row)
+            saved = await save_dialogue(self.db, row, finishing=handling_update.get(), now=time.time())
         except Exception:  # the reply went out; the next update starts from the state stored before
             log.exception("could not store the dialogue of user %s", row.user_id)
             return

@@ -21,7 +21,15 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 
 from storage.database import Database
-from storage.inbox import InboxUpdate, claim_updates, finish_update, prune_inbox, renew_leases, store_update
+from storage.inbox import (
+    InboxUpdate,
+    claim_updates,
+    finish_update,
+    handling_update,
+    prune_inbox,
+    renew_leases,
+    store_update,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +38,11 @@ KEEP_DONE = 600.0  # seconds a handled update is remembered (a late repeat is st
 
 
 def owner_of(update: Update) -> int:
-    """Whose turn the update waits for: the user, else the chat (0: nobody's, e.g. a poll's answer)."""
+    """Whose turn the update waits for: the user, else the chat (0: nobody's, e.g. a poll's answer).
+    A pre-checkout query waits for nobody's (Telegram cancels the payment after 10 seconds): it
+    is a turn of its own (bot/update_processor.py handles it at once, too)."""
+    if update.pre_checkout_query is not None:
+        return -update.update_id
     if update.effective_user is not None:
         return update.effective_user.id
     if update.effective_chat is not None:
@@ -102,11 +114,14 @@ class Inbox:
             self._chains.pop(user, None)
 
     async def _run(self, claimed: InboxUpdate) -> None:
+        token = handling_update.set(claimed.update_id)  # its dialogue is saved with its being done
         try:
             await self._handle(self._decode(claimed.payload))
         except Exception:  # handlers report their own errors; this is past them: never handled twice
             log.exception("inbox: update %s failed", claimed.update_id)
-        await finish_update(self._db, claimed.update_id, now=self._clock())
+        finally:
+            handling_update.reset(token)
+        await finish_update(self._db, claimed.update_id, now=self._clock())  # (an update without a dialogue)
         self.handled += 1
 
     async def _sweep(self) -> None:

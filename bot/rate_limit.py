@@ -79,7 +79,11 @@ class Limits:
 # One process only (no REDIS_URL): what the bot has always done. Its own replies to a customer
 # follow that customer's updates one at a time, and the notifier spaces a chat's notices by itself.
 LOCAL_LIMITS = Limits()
-SHARED_LIMITS = Limits(per_chat=CHAT_MESSAGES_PER_WINDOW)
+# Several instances: the window is longer still. Requests let through one window apart by Redis's
+# clock reach Telegram up to tens of milliseconds apart from different processes (seen in
+# tests/test_cluster_e2e.py: 1 % of sends refused with 1.02 s on three instances and two CPUs).
+SHARED_WINDOW_SECONDS = 1.1
+SHARED_LIMITS = Limits(window=SHARED_WINDOW_SECONDS, per_chat=CHAT_MESSAGES_PER_WINDOW)
 
 
 class Wait(NamedTuple):

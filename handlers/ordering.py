@@ -533,6 +533,11 @@ def _outcome_text(state: AppState, outcome: Outcome, user_id: int) -> str:
         return texts.NOT_ENOUGH_MONEY.format(price=format_money(outcome.price, money),
                                              balance=format_money(outcome.balance, money), user_id=user_id)
     assert isinstance(outcome, Duplicate)
+    # Confirmed before (an update handled again after its instance stopped): where the order stands.
+    if outcome.order.state == "placed":
+        return _outcome_text(state, Placed(outcome.order, outcome.order.panel_order_id or "", outcome.balance), user_id)
+    if outcome.order.state in ("placing", "unverified"):
+        return _outcome_text(state, OutcomeUnknown(outcome.order), user_id)
     return texts.ALREADY_CONFIRMED
 
 

@@ -162,8 +162,9 @@ class Database:
     """The shop's database, whichever engine; see the module's docstring."""
 
     def __init__(self, engine: AsyncEngine, target: Target, held: AsyncConnection | None = None,
-                 point_reader: sqlite3.Connection | None = None) -> None:
+                 point_reader: sqlite3.Connection | None = None, owner: str = "") -> None:
         self.engine = engine
+        self.owner = owner  # this process's name in claims (an order being placed), "" if none
         self.target = target
         self.dialect = target.dialect
         self.closed = False
@@ -292,9 +293,10 @@ async def write_each(conn: Connection, items: Sequence[T],
     return failures
 
 
-async def open_database(where: str | Path, *, pool_size: int = 10) -> Database:
+async def open_database(where: str | Path, *, pool_size: int = 10, owner: str = "") -> Database:
     """Open and migrate the database at `where` (a SQLite path or URL, or a PostgreSQL URL);
-    a SQLite file and its folder are created if needed."""
+    a SQLite file and its folder are created if needed. `owner`: the name this process (an
+    instance of the bot) goes by in what it claims."""
     target = Target.parse(where)
     if target.dialect == POSTGRESQL:
         engine = create_async_engine(target.url, pool_size=pool_size, max_overflow=pool_size,
@@ -304,7 +306,7 @@ async def open_database(where: str | Path, *, pool_size: int = 10) -> Database:
         except BaseException:
             await engine.dispose()
             raise
-        return Database(engine, target)
+        return Database(engine, target, owner=owner)
     assert target.path is not None
     target.path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: the driver never opens transactions behind our back; we do.
@@ -318,7 +320,7 @@ async def open_database(where: str | Path, *, pool_size: int = 10) -> Database:
         raise
     uri = f"{target.path.resolve().as_uri()}?mode=ro"
     point_reader = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0.05)
-    return Database(engine, target, held, point_reader)
+    return Database(engine, target, held, point_reader, owner=owner)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -35,19 +35,26 @@ async def load_dialogue(db: Database, user_id: int) -> DialogueRow:
     return DialogueRow(user_id, name, step, nonce, json.loads(draft), expires_at, tuple(finished.split()), version)
 
 
-async def save_dialogue(db: Database, row: DialogueRow) -> bool:
-    """Write `row` if the stored one is still the version it was read as; False if it is not."""
+async def save_dialogue(db: Database, row: DialogueRow, *, finishing: int | None = None, now: float = 0.0) -> bool:
+    """Write `row` if the stored one is still the version it was read as; False if it is not.
+    `finishing`: the webhook update (storage/inbox.py) whose handling this ends, marked done in
+    the same transaction, so that an instance killed in between never leaves the dialogue moved
+    on and its update to be handled again on top of it."""
     values = (row.name, row.step, row.nonce, json.dumps(row.draft, separators=(",", ":")), row.expires_at,
               " ".join(row.finished))
-    # One statement each: written on every step of every dialogue, so it costs one trip, not three.
     if row.version == 0:
-        changed = await db.write_one(
-            "INSERT INTO dialogues (user_id, name, step, nonce, draft, expires_at, finished, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id) DO NOTHING", (row.user_id, *values))
+        sql = ("INSERT INTO dialogues (user_id, name, step, nonce, draft, expires_at, finished, version)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id) DO NOTHING")
+        params: tuple[Any, ...] = (row.user_id, *values)
     else:
-        changed = await db.write_one(
-            "UPDATE dialogues SET name = ?, step = ?, nonce = ?, draft = ?, expires_at = ?, finished = ?,"
-            " version = version + 1 WHERE user_id = ? AND version = ?", (*values, row.user_id, row.version))
+        sql = ("UPDATE dialogues SET name = ?, step = ?, nonce = ?, draft = ?, expires_at = ?, finished = ?,"
+               " version = version + 1 WHERE user_id = ? AND version = ?")
+        params = (*values, row.user_id, row.version)
+    if finishing is None:  # one statement: written on every step of every dialogue, so one trip, not three
+        return await db.write_one(sql, params) == 1
+    async with db.transaction() as conn:
+        changed = (await conn.execute(sql, params)).rowcount
+        await conn.execute("UPDATE inbox SET done_at = ?, leased_until = NULL WHERE update_id = ?", (now, finishing))
     return changed == 1
 
 

@@ -9,9 +9,14 @@ again by another once its lease runs out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from storage.database import Database
+
+# The webhook update being handled in this task, if any: its dialogue is saved together with its
+# being marked done (storage/dialogues.py `save_dialogue`).
+handling_update: ContextVar[int | None] = ContextVar("handling_update", default=None)
 
 
 @dataclass(frozen=True)

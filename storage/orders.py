@@ -104,11 +104,11 @@ async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyCon
             return NotEnoughMoney(balance)
         row = await conn.fetchone(
             "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, link, quantity,"
-            " request_json, price_micros, cost_micros, currency, state) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing')"
-            " RETURNING order_id",
+            " request_json, price_micros, cost_micros, currency, state, placing_by)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing', ?) RETURNING order_id",
             (new.user_id, new.draft_key, new.service_id, new.service_name, new.service_type, new.link,
              new.quantity, json.dumps(new.request, ensure_ascii=False), new.price_micros, new.cost_micros,
-             new.currency),
+             new.currency, db.owner or None),
         )
         assert row is not None
         order_id = int(row[0])
@@ -184,8 +184,16 @@ async def count_orders_of_user(db: Database, user_id: int) -> int:
     return int(row[0]) if row else 0
 
 
-async def orders_in_state(db: Database, state: str, *, created_before: str | None = None) -> list[OrderRecord]:
-    """Orders in `state` (created before that ISO time, if given), oldest first."""
-    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE state = ? AND created_at < ?"
-                             " ORDER BY order_id", (state, created_before or "9999"))
+async def orders_in_state(db: Database, state: str) -> list[OrderRecord]:
+    rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE state = ? ORDER BY order_id", (state,))
+    return [OrderRecord(*row) for row in rows]
+
+
+async def abandoned_placings(db: Database, *, now: float) -> list[OrderRecord]:
+    """Orders being placed by an instance that is gone: its "instance:<name>" lease (renewed
+    every few seconds while it runs, released when it stops) is not held."""
+    rows = await db.fetchall(
+        f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.state = 'placing' AND NOT EXISTS ("
+        "  SELECT 1 FROM leases l WHERE l.name = 'instance:' || o.placing_by AND l.expires_at > ?)"
+        " ORDER BY o.order_id", (now,))
     return [OrderRecord(*row) for row in rows]

@@ -32,11 +32,13 @@ from bot.panel import (
 )
 from bot.shop.alerts import AdminAlerts
 from storage.database import Database
+from storage.ledger import balance_micros
 from storage.orders import (
     AlreadyConfirmed,
     NewOrder,
     NotEnoughMoney,
     OrderRecord,
+    abandoned_placings,
     charge_and_record,
     get_order,
     mark_placed,
@@ -99,7 +101,11 @@ class ShortOfMoney:
 
 @dataclass(frozen=True)
 class Duplicate:
+    """The draft was confirmed before (its update handled again after an instance stopped, say):
+    the order as it stands, and the wallet now."""
+
     order: OrderRecord
+    balance: Decimal = Decimal(0)
 
 
 Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
@@ -120,7 +126,7 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
         cost_micros=to_micros(price.cost), currency=currency,
     ))
     if isinstance(charged, AlreadyConfirmed):
-        return Duplicate(charged.order)
+        return Duplicate(charged.order, from_micros(await balance_micros(db, user_id)))
     if isinstance(charged, NotEnoughMoney):
         return ShortOfMoney(price.price, from_micros(charged.balance_micros))
     order = charged.order
@@ -219,13 +225,14 @@ async def resolve_failed(db: Database, order_id: int, *, admin_id: int) -> Order
     return await get_order(db, order_id)
 
 
-async def recover_interrupted(db: Database, alerts: AdminAlerts, *, started_before: str | None = None) -> list[int]:
+async def recover_interrupted(db: Database, alerts: AdminAlerts, *, now: float | None = None) -> list[int]:
     """Orders left 'placing' by a stop between the charge and the panel's answer: the `add`
-    may have gone out, so they become unverified (money held) and admins are told. With several
-    instances, only those placed before `started_before` (ISO time): the rest may still be in
-    another instance's hands."""
+    may have gone out, so they become unverified (money held) and admins are told. With `now`,
+    only those of instances that are gone (several instances: the rest are in hand), else every
+    one (the only instance, starting)."""
     recovered = []
-    for order in await orders_in_state(db, "placing", created_before=started_before):
+    stuck = await (orders_in_state(db, "placing") if now is None else abandoned_placings(db, now=now))
+    for order in stuck:
         if await mark_unverified(db, order.order_id, "the bot stopped while placing it"):
             await alerts.alert(texts.ALERT_RESTART_PLACING.lazy(order_id=order.order_id))
             recovered.append(order.order_id)

@@ -31,6 +31,10 @@ def upgrade() -> None:
         table.add_column(sa.Column("leased_until", sa.Float, nullable=True))
     with op.batch_alter_table("broadcast_recipients") as table:
         table.add_column(sa.Column("leased_until", sa.Float, nullable=True))
+    # The instance placing an order (its `add` in flight): if that instance is gone (its
+    # "instance:<name>" lease ran out), the order is recovered as unverified by another.
+    with op.batch_alter_table("orders") as table:
+        table.add_column(sa.Column("placing_by", sa.Text, nullable=True))
     # Updates Telegram posted to the webhook, stored before they are acknowledged: any instance
     # may take one, a user's strictly in update_id order, one at a time.
     op.create_table(
