@@ -118,7 +118,11 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
 
     logged = await ChangeWatcher.logged(db, time.time())  # before the caches are loaded
     customers = await Customers.load(db, settings.admin_ids, settings.allowed_user_ids)
-    alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of)
+    async def claim_alert(key: str, seconds: float) -> bool:
+        return await take_lease(db, f"alert:{key}", instance, now=time.time(), seconds=seconds)
+
+    alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of,
+                         claim=None if db.dialect == SQLITE else claim_alert)
     catalogues = await ShopCatalogue.load(db, panel, settings.price_markup_percent)
     catalogue = catalogues.full
     state = AppState(settings=settings, currency=await _wallet_currency(db, panel), db=db, panel=panel,
@@ -132,7 +136,8 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     processor.session = state.dialogues.session  # each update of a user reads and writes their dialogue
     processor.reader = lambda user: state.customers.language_of(user.id, user.language_code)
     bulk_pace = AsyncLimiter(1, 1 / BULK_PER_SECOND)  # notifications and broadcasts share Telegram's limit
-    state.notifier = Notifier(application.bot, db, on_blocked=state.customers.forget, pace=bulk_pace)
+    state.notifier = Notifier(application.bot, db, on_blocked=state.customers.forget, pace=bulk_pace,
+                              lease=settings.claim_seconds)
     state.broadcaster = Broadcaster(application.bot, db, bulk_pace, on_blocked=state.customers.forget,
                                     locale_of=state.customers.locale_of, lease=settings.claim_seconds,
                                     alone=db.dialect == SQLITE)

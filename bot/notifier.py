@@ -32,6 +32,7 @@ from storage.tracking import (
     mark_blocked,
     mark_sent,
     release_notices,
+    renew_notices,
     retry_later,
 )
 
@@ -55,11 +56,13 @@ class Notifier:
     on_blocked: Callable[[int], None] = lambda user_id: None
     clock: Callable[[], float] = time.time
     hold: float = HOLD_MID_DIALOGUE
+    lease: float = 60.0  # seconds a round's messages are this instance's (another sends them after that)
     delivered: int = 0
     _last_sent: dict[int, float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     pace: AsyncLimiter = field(default_factory=lambda: AsyncLimiter(1, 1 / BULK_PER_SECOND))
     _task: asyncio.Task[None] | None = None
+    _in_hand: set[int] = field(default_factory=set)  # this round's messages not yet sent
 
     def wake(self) -> None:
         """New messages are waiting (the poller calls this after a cycle that wrote some)."""
@@ -93,7 +96,10 @@ class Notifier:
         self._last_sent = {user: at for user, at in self._last_sent.items() if now - at < PER_CHAT_SECONDS}
         chosen: dict[int, PendingNotice] = {}
         later: list[int] = []
-        for notice in await due_notices(self.db, now, BATCH, hold=self.hold):
+        # About what goes out in half the claim's time; the claim is renewed while the round lasts
+        # (replies share Telegram's limit and may slow it), so no other instance takes these.
+        batch = max(1, min(BATCH, int(self.lease / 2 * BULK_PER_SECOND)))
+        for notice in await due_notices(self.db, now, batch, hold=self.hold, lease=self.lease):
             if notice.user_id not in chosen and now - self._last_sent.get(notice.user_id, 0) >= PER_CHAT_SECONDS:
                 chosen[notice.user_id] = notice
             else:
@@ -102,7 +108,14 @@ class Notifier:
         if not chosen:
             return 0
         gate = asyncio.Semaphore(IN_FLIGHT)
-        outcomes = await asyncio.gather(*(self._send(gate, notice) for notice in chosen.values()))
+        self._in_hand = {notice.notification_id for notice in chosen.values()}
+        renewing = asyncio.create_task(self._renew())
+        try:
+            outcomes = await asyncio.gather(*(self._send(gate, notice) for notice in chosen.values()))
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         sent = sum(outcomes)
         self.delivered += sent
         return sent
@@ -141,7 +154,18 @@ class Notifier:
             finally:
                 self._last_sent[notice.user_id] = self.clock()
         await mark_sent(self.db, [notice.notification_id])  # at once: the window for a repeat is this write
+        self._in_hand.discard(notice.notification_id)
         return True
+
+    async def _renew(self) -> None:
+        """Keep this round's claim while it lasts (a third of the claim's time between renewals)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if self._in_hand:
+                try:
+                    await renew_notices(self.db, sorted(self._in_hand), until=self.clock() + self.lease)
+                except Exception:  # the database: the claim may run out, the sends go on
+                    log.warning("could not renew the outbox claim", exc_info=True)
 
 
 def _seconds(value: object) -> float:

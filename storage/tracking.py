@@ -331,6 +331,14 @@ async def mark_sent(db: Database, notification_ids: list[int]) -> None:
                                [(i,) for i in notification_ids])
 
 
+async def renew_notices(db: Database, notification_ids: list[int], *, until: float) -> None:
+    """Still being sent by this instance: nobody else's until `until`."""
+    for start in range(0, len(notification_ids), 500):
+        part = notification_ids[start:start + 500]
+        await db.write_one(f"UPDATE notifications SET leased_until = ? WHERE state = 'pending'"
+                           f" AND notification_id IN ({','.join('?' * len(part))})", (until, *part))
+
+
 async def release_notices(db: Database, notification_ids: list[int]) -> None:
     """Claimed but not sent this round (one message a second per chat): free for the next."""
     if notification_ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,26 @@ def test_shared_limit_bench_holds_30_a_second_across_instances() -> None:
     assert "added by the Redis round trip: p50 " in result.stdout
     assert "PASS  at most 30 messages in any 1-second window, all sent" in result.stdout, result.stdout
     assert result.returncode == 0
+
+
+@pytest.mark.timeout(180)
+def test_cluster_bench_measures_every_configuration_and_the_poll_cycle() -> None:
+    """Twenty customers, two seconds a configuration, 500 open orders: the table is printed and
+    the bench's checks pass (every press answered; the poll cycle takes ceil(N / 100) requests,
+    each order asked once). Its scaling figures are the bench's business."""
+    result = subprocess.run(
+        [sys.executable, "bench/cluster.py", "--users", "20", "--seconds", "2", "--warmup", "1", "--orders", "500"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=170,
+        check=False,
+    )
+    if result.returncode == 2 and result.stdout.startswith("no "):
+        pytest.skip(result.stdout.strip())
+    out = result.stdout
+    assert "configuration      updates/s   p50 ms   p95 ms" in out, out + result.stderr
+    for label in ("SQLite x1", "PostgreSQL x1", "PostgreSQL x2", "PostgreSQL x3"):
+        assert re.search(rf"^{label} +\d+\.\d +\d+\.\d +\d+\.\d +(\d+)/\1\b", out, re.MULTILINE), out
+    assert "messaging workload, PostgreSQL x1 (/balance, answered with a message): " in out
+    assert "poll cycle, 500 open orders, 3 instances: 5 requests (ceil(N/100) = 5), " in out, out
+    assert "each order once" in out
+    assert "PASS  every press answered" in out, out
+    assert result.returncode == 0, out + result.stderr

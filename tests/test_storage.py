@@ -121,3 +121,25 @@ async def test_a_shop_at_version_5_keeps_its_refunds_and_may_refund_again_within
         assert await balance_micros(db, 42) == 120000
     finally:
         await db.close()
+
+
+def test_statements_take_question_marks_outside_quotes_and_the_time_per_engine() -> None:
+    from storage.database import NOW, POSTGRESQL, SQLITE, _clause
+
+    sql = f"UPDATE t SET a = ?, b = 'what?', c = ?, d = {NOW} WHERE e = :name"  # noqa: S608
+    expected = f"UPDATE t SET a = :_0, b = 'what?', c = :_1, d = {NOW} WHERE e = :name"  # noqa: S608
+    assert _clause(sql, SQLITE).text == expected
+    assert _clause(sql, POSTGRESQL).text == "UPDATE t SET a = :_0, b = 'what?', c = :_1, d = iso_now() WHERE e = :name"
+
+
+@pytest.mark.parametrize(("url", "dialect", "shown"), [
+    ("sqlite:///data/bot.db", "sqlite", "data/bot.db"),
+    ("postgresql://shop:s3cret@db:5432/shop", "postgresql", "postgresql://shop:***@db:5432/shop"),
+    ("postgres://shop@db/shop", "postgresql", "postgresql://shop@db/shop"),
+])
+def test_a_database_url_names_its_engine_and_is_shown_without_its_password(url: str, dialect: str, shown: str) -> None:
+    from storage.database import Target
+
+    target = Target.parse(url)
+    assert (target.dialect, target.shown()) == (dialect, shown)
+    assert "s3cret" not in target.shown()
