@@ -72,6 +72,7 @@ import redis.asyncio as aioredis
 from bot import texts
 from bot.panel import BATCH_LIMIT
 from bot.panel.sandbox import SandboxClock, SandboxPanel, SandboxServer
+from bot.rate_limit import CHAT_MESSAGES_PER_WINDOW, CHAT_WINDOW_SECONDS, MESSAGES_PER_WINDOW
 from storage.database import open_database
 from tests.support.cluster import Cluster, ClusterTelegram, max_in_any_second, running_cluster
 from tests.support.fake_telegram import FakeUser, SentMessage
@@ -448,10 +449,13 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
           f"{os.cpu_count()} CPUs shared by every instance, PostgreSQL and the load, more instances add little)")
     messaging = next(o.messaging for o in outcomes if o.messaging is not None)
     rate = messaging.replies / messaging.seconds
+    per_chat = args.users * CHAT_MESSAGES_PER_WINDOW / CHAT_WINDOW_SECONDS  # replies/s the chats' own limit allows
+    why = ("Telegram's 30 messages/s for the whole bot is what limits it" if per_chat > MESSAGES_PER_WINDOW else
+           f"the limit per chat ({CHAT_MESSAGES_PER_WINDOW} in {CHAT_WINDOW_SECONDS:g} s) is what limits it: too "
+           f"few customers to reach Telegram's {MESSAGES_PER_WINDOW} messages/s for the whole bot")
     p50, p95 = (percentile(messaging.latencies, share) * 1000 for share in (0.5, 0.95))
     print(f"messaging workload, PostgreSQL x1 (/balance, answered with a message): {rate:.1f} replies/s, "
-          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, at most {messaging.most_in_a_second} in any second: "
-          "Telegram's 30 messages/s for the whole bot is what limits it")
+          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, at most {messaging.most_in_a_second} in any second: {why}")
     cycle = next(o.poll for o in outcomes if o.poll is not None)
     once = "each order once" if not cycle.asked_twice and not cycle.missed else (
         f"{cycle.asked_twice} orders asked twice, {cycle.missed} never asked")
