@@ -37,6 +37,7 @@ from bot.rate_limit import (
     SlidingWindowRateLimiter,
     redis_client,
 )
+from tests.support.windows import most_in_window
 
 TELEGRAM_LIMIT = 30  # messages in any one second, for the whole bot
 ROOMY = Limits(per_window=10**9, per_chat=10**9)  # for timing the round trip alone: nothing ever waits
@@ -48,16 +49,6 @@ async def send(limiter: SlidingWindowRateLimiter, chat_id: int, stamps: list[flo
         return True
 
     await limiter.process_request(callback, (), {}, "sendMessage", {"chat_id": chat_id}, None)
-
-
-def most_in_window(stamps: list[float], window: float) -> int:
-    ordered = sorted(stamps)
-    most, first = 0, 0
-    for last, stamp in enumerate(ordered):
-        while stamp - ordered[first] >= window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 async def latencies(limiter: SlidingWindowRateLimiter, samples: int) -> list[float]:

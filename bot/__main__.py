@@ -9,6 +9,7 @@ import asyncio
 import sqlite3
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
@@ -17,6 +18,7 @@ from bot.http_server import HttpServerError
 from bot.logging_setup import configure_logging
 from bot.settings import ConfigError, load_settings
 from bot.webhook import WebhookRefused, serve_webhook
+from storage.database import Target
 
 
 def main() -> int:
@@ -39,9 +41,14 @@ def main() -> int:
         print("Configuration error: TELEGRAM_BOT_TOKEN was refused by the Bot API server. "
               "Copy the token from @BotFather again.", file=sys.stderr)
         return 2
-    except (OSError, sqlite3.Error) as exc:
-        print(f"Configuration error: cannot open the database at {settings.database_path} ({exc}). "
-              "Check DATABASE_URL and that the folder is writable.", file=sys.stderr)
+    except (OSError, sqlite3.Error, SQLAlchemyError) as exc:
+        where = Target.parse(settings.database_url).shown()  # never the password
+        reason = " ".join(str(exc).split())[:300]
+        for secret in settings.secrets():
+            reason = reason.replace(secret, "***")
+        print(f"Configuration error: cannot open the database at {where} ({reason}). Check DATABASE_URL: "
+              "that the folder is writable, or that the PostgreSQL server answers and the user may log in.",
+              file=sys.stderr)
         return 2
     except NetworkError as exc:
         print(f"Cannot reach the Bot API server at {settings.telegram_base_url} ({exc}). "

@@ -28,12 +28,13 @@ def test_poll_scale_bench_runs_and_checks_its_targets() -> None:
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.timeout(150)
 def test_conversation_load_bench_completes_every_order() -> None:
     """Three customers order through the real bot, each bot in its own process; the latency
-    target is the bench's business."""
+    target is the bench's business. (About 15 s alone; CI runs the suites side by side.)"""
     result = subprocess.run(
         [sys.executable, "bench/conversation_load.py", "--customers", "3"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=30,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=140,
         check=False,
     )
     assert "orders placed: 9 of 9 (panel add requests: 9, '✅ Order placed' messages: 9): PASS" in result.stdout, (

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -151,3 +152,24 @@ async def test_wallets_are_kept_in_the_currency_the_panel_reports(tmp_path: Path
         panel.currency = "USD"
         async with run_shop(tmp_path, telegram, server) as shop:
             assert "EUR" in (await shop.customer(5101, "Ann").say("/balance")).text
+
+
+async def test_a_database_that_does_not_answer_stops_the_bot_in_one_line_without_its_password(
+        telegram: FakeTelegram, tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PANEL_", "DATABASE_"))}
+    env |= {"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_BASE_URL": telegram.base_url, "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": f"postgresql://shop:s3cret-pw@127.0.0.1:{port}/shop"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr_bytes = await asyncio.wait_for(process.communicate(), timeout=60)
+    stderr = stderr_bytes.decode()
+    assert process.returncode == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Configuration error: cannot open the database at postgresql://shop:***@127.0.0.1:")
+    assert "s3cret-pw" not in stderr and "Traceback" not in stderr
+

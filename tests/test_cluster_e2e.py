@@ -160,12 +160,12 @@ async def _run(tmp_path: Path, url: str, prefix: str) -> None:
             db = await open_database(url)
             try:
                 await _until_settled(db)
-                refused = await _check(db, telegram, server, customers, users)
+                refused, tried = await _check(db, telegram, server, customers, users)
             finally:
                 await db.close()
     print(f"\n{CUSTOMERS} customers ordered in {ordering_seconds:.1f}s on 3 instances (one killed and restarted);"
-          f" {len(telegram.sent_at)} messages, at most {max_in_any_second(telegram.sent_at)} in a second,"
-          f" {refused} refused with 429 and sent again")
+          f" {len(telegram.sent_at)} messages, at most {max_in_any_second(telegram.sent_at)} in a second"
+          f" ({tried} tried), {refused} refused with 429 and sent again")
 
 
 async def _until_settled(db: object, timeout: float = 120.0) -> None:  # noqa: ASYNC109
@@ -188,7 +188,7 @@ async def _until_settled(db: object, timeout: float = 120.0) -> None:  # noqa: A
 
 
 async def _check(db: object, telegram: ClusterTelegram, server: SandboxServer,
-                 customers: list[ClusterCustomer], users: dict[int, object]) -> int:
+                 customers: list[ClusterCustomer], users: dict[int, object]) -> tuple[int, int]:
     rows = await db.fetchall("SELECT order_id, user_id, link, state FROM orders ORDER BY order_id")  # type: ignore[attr-defined]
     by_user: dict[int, list[tuple[int, str, str]]] = {}
     for order_id, user_id, link, state in rows:
@@ -238,13 +238,16 @@ async def _check(db: object, telegram: ClusterTelegram, server: SandboxServer,
         bad = [m.text for m in telegram.messages(customer.user.id) if m.text.startswith(("⚠️", "😕"))]
         assert not bad, f"customer {customer.user.id}: {bad}"
 
-    # never more than 30 messages in any second, all instances together. "Telegram" refuses the 31st
-    # (429), the limiter then waits and sends it again: a rare one comes from requests let through
-    # 1.02 s apart by the shared limiter that arrive closer together (three processes on two CPUs).
-    assert max_in_any_second(telegram.sent_at) <= 30
+    # Telegram's 30 messages a second, all instances together. "Telegram" (the fake) refuses the 31st
+    # of any second with a 429, and the limiter then waits and sends it again; the instances' own
+    # limiter lets 30 through in any 1.1 s by Redis's clock, so only requests that arrive bunched
+    # (three bots, the test and the databases on two CPUs) are refused. A limiter that did not hold
+    # for the cluster would have a third of the messages refused.
+    attempts = [c.at for c in telegram.calls if c.method.startswith(("send", "edit")) and c.chat_id is not None]
     refused = [c for c in telegram.calls if c.status == 429]
-    assert len(refused) <= max(3, len(telegram.sent_at) // 500), f"{len(refused)} of {len(telegram.sent_at)} refused"
-    return len(refused)
+    assert len(refused) <= len(telegram.sent_at) // 100, f"{len(refused)} of {len(telegram.sent_at)} refused"
+    assert max_in_any_second(telegram.sent_at) <= 30  # (what the fake holds to: every message counted)
+    return len(refused), max_in_any_second(attempts)
 
 
 def _plain(html: str) -> str:

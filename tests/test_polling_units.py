@@ -191,15 +191,19 @@ async def test_the_database_refuses_a_refund_beyond_the_charge(db: Database) -> 
 
 # --------------------------------------------------------------------------- full batches
 
-async def test_due_orders_are_topped_up_to_full_batches_with_the_soonest_due(db: Database) -> None:
+async def _placed_orders_due_at(db: Database, times: list[float]) -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO users (user_id, first_name) VALUES (1, 'x')")
         await conn.executemany(
             "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, quantity, request_json,"
             " price_micros, cost_micros, currency, state, panel_order_id, next_poll_at)"
             " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?)",
-            [(f"d{i}", str(1000 + i), at) for i, at in enumerate(
-                [100.0] * 150 + [100.0 + 60 - i / 10 for i in range(60)] + [100.0 + 61 + i for i in range(40)])])
+            [(f"d{i}", str(1000 + i), at) for i, at in enumerate(times)])
+
+
+async def test_due_orders_are_topped_up_to_full_batches_with_the_soonest_due(db: Database) -> None:
+    await _placed_orders_due_at(
+        db, [100.0] * 150 + [100.0 + 60 - i / 10 for i in range(60)] + [100.0 + 61 + i for i in range(40)])
     assert await due_orders(db, 50.0, horizon=60.0, batch=100) == []  # nothing due: nothing asked early
     due = await due_orders(db, 100.0, horizon=60.0, batch=100, lease=300.0)
     assert len(due) == 200
@@ -213,13 +217,7 @@ async def test_due_orders_are_topped_up_to_full_batches_with_the_soonest_due(db:
 
 
 async def test_without_a_horizon_nothing_is_asked_early(db: Database) -> None:
-    async with db.transaction() as conn:
-        await conn.execute("INSERT INTO users (user_id, first_name) VALUES (1, 'x')")
-        await conn.executemany(
-            "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, quantity, request_json,"
-            " price_micros, cost_micros, currency, state, panel_order_id, next_poll_at)"
-            " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?)",
-            [(f"d{i}", str(1000 + i), at) for i, at in enumerate([100.0] * 150 + [130.0] * 10)])
+    await _placed_orders_due_at(db, [100.0] * 150 + [130.0] * 10)
     assert len(await due_orders(db, 100.0, horizon=0.0, batch=100)) == 150
 
 

@@ -36,6 +36,7 @@ from bot.rate_limit import (
 )
 from bot.settings import ConfigError, load_settings
 from tests.support.shop import open_shop
+from tests.support.windows import most_in_window
 
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "123456:ABCdef-ghiJKL"
@@ -93,16 +94,6 @@ async def send(limiter: SlidingWindowRateLimiter, chat_id: int | None, stamps: l
 
     data = {} if chat_id is None else {"chat_id": chat_id}
     await limiter.process_request(callback, (), {}, endpoint, data, None)
-
-
-def most_in_window(stamps: list[float], window: float) -> int:
-    ordered = sorted(stamps)
-    most, first = 0, 0
-    for last, stamp in enumerate(ordered):
-        while stamp - ordered[first] >= window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def unused_port() -> int:
