@@ -442,6 +442,8 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
         load = outcome.load
         print(f"{load.label:<18} {load.per_second:>9.1f} {load.percentile(0.50):>8.1f} {load.percentile(0.95):>8.1f} "
               f"{load.presses - load.unanswered:>6}/{load.presses:<5}")
+    print(f"(a closed loop: each customer presses again once answered, so with the instances busy the latency is "
+          f"about {args.users} customers / updates per second)")
     loads = {o.load.label: o.load for o in outcomes}
     one = loads["PostgreSQL x1"].per_second
     print(f"scaling on PostgreSQL: x2 {loads['PostgreSQL x2'].per_second / one:.2f}, "
