@@ -159,8 +159,9 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     sweep_every = min(settings.conversation_timeout_seconds / 2, 30.0)
     application.job_queue.run_repeating(announce_expired, interval=sweep_every, first=sweep_every,
                                         name="dialogue-expiry", job_kwargs={"max_instances": 1, "coalesce": True})
-    application.job_queue.run_repeating(_sync_job, interval=SYNC_EVERY, first=SYNC_EVERY, name="sync",
-                                        job_kwargs={"max_instances": 1, "coalesce": True})
+    if db.dialect != SQLITE:  # (a SQLite file has one instance: nobody else changes what it holds)
+        application.job_queue.run_repeating(_sync_job, interval=SYNC_EVERY, first=SYNC_EVERY, name="sync",
+                                            job_kwargs={"max_instances": 1, "coalesce": True})
     balance_every = settings.balance_check_minutes * 60
     application.job_queue.run_repeating(_balance_job, interval=balance_every, first=min(60, balance_every),
                                         name="balance-check", job_kwargs={"max_instances": 1, "coalesce": True})

@@ -1,11 +1,15 @@
 """Opening the database (SQLite or PostgreSQL) and bringing its schema up to date.
 
-Both engines run the same repositories through SQLAlchemy 2 Core (async: aiosqlite, asyncpg).
-Repositories write plain SQL in the subset both engines share, with `?` (or `:name`) for every
-value; `Connection` turns it into one cached `text()` clause per statement. The one spelling with
-no common form, the current time as ISO text (`NOW`), is rewritten for PostgreSQL here.
+Both engines run the same repositories. Repositories write plain SQL in the subset both engines
+share, with `?` (or `:name`) for every value; the one spelling with no common form, the current
+time as ISO text (`NOW`), is rewritten for PostgreSQL here.
 
-- SQLite (the embedded default): one connection for the whole process, one asyncio lock
+- PostgreSQL goes through SQLAlchemy 2 Core (async, asyncpg): each statement becomes one cached
+  `text()` clause, run on a pooled connection.
+- SQLite (the embedded default) is migrated through SQLAlchemy too (Alembic), but its statements go
+  straight to aiosqlite: one trip to aiosqlite's thread each, where SQLAlchemy's adapter makes
+  four (cursor, execute, fetch, close), which under a burst of customers made replies a third
+  slower (bench/conversation_load.py). One connection for the whole process, one asyncio lock
   serialising statements on it, `BEGIN IMMEDIATE` for every transaction, and reads by key on the
   event loop itself (`read_point`, a WAL reader never waits for a writer).
 - PostgreSQL (several instances): a pool; transactions run side by side (READ COMMITTED), so a
@@ -21,14 +25,15 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import event, text
-from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import TextClause
 
@@ -97,37 +102,75 @@ def _bound(params: Params) -> dict[str, Any]:
     return {f"_{i}": value for i, value in enumerate(params)}
 
 
+@contextmanager
+def _as_sqlalchemy_errors(sql: str, params: object) -> Iterator[None]:
+    """SQLite's errors as SQLAlchemy raises PostgreSQL's (IntegrityError, OperationalError…), so
+    that callers see one family of errors whichever the engine."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
+
+def _sqlite_params(params: Params) -> tuple[Any, ...] | dict[str, Any]:
+    return dict(params) if isinstance(params, Mapping) else tuple(params)
+
+
 @dataclass(frozen=True)
 class Result:
-    rows: list[Row[Any]]
+    rows: list[Sequence[Any]]  # rows by position (SQLAlchemy rows, or tuples)
     rowcount: int
 
-    def first(self) -> Row[Any] | None:
+    def first(self) -> Sequence[Any] | None:
         return self.rows[0] if self.rows else None
 
 
 class Connection:
-    """A connection inside a transaction (from `Database.transaction`), or outside one."""
+    """A connection inside a transaction (from `Database.transaction`), or outside one: a
+    SQLAlchemy connection (PostgreSQL) or the aiosqlite one (SQLite)."""
 
-    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
-        self.sa = conn
+    def __init__(self, conn: AsyncConnection | aiosqlite.Connection, dialect: str) -> None:
+        self._conn = conn
         self.dialect = dialect
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
-        result = await self.sa.execute(_clause(sql, self.dialect), _bound(params))
-        rows = list(result.fetchall()) if result.returns_rows else []
-        return Result(rows, result.rowcount)
+        if isinstance(self._conn, aiosqlite.Connection):
+            before = self._conn.total_changes  # rows changed by this statement, without a cursor trip
+            with _as_sqlalchemy_errors(sql, params):
+                rows = await self._conn.execute_fetchall(sql, _sqlite_params(params))
+            return Result(list(rows), self._conn.total_changes - before)
+        result = await self._conn.execute(_clause(sql, self.dialect), _bound(params))
+        return Result(list(result.fetchall()) if result.returns_rows else [], result.rowcount)
 
     async def executemany(self, sql: str, params: Iterable[Params]) -> None:
+        if isinstance(self._conn, aiosqlite.Connection):
+            batch = [_sqlite_params(p) for p in params]
+            with _as_sqlalchemy_errors(sql, batch):
+                await self._conn.executemany(sql, batch)
+            return
         batch = [_bound(p) for p in params]
         if batch:
-            await self.sa.execute(_clause(sql, self.dialect), batch)
+            await self._conn.execute(_clause(sql, self.dialect), batch)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Row[Any] | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Sequence[Any] | None:
         return (await self.execute(sql, params)).first()
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row[Any]]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Sequence[Any]]:
         return (await self.execute(sql, params)).rows
+
+    async def stream(self, sql: str, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """A large read, `batch` rows at a time (a server-side cursor on PostgreSQL)."""
+        if isinstance(self._conn, aiosqlite.Connection):
+            async with self._conn.execute(sql) as cursor:
+                while rows := await cursor.fetchmany(batch):
+                    yield [tuple(row) for row in rows]
+            return
+        result = await self._conn.stream(_clause(sql, self.dialect))
+        try:
+            async for part in result.partitions(batch):
+                yield [tuple(row) for row in part]
+        finally:
+            await result.close()
 
     async def lock_user(self, user_id: int) -> None:
         """Hold the user's row until the transaction ends, so that a check of their balance and
@@ -140,10 +183,7 @@ class Connection:
     def in_transaction(self) -> bool:
         """False when SQLite undid the whole transaction by itself (a full disk, an I/O error, a
         RAISE(ROLLBACK)); PostgreSQL never ends one on its own."""
-        if self.dialect != SQLITE:
-            return True
-        driver = self.sa.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-        return bool(driver.in_transaction)
+        return self._conn.in_transaction if isinstance(self._conn, aiosqlite.Connection) else True
 
     @property
     def for_update(self) -> str:
@@ -161,7 +201,7 @@ class Connection:
 class Database:
     """The shop's database, whichever engine; see the module's docstring."""
 
-    def __init__(self, engine: AsyncEngine, target: Target, held: AsyncConnection | None = None,
+    def __init__(self, engine: AsyncEngine, target: Target, held: aiosqlite.Connection | None = None,
                  point_reader: sqlite3.Connection | None = None, owner: str = "") -> None:
         self.engine = engine
         self.owner = owner  # this process's name in claims (an order being placed), "" if none
@@ -182,13 +222,13 @@ class Database:
         self._check_open()
         if self._held is not None:
             async with self._lock:
-                conn = Connection(self._held, SQLITE)
-                await self._held.exec_driver_sql("BEGIN IMMEDIATE")
+                await self._held.execute("BEGIN IMMEDIATE")
                 try:
-                    yield conn
-                    await self._held.exec_driver_sql("COMMIT")
+                    yield Connection(self._held, SQLITE)
+                    await self._held.execute("COMMIT")
                 except BaseException:
-                    await _sqlite_rollback(self._held)
+                    if self._held.in_transaction:  # SQLite undoes some failures itself (disk full)
+                        await self._held.execute("ROLLBACK")
                     raise
             return
         async with self.engine.begin() as sa_conn:
@@ -223,13 +263,13 @@ class Database:
                 log.debug("point read busy; reading through the writer's thread", exc_info=True)
         return await self.fetchone(sql, params)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Row[Any] | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Sequence[Any] | None:
         """A read outside any transaction (on SQLite it waits for a running one, so it never
         sees another coroutine's half-done writes on the shared connection)."""
         async with self._outside() as conn:
             return await conn.fetchone(sql, params)
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row[Any]]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Sequence[Any]]:
         async with self._outside() as conn:
             return await conn.fetchall(sql, params)
 
@@ -244,26 +284,19 @@ class Database:
         await self.engine.dispose()
 
 
-async def _sqlite_rollback(conn: AsyncConnection) -> None:
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    if driver is not None and driver.in_transaction:  # SQLite undoes some failures itself (disk full)
-        await conn.exec_driver_sql("ROLLBACK")
-
-
 @asynccontextmanager
 async def savepoint(conn: Connection) -> AsyncIterator[None]:
     """A unit inside the caller's transaction: on an error only its own statements are undone.
     (One name serves nested units too: both engines roll back to the innermost of that name.)"""
-    await conn.sa.exec_driver_sql("SAVEPOINT unit")
+    await conn.execute("SAVEPOINT unit")
     try:
         yield
     except BaseException:
         if conn.in_transaction:
-            await conn.sa.exec_driver_sql("ROLLBACK TO SAVEPOINT unit")
-            await conn.sa.exec_driver_sql("RELEASE SAVEPOINT unit")
+            await conn.execute("ROLLBACK TO SAVEPOINT unit")
+            await conn.execute("RELEASE SAVEPOINT unit")
         raise
-    await conn.sa.exec_driver_sql("RELEASE SAVEPOINT unit")
+    await conn.execute("RELEASE SAVEPOINT unit")
 
 
 async def write_each(conn: Connection, items: Sequence[T],
@@ -314,18 +347,22 @@ async def open_database(where: str | Path, *, pool_size: int = 10, owner: str = 
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:
         await migrate(engine)
-        held = await engine.connect()
-    except BaseException:
-        await engine.dispose()
-        raise
+    finally:
+        await engine.dispose()  # (kept for `migrate`; statements use the connection below)
+    held = await aiosqlite.connect(target.path, isolation_level=None)  # we open transactions ourselves
+    for pragma in _SQLITE_PRAGMAS:
+        await held.execute(f"PRAGMA {pragma}")
     uri = f"{target.path.resolve().as_uri()}?mode=ro"
     point_reader = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0.05)
     return Database(engine, target, held, point_reader, owner=owner)
 
 
+_SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000"):
+    for pragma in _SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

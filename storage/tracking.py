@@ -78,11 +78,11 @@ async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: i
     They are claimed for this poll: their next poll is moved `lease` seconds on, so no other
     instance polls them meanwhile; the poll writes their real next time. If this instance dies
     first, they fall due again when the lease runs out."""
+    row = await db.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'", (now,))
+    due = int(row[0]) if row else 0
+    if not due:  # (most ticks: no write transaction for nothing)
+        return []
     async with db.transaction() as conn:
-        row = await conn.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'", (now,))
-        due = int(row[0]) if row else 0
-        if not due:
-            return []
         rows = await conn.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
                                    f" ORDER BY next_poll_at, order_id LIMIT ?{conn.skip_locked}",
                                    (now + horizon, -(-due // batch) * batch))
@@ -300,14 +300,16 @@ async def due_notices(db: Database, now: float, limit: int, *, hold: float = 0,
     user who is in the middle of a dialogue (an order's questions, a top-up) waits until the
     dialogue ends, or `hold` seconds at most, so that it does not land between a question and its
     answer; receipts and the like never wait."""
+    due = ("SELECT n.notification_id FROM notifications n"
+           " WHERE n.state = 'pending' AND n.due_at <= ? AND (n.leased_until IS NULL OR n.leased_until <= ?)"
+           " AND (n.order_id IS NULL OR n.due_at <= ? OR NOT EXISTS ("
+           "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
+           " ORDER BY n.notification_id LIMIT ?")
+    params = (now, now, now - hold, now, limit)
+    if not await db.fetchone(due, (*params[:-1], 1)):  # (most rounds: no write transaction for nothing)
+        return []
     async with db.transaction() as conn:
-        rows = await conn.fetchall(
-            "SELECT n.notification_id FROM notifications n"
-            " WHERE n.state = 'pending' AND n.due_at <= ? AND (n.leased_until IS NULL OR n.leased_until <= ?)"
-            " AND (n.order_id IS NULL OR n.due_at <= ? OR NOT EXISTS ("
-            "   SELECT 1 FROM dialogues d WHERE d.user_id = n.user_id AND d.name IS NOT NULL AND d.expires_at > ?))"
-            f" ORDER BY n.notification_id LIMIT ?{conn.skip_locked}", (now, now, now - hold, now, limit))
-        ids = [int(row[0]) for row in rows]
+        ids = [int(row[0]) for row in await conn.fetchall(due + conn.skip_locked, params)]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from storage.database import POSTGRESQL, SQLITE, Connection, Database, Target, open_database
@@ -197,12 +196,8 @@ async def _batches(conn: Connection, table: Table, columns: Sequence[str], batch
     order = table.primary_key or tuple(columns)
     sql = (f"SELECT {', '.join(map(_quoted, columns))} FROM {_quoted(table.name)}"
            f" ORDER BY {', '.join(map(_quoted, order))}")
-    result = await conn.sa.stream(text(sql))
-    try:
-        async for part in result.partitions(batch):
-            yield [tuple(row) for row in part]
-    finally:
-        await result.close()
+    async for part in conn.stream(sql, batch):
+        yield part
 
 
 _INTEGER, _REAL = ("INT",), ("REAL", "FLOA", "DOUB")
