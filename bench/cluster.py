@@ -55,27 +55,31 @@ import argparse
 import asyncio
 import math
 import os
-import re
 import secrets
 import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 
 from bot import texts
 from bot.panel import BATCH_LIMIT
 from bot.panel.sandbox import SandboxClock, SandboxPanel, SandboxServer
 from bot.rate_limit import CHAT_MESSAGES_PER_WINDOW, CHAT_WINDOW_SECONDS, MESSAGES_PER_WINDOW
 from storage.database import open_database
-from tests.support.cluster import Cluster, ClusterTelegram, max_in_any_second, running_cluster
+from tests.support.cluster import (
+    Cluster,
+    ClusterTelegram,
+    forget_redis,
+    fresh_postgres,
+    running_cluster,
+    unreachable,
+)
 from tests.support.fake_telegram import FakeUser, SentMessage
+from tests.support.windows import most_in_window
 
 KEY = "sk-bench-cluster-0001"
 FIRST_USER = 800_000
@@ -193,53 +197,6 @@ def percentile(values: list[float], share: float) -> float:
 # --------------------------------------------------------------------------- the services
 
 
-async def unreachable(postgres: str, redis_url: str) -> str | None:
-    try:
-        conn = await asyncpg.connect(postgres, timeout=3)
-        await conn.close()
-    except (OSError, asyncpg.PostgresError) as exc:
-        return f"no PostgreSQL at {postgres}: {exc}"
-    client = aioredis.from_url(redis_url, socket_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:  # redis raises its own ConnectionError
-        return f"no Redis at {redis_url}: {exc}"
-    finally:
-        await client.aclose()
-    return None
-
-
-@asynccontextmanager
-async def fresh_postgres(postgres: str, name: str) -> AsyncIterator[str]:
-    """A new, empty database (migrated here once: the instances find it at head); dropped after."""
-    conn = await asyncpg.connect(postgres)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = re.sub(r"/[^/]*$", f"/{name}", postgres)
-    try:
-        db = await open_database(url)
-        await db.close()
-        yield url
-    finally:
-        conn = await asyncpg.connect(postgres)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
-async def forget_redis(redis_url: str, prefix: str) -> None:
-    client = aioredis.from_url(redis_url)
-    try:
-        async for key in client.scan_iter(f"{prefix}*"):
-            await client.delete(key)
-    finally:
-        await client.aclose()
-
-
 # --------------------------------------------------------------------------- the customers
 
 
@@ -320,7 +277,7 @@ async def messaging_loop(telegram: BenchTelegram, users: list[FakeUser], warmup:
 
     await asyncio.gather(*(asker(user) for user in users))
     stamps = [at for at in telegram.sent_at[sent_before:] if measured_from <= at <= measured_to]
-    return Messaging(len(stamps), seconds, latencies, max_in_any_second(stamps) if stamps else 0, unanswered)
+    return Messaging(len(stamps), seconds, latencies, most_in_window(stamps, 1.0) if stamps else 0, unanswered)
 
 
 # --------------------------------------------------------------------------- the poll cycle

@@ -23,9 +23,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import pytest
-import redis.asyncio as aioredis
 
 from bot.domain.money import from_micros, to_micros
 from bot.panel.sandbox import SandboxClock, SandboxPanel, SandboxServer
@@ -33,8 +31,16 @@ from bot.panel.sandbox.catalogue import DEMO_CATALOGUE
 from storage.database import open_database
 from storage.ledger import add_entry, balance_micros
 from storage.users import touch_user
-from tests.support.cluster import ClusterCustomer, ClusterTelegram, max_in_any_second, running_cluster
+from tests.support.cluster import (
+    ClusterCustomer,
+    ClusterTelegram,
+    forget_redis,
+    fresh_postgres,
+    running_cluster,
+    unreachable,
+)
 from tests.support.ledger_check import assert_ledger_consistent
+from tests.support.windows import most_in_window
 
 CUSTOMERS = int(os.environ.get("CLUSTER_CUSTOMERS", "1000"))
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "")
@@ -51,61 +57,22 @@ ACTIVE = 60  # customers in the middle of an order at once (the rest wait their 
 pytestmark = pytest.mark.timeout(1200)
 
 
-async def _reachable() -> str | None:
-    if not POSTGRES:
-        return "runs with the PostgreSQL suite: set TEST_POSTGRES_URL"
-    try:
-        conn = await asyncpg.connect(POSTGRES, timeout=3)
-        await conn.close()
-    except (OSError, asyncpg.PostgresError) as exc:
-        return f"no PostgreSQL at {POSTGRES}: {exc}"
-    client = aioredis.from_url(REDIS, socket_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:  # redis raises its own ConnectionError
-        return f"no Redis at {REDIS}: {exc}"
-    finally:
-        await client.aclose()
-    return None
-
-
-async def _database(name: str) -> str:
-    conn = await asyncpg.connect(POSTGRES)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return re.sub(r"/[^/]*$", f"/{name}", POSTGRES)
-
-
-async def _drop(name: str) -> None:
-    conn = await asyncpg.connect(POSTGRES)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def test_three_instances_one_killed_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
-    if why := await _reachable():
+    if not POSTGRES:
+        pytest.skip("runs with the PostgreSQL suite: set TEST_POSTGRES_URL")
+    if why := await unreachable(POSTGRES, REDIS):
         pytest.skip(why)
-    name = f"smmbot_cluster_{os.getpid()}"
-    url = await _database(name)
     prefix = f"smmbot-cluster-{secrets.token_hex(4)}:"
     try:
-        await _run(tmp_path, url, prefix)
+        async with fresh_postgres(POSTGRES, f"smmbot_cluster_{os.getpid()}") as url:
+            await _run(tmp_path, url, prefix)
     finally:
-        await _drop(name)
-        client = aioredis.from_url(REDIS)
-        async for key in client.scan_iter(f"{prefix}*"):
-            await client.delete(key)
-        await client.aclose()
+        await forget_redis(REDIS, prefix)
 
 
 async def _run(tmp_path: Path, url: str, prefix: str) -> None:
     ids = [FIRST + i for i in range(CUSTOMERS)]
-    db = await open_database(url)  # migrated here once; the instances find it at head
+    db = await open_database(url)  # (at head already: fresh_postgres migrated it)
     try:
         for user_id in ids:  # customers who were credited by the operator before (all but the Stars ones)
             await touch_user(db, user_id, f"C{user_id}", None, "en")
@@ -164,7 +131,7 @@ async def _run(tmp_path: Path, url: str, prefix: str) -> None:
             finally:
                 await db.close()
     print(f"\n{CUSTOMERS} customers ordered in {ordering_seconds:.1f}s on 3 instances (one killed and restarted);"
-          f" {len(telegram.sent_at)} messages, at most {max_in_any_second(telegram.sent_at)} in a second"
+          f" {len(telegram.sent_at)} messages, at most {most_in_window(telegram.sent_at, 1.0)} in a second"
           f" ({tried} tried), {refused} refused with 429 and sent again")
 
 
@@ -246,8 +213,8 @@ async def _check(db: object, telegram: ClusterTelegram, server: SandboxServer,
     attempts = [c.at for c in telegram.calls if c.method.startswith(("send", "edit")) and c.chat_id is not None]
     refused = [c for c in telegram.calls if c.status == 429]
     assert len(refused) <= len(telegram.sent_at) // 100, f"{len(refused)} of {len(telegram.sent_at)} refused"
-    assert max_in_any_second(telegram.sent_at) <= 30  # (what the fake holds to: every message counted)
-    return len(refused), max_in_any_second(attempts)
+    assert most_in_window(telegram.sent_at, 1.0) <= 30  # (what the fake holds to: every message counted)
+    return len(refused), most_in_window(attempts, 1.0)
 
 
 def _plain(html: str) -> str:

@@ -12,19 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
 
 from bot.domain.catalogue import category_key
+from storage.database import open_database
 from tests.support.fake_telegram import FakeTelegram, FakeUser, SentMessage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,11 +301,50 @@ class ClusterCustomer:
         return None
 
 
-def max_in_any_second(stamps: Sequence[float]) -> int:
-    """The most of these times (seconds) that fall within any one second."""
-    ordered, most, start = sorted(stamps), 0, 0
-    for end, at in enumerate(ordered):
-        while at - ordered[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
+# --------------------------------------------------------------------------- the services
+
+async def unreachable(postgres: str, redis_url: str) -> str | None:
+    try:
+        conn = await asyncpg.connect(postgres, timeout=3)
+        await conn.close()
+    except (OSError, asyncpg.PostgresError) as exc:
+        return f"no PostgreSQL at {postgres}: {exc}"
+    client = aioredis.from_url(redis_url, socket_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:  # redis raises its own ConnectionError
+        return f"no Redis at {redis_url}: {exc}"
+    finally:
+        await client.aclose()
+    return None
+
+
+@asynccontextmanager
+async def fresh_postgres(postgres: str, name: str) -> AsyncIterator[str]:
+    """A new, empty database (migrated here once: the instances find it at head); dropped after."""
+    conn = await asyncpg.connect(postgres)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = re.sub(r"/[^/]*$", f"/{name}", postgres)
+    try:
+        db = await open_database(url)
+        await db.close()
+        yield url
+    finally:
+        conn = await asyncpg.connect(postgres)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def forget_redis(redis_url: str, prefix: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        async for key in client.scan_iter(f"{prefix}*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
