@@ -58,6 +58,8 @@ class Inbox:
         self._chains: dict[int, asyncio.Task[None]] = {}  # user → the task handling their updates here
         self._again: set[int] = set()  # users with an update stored since their chain last looked
         self._ready: dict[int, list[InboxUpdate]] = {}  # claimed by the sweeper, for the user's chain
+        self._in_hand: set[int] = set()  # update ids claimed here and not finished: renewed
+        self._stopping = False
         self._sweeper: asyncio.Task[None] | None = None
         self.handled = 0
 
@@ -74,10 +76,12 @@ class Inbox:
         self._sweeper = asyncio.create_task(self._sweep(), name="inbox-sweeper")
 
     async def stop(self, wait: float = 30.0) -> None:
-        """Finish the updates in hand (their leases are renewed meanwhile), then stop."""
-        chains = set(self._chains.values())
-        if chains:
-            await asyncio.wait(chains, timeout=wait)
+        """Claim nothing more, finish the updates in hand (their leases are renewed meanwhile),
+        then stop; what is left is another instance's once its lease runs out."""
+        self._stopping = True
+        deadline = self._clock() + wait
+        while self._chains and self._clock() < deadline:
+            await asyncio.wait(set(self._chains.values()), timeout=max(0.0, deadline - self._clock()))
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -99,9 +103,12 @@ class Inbox:
                     await self._run(ready.pop(0))
                     continue
                 self._ready.pop(user, None)
+                if self._stopping:
+                    return
                 self._again.discard(user)
                 claimed = await claim_updates(self._db, self._owner, now=self._clock(), lease=self._lease,
                                               user_id=user)
+                self._in_hand.update(u.update_id for u in claimed)
                 if not claimed:
                     if user in self._again:  # stored while we looked
                         continue
@@ -114,14 +121,18 @@ class Inbox:
             self._chains.pop(user, None)
 
     async def _run(self, claimed: InboxUpdate) -> None:
+        self._in_hand.add(claimed.update_id)
         token = handling_update.set(claimed.update_id)  # its dialogue is saved with its being done
         try:
-            await self._handle(self._decode(claimed.payload))
-        except Exception:  # handlers report their own errors; this is past them: never handled twice
-            log.exception("inbox: update %s failed", claimed.update_id)
-        finally:
-            handling_update.reset(token)
-        await finish_update(self._db, claimed.update_id, now=self._clock())  # (an update without a dialogue)
+            try:
+                await self._handle(self._decode(claimed.payload))
+            except Exception:  # handlers report their own errors; this is past them: never handled twice
+                log.exception("inbox: update %s failed", claimed.update_id)
+            finally:
+                handling_update.reset(token)
+            await finish_update(self._db, claimed.update_id, now=self._clock())  # (an update without a dialogue)
+        finally:  # not renewed any more: if it was not marked done, another instance takes it later
+            self._in_hand.discard(claimed.update_id)
         self.handled += 1
 
     async def _sweep(self) -> None:
@@ -130,12 +141,15 @@ class Inbox:
             await asyncio.sleep(SWEEP_EVERY)
             now = self._clock()
             try:
-                if self._chains and now - renewed_at >= self._lease / 3:
+                if self._in_hand and now - renewed_at >= self._lease / 3:
                     renewed_at = now
-                    await renew_leases(self._db, self._owner, now=now, lease=self._lease)
+                    await renew_leases(self._db, self._owner, sorted(self._in_hand), now=now, lease=self._lease)
                 # Updates nobody is handling: an instance died with them, or their user's previous
                 # update was finished elsewhere without a look at the next one.
-                for update in await claim_updates(self._db, self._owner, now=now, lease=self._lease, limit=20):
+                claimed = [] if self._stopping else await claim_updates(
+                    self._db, self._owner, now=now, lease=self._lease, limit=20)
+                for update in claimed:
+                    self._in_hand.add(update.update_id)
                     self._kick(update.user_id, update)
                 if now - pruned_at >= 60:
                     pruned_at = now

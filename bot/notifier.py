@@ -111,12 +111,16 @@ class Notifier:
         self._in_hand = {notice.notification_id for notice in chosen.values()}
         renewing = asyncio.create_task(self._renew())
         try:
-            outcomes = await asyncio.gather(*(self._send(gate, notice) for notice in chosen.values()))
+            # Every send runs to its end (and the claim is renewed until then), whatever one of them raises.
+            outcomes = await asyncio.gather(*(self._send(gate, notice) for notice in chosen.values()),
+                                            return_exceptions=True)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-        sent = sum(outcomes)
+        for failure in (o for o in outcomes if isinstance(o, BaseException)):
+            log.error("notifier: a message's outcome could not be stored", exc_info=failure)
+        sent = sum(1 for o in outcomes if o is True)
         self.delivered += sent
         return sent
 

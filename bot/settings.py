@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/bot.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)  # PostgreSQL connections per instance
     # Work one instance claimed (an update, a message, a poll) is another's after this long unheard of.
-    claim_seconds: float = Field(default=60.0, ge=1, le=3600)
+    claim_seconds: float = Field(default=60.0, ge=10, le=3600)  # (renewed every third of it, at most every s)
     admin_ids: IdList = frozenset()
     allowed_user_ids: IdList = frozenset()
     price_markup_percent: Decimal = Field(default=Decimal(0), ge=0, le=10000)
@@ -280,10 +280,11 @@ class Settings(BaseSettings):
 
 def _password_of(url: str) -> list[str]:
     """A URL's password as written, and decoded (as a library might print it)."""
-    password = urlsplit(url).password if "://" in url else None
-    if not password:
+    if "://" not in url:
         return []
-    return [password] if unquote(password) == password else [password, unquote(password)]
+    parts = urlsplit(url)
+    found = [parts.password or "", *(value for name, value in parse_qsl(parts.query) if name.lower() == "password")]
+    return sorted({form for password in found if password for form in (password, unquote(password))})
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import aiosqlite
 from sqlalchemy import event, text
@@ -76,7 +77,13 @@ class Target:
         """For messages: the file, or the URL without its password."""
         if self.path is not None:
             return str(self.path)
-        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url.replace("+asyncpg", ""))
+        parts = urlsplit(self.url.replace("+asyncpg", "", 1))
+        netloc = parts.netloc
+        if "@" in netloc:  # the host follows the last @ (a password may hold one, unencoded)
+            userinfo, host = netloc.rsplit("@", 1)
+            netloc = (userinfo.split(":", 1)[0] + (":***" if ":" in userinfo else "")) + "@" + host
+        query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @functools.lru_cache(maxsize=2048)
@@ -177,7 +184,9 @@ class Connection:
         the write that depends on it are not interleaved with another instance's. (SQLite needs
         nothing: `BEGIN IMMEDIATE` already holds the whole database.)"""
         if self.dialect == POSTGRESQL:
-            await self.execute("SELECT 1 FROM users WHERE user_id = ? FOR UPDATE", (user_id,))
+            # NO KEY: inserts that reference the user (ledger, notifications) still pass; only
+            # another such decision waits.
+            await self.execute("SELECT 1 FROM users WHERE user_id = ? FOR NO KEY UPDATE", (user_id,))
 
     @property
     def in_transaction(self) -> bool:

@@ -37,16 +37,17 @@ async def store_update(db: Database, update_id: int, user_id: int, payload: str,
 async def claim_updates(db: Database, owner: str, *, now: float, lease: float, user_id: int | None = None,
                         limit: int = 1) -> list[InboxUpdate]:
     """Take the next update of up to `limit` users (of `user_id` only, if given): each user's
-    earliest unfinished update, if nobody holds it."""
+    earliest unfinished update, if nobody holds it nor any other update of theirs (one that
+    Telegram posted later may have been taken before an earlier one was stored)."""
     only_user = " AND i.user_id = ?" if user_id is not None else ""
     async with db.transaction() as conn:
         rows = await conn.fetchall(
             "SELECT i.update_id FROM inbox i WHERE i.done_at IS NULL"
             " AND (i.leased_until IS NULL OR i.leased_until <= ?)" + only_user +
             " AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.user_id = i.user_id AND e.done_at IS NULL"
-            "                 AND e.update_id < i.update_id)"
+            "                 AND (e.update_id < i.update_id OR e.leased_until > ?))"
             f" ORDER BY i.update_id LIMIT ?{conn.skip_locked}",
-            (now, *(() if user_id is None else (user_id,)), limit))
+            (now, *(() if user_id is None else (user_id,)), now, limit))
         ids = [int(row[0]) for row in rows]
         if not ids:
             return []
@@ -61,10 +62,13 @@ async def finish_update(db: Database, update_id: int, *, now: float) -> None:
     await db.write_one("UPDATE inbox SET done_at = ?, leased_until = NULL WHERE update_id = ?", (now, update_id))
 
 
-async def renew_leases(db: Database, owner: str, *, now: float, lease: float) -> int:
+async def renew_leases(db: Database, owner: str, update_ids: Sequence[int], *, now: float, lease: float) -> int:
     """Keep the updates this instance is handling: a slow panel call must not let another take them."""
-    return await db.write_one("UPDATE inbox SET leased_until = ? WHERE owner = ? AND done_at IS NULL"
-                              " AND leased_until IS NOT NULL", (now + lease, owner))
+    if not update_ids:
+        return 0
+    marks = ",".join("?" * len(update_ids))
+    return await db.write_one(f"UPDATE inbox SET leased_until = ? WHERE owner = ? AND done_at IS NULL"
+                              f" AND update_id IN ({marks})", (now + lease, owner, *update_ids))
 
 
 async def open_updates(db: Database) -> Sequence[int]:

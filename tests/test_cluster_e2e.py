@@ -91,7 +91,7 @@ async def _run(tmp_path: Path, url: str, prefix: str) -> None:
         async with running_cluster(tmp_path, telegram, 3, DATABASE_URL=url, PANEL_API_URL=server.api_url,
                                    PANEL_API_KEY=PANEL_KEY, PANEL_TIMEOUT_SECONDS="5", ADMIN_IDS=str(ADMIN),
                                    REDIS_URL=REDIS, REDIS_PREFIX=prefix, STARS_PER_UNIT="50",
-                                   POLL_INTERVAL_SECONDS="1", CLAIM_SECONDS="3", DATABASE_POOL_SIZE="5",
+                                   POLL_INTERVAL_SECONDS="1", CLAIM_SECONDS="10", DATABASE_POOL_SIZE="5",
                                    LOG_FORMAT="json") as cluster:
             customers = [ClusterCustomer(telegram, users[user_id], category=SERVICE.category,
                                          service_id=str(SERVICE.service_id), link=f"https://instagram.com/c{user_id}",
@@ -118,7 +118,10 @@ async def _run(tmp_path: Path, url: str, prefix: str) -> None:
                 await victim.start()  # on the same port: the load balancer had it all along
 
             started = time.monotonic()
-            await asyncio.gather(kill_one(), *(shop(c) for c in customers))
+            try:
+                await asyncio.gather(kill_one(), *(shop(c) for c in customers))
+            except AssertionError as exc:  # what the instances logged says why
+                raise AssertionError(f"{exc}\n{cluster.logs()}") from None
             ordering_seconds = time.monotonic() - started
             assert cluster.instances[1].starts == 2
 

@@ -68,11 +68,23 @@ async def test_a_users_updates_are_claimed_one_at_a_time_in_order_and_taken_over
     assert await claim_updates(one, "one", now=3.0, lease=10.0, user_id=7) == []  # 14 waits for 12
 
     # "two" dies with 12 in hand; "one" renews what it holds (13) while it works on it
-    assert await renew_leases(one, "one", now=12.0, lease=10.0) == 1
+    assert await renew_leases(one, "one", [13], now=12.0, lease=10.0) == 1
     taken = await claim_updates(one, "one", now=13.0, lease=10.0, limit=10)
     assert [u.update_id for u in taken] == [12]  # 12's claim ran out at 13; 13 is still "one"'s own
     await finish_update(one, 12, now=14.0)
     assert [u.update_id for u in await claim_updates(other, "two", now=14.0, lease=10.0, user_id=7)] == [14]
+
+
+async def test_an_earlier_update_stored_late_waits_while_a_later_one_of_the_user_is_in_hand(
+        two: tuple[Database, Database]) -> None:
+    """Telegram posts on several connections: update 21 may be stored and taken before 20 arrives."""
+    one, other = two
+    await store_update(one, 21, 7, "{}", now=1.0)
+    assert [u.update_id for u in await claim_updates(one, "one", now=1.0, lease=10.0, limit=5)] == [21]
+    await store_update(other, 20, 7, "{}", now=1.5)
+    assert await claim_updates(other, "two", now=2.0, lease=10.0, limit=5) == []  # one at a time
+    await finish_update(one, 21, now=3.0)
+    assert [u.update_id for u in await claim_updates(other, "two", now=3.0, lease=10.0, limit=5)] == [20]
 
 
 async def test_an_outbox_message_is_claimed_by_one_instance_and_sent_once(two: tuple[Database, Database]) -> None:

@@ -136,6 +136,8 @@ def test_statements_take_question_marks_outside_quotes_and_the_time_per_engine()
     ("sqlite:///data/bot.db", "sqlite", "data/bot.db"),
     ("postgresql://shop:s3cret@db:5432/shop", "postgresql", "postgresql://shop:***@db:5432/shop"),
     ("postgres://shop@db/shop", "postgresql", "postgresql://shop@db/shop"),
+    ("postgresql://shop:s3cret@pw@db/shop", "postgresql", "postgresql://shop:***@db/shop"),
+    ("postgresql://shop@db/shop?password=s3cret", "postgresql", "postgresql://shop@db/shop?password=***"),
 ])
 def test_a_database_url_names_its_engine_and_is_shown_without_its_password(url: str, dialect: str, shown: str) -> None:
     from storage.database import Target

@@ -39,15 +39,14 @@ class ChangeWatcher:
     async def check(self, now: float) -> int:
         """Reload what others changed since the last check; returns how many changes were applied."""
         fresh = [c for c in await changes_since(self.db, now - WINDOW) if c.change_id not in self._seen]
-        catalogue = False
-        for change in fresh:
-            self._seen[change.change_id] = now
+        catalogue = [c for c in fresh if c.kind == CATALOGUE]
+        for change in fresh:  # each marked seen once applied: a reload that fails is tried next time
             if change.kind == USER and change.subject.lstrip("-").isdigit():
                 await self.customers.reload(int(change.subject))
-            elif change.kind == CATALOGUE:
-                catalogue = True
+                self._seen[change.change_id] = now
         if catalogue:
             await self.catalogues.reload()
+            self._seen.update(dict.fromkeys((c.change_id for c in catalogue), now))
         self._seen = {cid: at for cid, at in self._seen.items() if now - at <= 2 * WINDOW}
         if now - self._pruned_at >= 3600:
             self._pruned_at = now
