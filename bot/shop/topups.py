@@ -282,7 +282,12 @@ async def settle_reported_refund(db: Database, user_id: int, charge_id: str) -> 
 
 
 async def _settle_reported_refund(db: Database, payment_id: int) -> RefundReport:
+    known = await get_star_payment(db, payment_id)
+    assert known is not None
     async with db.transaction() as conn:
+        # The customer first, then the payment: the order `refund_stars` takes them in, so that two
+        # instances settling one payment wait for each other instead of deadlocking.
+        await conn.lock_user(known.user_id)
         payment = await get_star_payment(conn, payment_id)
         assert payment is not None
         amount, currency = from_micros(payment.amount_micros), payment.currency
