@@ -32,6 +32,7 @@ from storage.broadcasts import (
     fail_interrupted,
     finish,
     progress,
+    renew_batch,
     sending_broadcasts,
     settle,
 )
@@ -112,7 +113,13 @@ class Broadcaster:
             users = await claim_batch(self.db, broadcast.broadcast_id, BATCH, now=time.time(), lease=self.lease)
             if not users:
                 break
-            results = await asyncio.gather(*(self._send(broadcast.text, user_id) for user_id in users))
+            renewing = asyncio.create_task(self._renew(broadcast.broadcast_id, users))
+            try:
+                results = await asyncio.gather(*(self._send(broadcast.text, user_id) for user_id in users))
+            finally:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
             await settle(self.db, broadcast.broadcast_id, dict(zip(users, results, strict=True)))
             if self.clock() - shown_at >= PROGRESS_EVERY:
                 shown_at = self.clock()
@@ -127,6 +134,15 @@ class Broadcaster:
             await self.bot.send_message(broadcast.admin_id, texts.BROADCAST_REPORT.format(
                 broadcast_id=broadcast.broadcast_id, sent=done.sent, blocked=done.blocked, failed=done.failed,
                 total=done.total))
+
+    async def _renew(self, broadcast_id: int, users: list[int]) -> None:
+        """Keep the batch's claim while it is being sent (every third of the claim's time)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await renew_batch(self.db, broadcast_id, users, until=time.time() + self.lease)
+            except Exception:  # the database: the claim may run out; nobody gets the message twice
+                log.warning("could not renew broadcast %s's batch", broadcast_id, exc_info=True)
 
     async def _send(self, text: str, user_id: int) -> tuple[str, str | None]:
         async with self.pace:

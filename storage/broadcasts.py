@@ -110,6 +110,14 @@ async def claim_batch(db: Database, broadcast_id: int, size: int, *, now: float,
         return users
 
 
+async def renew_batch(db: Database, broadcast_id: int, users: list[int], *, until: float) -> None:
+    """Still being sent by this instance (a 429 can hold a batch up): nobody's to fail before `until`."""
+    if users:
+        marks = ",".join("?" * len(users))
+        await db.write_one(f"UPDATE broadcast_recipients SET leased_until = ? WHERE broadcast_id = ?"
+                           f" AND state = 'sending' AND user_id IN ({marks})", (until, broadcast_id, *users))
+
+
 async def settle(db: Database, broadcast_id: int, results: dict[int, tuple[str, str | None]]) -> None:
     """Record each recipient's result: (state, error) with state sent / blocked / failed, or
     pending for one that Telegram refused with "retry after" (it was certainly not delivered)."""
