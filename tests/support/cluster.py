@@ -240,14 +240,22 @@ class ClusterCustomer:
         await self._changed(since, what)
 
     async def _tap(self, suffix: str, what: str) -> None:
-        message = await self.telegram.until(self.user.id, lambda: self._with_button(suffix), self.patience,
-                                            f"chat {self.user.id}: a button {suffix}")
-        since = self._shown()
-        self.steps.append(Step(suffix, since))
-        data = next(str(b["callback_data"]) for row in message.buttons() for b in row
-                    if str(b.get("callback_data", "")).endswith(suffix))
-        await self.user.press(message, data)
-        await self._changed(since, what)
+        """Press the button on the newest message that has it. If that message turns out stale (an
+        update handled again after its instance was killed sent the menu anew: the tap is only
+        answered "expired"), press it on the newer one, as a person would."""
+        for _ in range(4):
+            message = await self.telegram.until(self.user.id, lambda: self._with_button(suffix), self.patience,
+                                                f"chat {self.user.id}: a button {suffix}")
+            since, edits = self._shown(), message.edits
+            self.steps.append(Step(suffix, since))
+            data = next(str(b["callback_data"]) for row in message.buttons() for b in row
+                        if str(b.get("callback_data", "")).endswith(suffix))
+            await self.user.press(message, data)
+            await self._changed(since, what)
+            newest = self._with_button(suffix)
+            if message.edits > edits or newest is None or newest.message_id == message.message_id:
+                return
+        raise AssertionError(f"chat {self.user.id}: {suffix} pressed four times, never taken")
 
     async def top_up(self, amount_button: str) -> str:
         """/start → Top up → a preset amount → pay the invoice; returns the receipt."""
