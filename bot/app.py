@@ -204,6 +204,8 @@ async def _refresh(state: AppState) -> None:
     except Exception:  # the database, say: the bot starts and serves the cached catalogue anyway
         log.exception("could not store the refreshed catalogue; keeping %d cached services",
                       len(state.full_catalogue))
+        with contextlib.suppress(Exception):  # another instance may have stored one meanwhile
+            await state.catalogues.reload()
 
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.database import Connection, Database
+from storage.database import NOW, Connection, Database
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,18 @@ class ServiceRow:
     description: str
 
 
+REPLACING_SERVICES = 7256002  # the advisory lock of a catalogue being replaced
+
+
 async def replace_services(conn: Connection, rows: list[ServiceRow]) -> None:
-    """Inside the caller's transaction (with the refresh time and its audit entry)."""
+    """Inside the caller's transaction (with the refresh time and its audit entry). Two instances
+    refreshing at once (both started on an empty catalogue) replace it one after the other."""
+    await conn.one_at_a_time(REPLACING_SERVICES)
     await conn.execute("DELETE FROM services")
     await conn.executemany(
         "INSERT INTO services (service_id, position, name, type, category, rate, min_quantity, max_quantity,"
         " refill, cancel, dripfeed, description, fetched_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?, {NOW})",
         [(r.service_id, i, r.name, r.type, r.category, r.rate, r.min_quantity, r.max_quantity, int(r.refill),
           int(r.cancel), int(r.dripfeed), r.description) for i, r in enumerate(rows)],
     )

@@ -188,6 +188,12 @@ class Connection:
             # another such decision waits.
             await self.execute("SELECT 1 FROM users WHERE user_id = ? FOR NO KEY UPDATE", (user_id,))
 
+    async def one_at_a_time(self, key: int) -> None:
+        """Until this transaction ends, another instance's transaction asking for the same `key`
+        waits (a PostgreSQL advisory lock; SQLite's `BEGIN IMMEDIATE` already holds everything)."""
+        if self.dialect == POSTGRESQL:
+            await self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
     @property
     def in_transaction(self) -> bool:
         """False when SQLite undid the whole transaction by itself (a full disk, an I/O error, a

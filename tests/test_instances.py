@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from bot.domain.catalogue import Catalogue, CatalogueRules
+from bot.panel import PanelClient
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.moderation import set_ban
 from bot.shop.sync import ChangeWatcher
 from bot.texts import Text
+from storage.catalogue import load_services
 from storage.database import Database, open_database
 from storage.inbox import claim_updates, finish_update, renew_leases, store_update
 from storage.leases import lease_holder, release_lease, take_lease
@@ -145,3 +147,13 @@ async def test_a_throttled_alert_goes_out_once_for_all_instances(two: tuple[Data
     results = [await first.alert(text, throttle_key="panel-funds", every_seconds=900),
                await second.alert(text, throttle_key="panel-funds", every_seconds=900)]
     assert results == [True, False] and sent == [("one", 900)]
+
+
+async def test_two_instances_starting_on_an_empty_catalogue_both_refresh_it(
+        two: tuple[Database, Database], client: PanelClient) -> None:
+    one, other = two
+    first = ShopCatalogue(one, client, Decimal(0), Catalogue([]), CatalogueRules())
+    second = ShopCatalogue(other, client, Decimal(0), Catalogue([]), CatalogueRules())
+    await asyncio.gather(first.refresh(), second.refresh())  # neither fails on the other's rows
+    assert len(first.full) == len(second.full) > 0
+    assert len(await load_services(one)) == len(first.full)
