@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 # How long a claimed poll or send is this instance's before another may take it (seconds).
 POLL_LEASE = 300.0
+CLAIMING_POLLS = 7256003  # the advisory lock of a poll claiming its orders
 SEND_LEASE = 60.0
 
 
@@ -87,6 +88,9 @@ async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: i
                                  " ORDER BY next_poll_at, order_id LIMIT ?", (now + horizon, -(-due // batch) * batch))
         return [OrderRecord(*row) for row in rows]
     async with db.transaction() as conn:
+        # One instance claims the whole due set at a time (so N orders still cost ceil(N / batch)
+        # requests in all); the next finds them claimed: pushed past its own horizon.
+        await conn.one_at_a_time(CLAIMING_POLLS)
         rows = await conn.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
                                    f" ORDER BY next_poll_at, order_id LIMIT ?{conn.skip_locked}",
                                    (now + horizon, -(-due // batch) * batch))
@@ -96,7 +100,7 @@ async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: i
             for start in range(0, len(part), 500):
                 ids = [order.order_id for order in part[start:start + 500]]
                 await conn.execute(f"UPDATE orders SET next_poll_at = ? WHERE order_id IN ({','.join('?' * len(ids))})",
-                                   (now + lease, *ids))
+                                   (now + horizon + lease, *ids))
 
         # A row the database will not write is polled all the same (its answer is then reported
         # as not stored, as before): the claim only keeps other instances off it.
