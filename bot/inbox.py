@@ -61,7 +61,6 @@ class Inbox:
         self._in_hand: set[int] = set()  # update ids claimed here and not finished: renewed
         self._stopping = False
         self._sweeper: asyncio.Task[None] | None = None
-        self.handled = 0
 
     async def receive(self, update: Update, payload: str) -> bool:
         """Store a posted update (before Telegram is answered) and start handling it; False when it
@@ -133,7 +132,6 @@ class Inbox:
             await finish_update(self._db, claimed.update_id, now=self._clock())  # (an update without a dialogue)
         finally:  # not renewed any more: if it was not marked done, another instance takes it later
             self._in_hand.discard(claimed.update_id)
-        self.handled += 1
 
     async def _sweep(self) -> None:
         renewed_at = pruned_at = self._clock()

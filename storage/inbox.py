@@ -71,11 +71,6 @@ async def renew_leases(db: Database, owner: str, update_ids: Sequence[int], *, n
                               f" AND update_id IN ({marks})", (now + lease, owner, *update_ids))
 
 
-async def open_updates(db: Database) -> Sequence[int]:
-    rows = await db.fetchall("SELECT update_id FROM inbox WHERE done_at IS NULL ORDER BY update_id")
-    return [int(row[0]) for row in rows]
-
-
 async def prune_inbox(db: Database, *, before: float) -> int:
     """Forget updates finished before `before` (kept a while: a late duplicate is still recognised)."""
     return await db.write_one("DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?", (before,))

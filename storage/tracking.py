@@ -83,18 +83,16 @@ async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: i
     due = int(row[0]) if row else 0
     if not due:  # (most ticks: no write transaction for nothing)
         return []
+    select = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
+              " ORDER BY next_poll_at, order_id LIMIT ?")
+    params = (now + horizon, -(-due // batch) * batch)
     if db.dialect == SQLITE:  # one instance (and one poll at a time): nobody to claim them from, no fsync'd write
-        rows = await db.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
-                                 " ORDER BY next_poll_at, order_id LIMIT ?", (now + horizon, -(-due // batch) * batch))
-        return [OrderRecord(*row) for row in rows]
+        return [OrderRecord(*row) for row in await db.fetchall(select, params)]
     async with db.transaction() as conn:
         # One instance claims the whole due set at a time (so N orders still cost ceil(N / batch)
         # requests in all); the next finds them claimed: pushed past its own horizon.
         await conn.one_at_a_time(CLAIMING_POLLS)
-        rows = await conn.fetchall(f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
-                                   f" ORDER BY next_poll_at, order_id LIMIT ?{conn.skip_locked}",
-                                   (now + horizon, -(-due // batch) * batch))
-        orders = [OrderRecord(*row) for row in rows]
+        orders = [OrderRecord(*row) for row in await conn.fetchall(select + conn.skip_locked, params)]
 
         async def claim(part: Sequence[OrderRecord]) -> None:
             for start in range(0, len(part), 500):

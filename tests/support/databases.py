@@ -63,16 +63,6 @@ async def admin(sql: str) -> None:
         await conn.close()
 
 
-async def create_empty(name: str) -> str:
-    """A new PostgreSQL database without any table (dropped when the test ends)."""
-    full = _PREFIX + name
-    await admin(f'DROP DATABASE IF EXISTS "{full}" WITH (FORCE)')
-    await admin(f'CREATE DATABASE "{full}"')
-    _in_use["empty:" + full] = full
-    _created.add(full)
-    return postgres_url(full)
-
-
 async def _migrated_template() -> str:
     global _template
     if _template is None:
@@ -89,10 +79,10 @@ async def _migrated_template() -> str:
 
 async def release_used() -> None:
     """The test is over: empty its databases for the next test (ending connections it left open);
-    one whose schema the test changed (or made empty) is dropped instead."""
+    one whose schema the test changed is dropped instead."""
     while _in_use:
-        key, name = _in_use.popitem()
-        if key.startswith("empty:") or not await _empty(name):
+        _, name = _in_use.popitem()
+        if not await _empty(name):
             await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             _created.discard(name)
         else:
