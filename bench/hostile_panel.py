@@ -42,6 +42,7 @@ from bot.logging_setup import configure_logging
 from bot.panel import OrderStatus, PanelClient
 from bot.panel.sandbox import Raw, SandboxClock, SandboxPanel, SandboxServer
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panels
 from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
 
@@ -125,8 +126,9 @@ async def place(db: Database, rows: list[tuple]) -> None:
     async with db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO orders (order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity,"
-            " request_json, price_micros, cost_micros, currency, state, panel_order_id, placed_at, next_poll_at)"
-            " VALUES (?, ?, ?, '102', 'Followers', ?, 'https://example.com', ?, ?, ?, 0, 'USD', 'placed', ?, ?, ?)",
+            " request_json, price_micros, cost_micros, currency, state, panel_order_id, placed_at, next_poll_at, panel)"
+            " VALUES (?, ?, ?, '102', 'Followers', ?, 'https://example.com', ?, ?, ?, 0, 'USD', 'placed', ?, ?, ?,"
+            " 'main')",
             rows)
         await conn.executemany("INSERT INTO ledger (user_id, amount_micros, currency, reason, admin_id) VALUES"
                                " (?, ?, 'USD', 'credit', 1)", [(r[1], r[6]) for r in rows])
@@ -184,7 +186,7 @@ async def run(cycles: int, rate: float, seed_value: int) -> bool:
                     placed = arrived
                 seen = len(server.requests)
                 try:
-                    await poll_orders(db, client, alerts, now=now, interval=INTERVAL, quantum=CENT_STEP)
+                    await poll_orders(db, Panels.one(client), alerts, now=now, interval=INTERVAL, quantum=CENT_STEP)
                     done += 1
                 except Exception:
                     failed += 1

@@ -34,6 +34,7 @@ from bot.domain.money import quantum_micros
 from bot.panel import BATCH_LIMIT, OrderStatusInfo, PanelClient
 from bot.panel.sandbox import SandboxClock, SandboxPanel, SandboxServer
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panels
 from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
 
@@ -105,9 +106,9 @@ async def _place(db: Database, rows: list[tuple[str, str, float]]) -> None:
     async with db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, link, quantity,"
-            " request_json, price_micros, cost_micros, currency, state, panel_order_id, placed_at, next_poll_at)"
+            " request_json, price_micros, cost_micros, currency, state, panel_order_id, placed_at, next_poll_at, panel)"
             " VALUES (1, ?, '102', 'Followers', 'Default', 'https://example.com', 1000, '{}', 120000, 120000,"
-            " 'USD', 'placed', ?, ?, ?)", [(key, panel_id, at, at + INTERVAL) for key, panel_id, at in rows])
+            " 'USD', 'placed', ?, ?, ?, 'main')", [(key, panel_id, at, at + INTERVAL) for key, panel_id, at in rows])
 
 
 async def spread(orders: int, early: float | None) -> tuple[int, int, int]:
@@ -136,7 +137,8 @@ async def spread(orders: int, early: float | None) -> tuple[int, int, int]:
                 if new:
                     await _place(db, new)
                 seen = len(server.requests)
-                await poll_orders(db, client, alerts, now=now, interval=INTERVAL, early=early, quantum=CENT_STEP)
+                await poll_orders(db, Panels.one(client), alerts, now=now, interval=INTERVAL, early=early,
+                                  quantum=CENT_STEP)
                 if now > STEADY_FROM:
                     sizes = [len(r.fields["orders"].split(",")) for r in server.requests[seen:]
                              if r.action == "status"]

@@ -6,6 +6,7 @@ runs around `run_polling()`; tests that drive the Application by hand call them 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -14,6 +15,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, BotCommand, Update
@@ -24,19 +26,21 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from bot import i18n, texts
 from bot.broadcaster import Broadcaster
 from bot.dialogue import Dialogues
+from bot.domain.panel_health import PanelHealth
 from bot.http_server import start_http_server, stop_http_server
 from bot.inbox import Inbox, decoder
 from bot.metrics import Metrics
 from bot.notifier import BULK_PER_SECOND, Notifier
 from bot.panel import PanelClient, PanelError
-from bot.panel.sandbox import SandboxPanel, SandboxServer
+from bot.panel.sandbox import SandboxServer, start_sandbox_panels
 from bot.rate_limit import build_rate_limiter
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.ordering import record_unrecorded, recover_interrupted
-from bot.shop.panel_watch import check_balance
+from bot.shop.panel_watch import check_balances
+from bot.shop.panels import Panel, Panels, reporting_to
 from bot.shop.sync import ChangeWatcher
 from bot.shop.tracking import PollReport, poll_orders, poll_refills
 from bot.state import AppState, app_state, find_app_state, metrics_of, pop_app_state, set_app_state, set_metrics
@@ -47,15 +51,18 @@ from handlers.routes import register_handlers
 from storage.database import SQLITE, Database, open_database
 from storage.kv import get_value, set_value
 from storage.leases import release_lease, take_lease
+from storage.ledger import ledger_is_empty
+from storage.panels import adopt_unnamed
 
 log = logging.getLogger(__name__)
 
 SYNC_EVERY = 2.0  # seconds between looks at what other instances changed (bans, catalogue rules)
 
 DEFAULT_CURRENCY = "USD"
+CURRENCY = "currency"  # the kv key of the shop's currency, set once
 SANDBOX_WARNING = (
-    "SANDBOX MODE: PANEL_API_URL is not set, so the bot uses its built-in simulated panel at %s. "
-    "Orders are simulated and nothing is bought. Set PANEL_API_URL and PANEL_API_KEY to sell for real."
+    "SANDBOX MODE: no panel is configured, so the bot uses its built-in simulated panels: %s. "
+    "Orders are simulated and nothing is bought. Set PANELS (or PANEL_API_URL and PANEL_API_KEY) to sell for real."
 )
 
 
@@ -101,18 +108,19 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     # This instance is alive while it holds this lease (renewed by the sync job, released at stop):
     # orders it is placing are recovered by another instance only once it is gone.
     await take_lease(db, f"instance:{instance}", instance, now=time.time(), seconds=_alive_for(settings))
-    sandbox_server = None
+    sandbox_servers: tuple[SandboxServer, ...] = ()
+    metrics = metrics_of(application)
     if settings.sandbox:
-        sandbox_key = secrets.token_urlsafe(24)
-        sandbox_server = await SandboxServer(SandboxPanel(api_key=sandbox_key)).start()
-        api_url, api_key = sandbox_server.api_url, sandbox_key
-        log.warning(SANDBOX_WARNING, api_url)
+        started = await start_sandbox_panels(settings.sandbox_panels)
+        sandbox_servers = tuple(server for _, server, _ in started)
+        panels = Panels([_panel(metrics, spec.name, server.api_url, key, settings.panel_timeout_seconds,
+                                settings.panel_max_concurrency, low_balance=settings.panel_low_balance)
+                         for spec, server, key in started])
+        log.warning(SANDBOX_WARNING, ", ".join(f"{spec.name} at {server.api_url}" for spec, server, _ in started))
     else:
-        assert settings.panel_api_url is not None and settings.panel_api_key is not None
-        api_url, api_key = settings.panel_api_url, settings.panel_api_key.get_secret_value()
-    panel = PanelClient(api_url, api_key, timeout=settings.panel_timeout_seconds,
-                        max_concurrency=settings.panel_max_concurrency, observe=metrics_of(application).observe_panel)
-
+        panels = Panels([_panel(metrics, config.name, config.url, config.key.get_secret_value(), config.timeout,
+                                config.concurrency, currency=config.currency, low_balance=config.low_balance)
+                         for config in settings.panels])
     async def send_alert(chat_id: int, text: object) -> object:
         return await application.bot.send_message(chat_id, text)  # type: ignore[arg-type]  # rendered on the wire
 
@@ -123,12 +131,15 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
 
     alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of,
                          claim=None if db.dialect == SQLITE else claim_alert)
-    catalogues = await ShopCatalogue.load(db, panel, settings.price_markup_percent)
+    currency = await _shop_currency(db, settings, panels)
+    await adopt_unnamed(db, panels.first.name, await get_value(db, CURRENCY))
+    await _learn_currencies(db, panels)
+    catalogues = await ShopCatalogue.load(db, panels, settings.price_markup_percent, currency)
     catalogue = catalogues.full
-    state = AppState(settings=settings, currency=await _wallet_currency(db, panel), db=db, panel=panel,
+    state = AppState(settings=settings, currency=currency, db=db, panels=panels,
                      alerts=alerts, dialogues=Dialogues(db, settings.conversation_timeout_seconds),
                      customers=customers,
-                     catalogues=catalogues, sandbox_server=sandbox_server,
+                     catalogues=catalogues, sandbox_servers=sandbox_servers,
                      watcher=ChangeWatcher(db, customers, catalogues, logged),
                      instance=instance)
     processor = application.update_processor
@@ -179,28 +190,63 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     state.broadcaster.start()  # resumes a broadcast a restart interrupted
 
 
-async def _wallet_currency(db: Database, panel: PanelClient) -> str:
-    """Wallets are kept in the panel's currency, learned once from `balance` and remembered."""
-    known = await get_value(db, "currency")
+def _panel(metrics: Metrics, name: str, url: str, key: str, timeout: float, concurrency: int, *,
+           currency: str | None = None, low_balance: Decimal | None = None) -> Panel:
+    """A panel and its client, which reports each request to the panel's health and the metrics."""
+    health = PanelHealth()
+    client = PanelClient(url, key, timeout=timeout, max_concurrency=concurrency,
+                         observe=reporting_to(health, metrics.observe_panel))
+    return Panel(name, client, configured_currency=currency, low_balance=low_balance, health=health)
+
+
+async def _shop_currency(db: Database, settings: Settings, panels: Panels) -> str:
+    """The shop's currency, which wallets are kept in: set once (SHOP_CURRENCY, else the first
+    panel's, from PANELS or its `balance`) and remembered; never changed under existing wallets."""
+    known = await get_value(db, CURRENCY)
+    wanted = settings.shop_currency
+    if known and wanted and wanted != known:
+        if await ledger_is_empty(db):
+            await set_value(db, CURRENCY, wanted)
+            return wanted
+        log.error("SHOP_CURRENCY is %s but the wallets already hold %s: keeping %s (wallets cannot change"
+                  " currency; start a new database to sell in %s)", wanted, known, known, wanted)
+        return known
     if known:
         return known
-    try:
-        balance = await panel.balance()
-    except PanelError as exc:
-        log.warning("the panel does not answer (%s); wallets use %s until it does", exc.message, DEFAULT_CURRENCY)
+    first = panels.first
+    currency = wanted or first.configured_currency or await _balance_currency(db, panels, first)
+    if currency is None:
+        log.warning("the panel %s does not answer; wallets use %s until it does", first.name, DEFAULT_CURRENCY)
         return DEFAULT_CURRENCY
-    log.info("panel answers: balance %s %s", balance.amount, balance.currency or "")
-    currency = balance.currency or DEFAULT_CURRENCY
-    await set_value(db, "currency", currency)
+    await set_value(db, CURRENCY, currency)
     return currency
+
+
+async def _balance_currency(db: Database, panels: Panels, panel: Panel) -> str | None:
+    """The currency a panel's `balance` names (remembered for it); None if it does not answer."""
+    try:
+        balance = await panel.client.balance()
+    except PanelError as exc:
+        log.warning("panel %s does not answer (%s)", panel.name, exc.message)
+        return None
+    log.info("panel %s answers: balance %s %s", panel.name, balance.amount, balance.currency or "")
+    currency = balance.currency or DEFAULT_CURRENCY
+    await panels.learn(db, panel.name, currency)
+    return currency
+
+
+async def _learn_currencies(db: Database, panels: Panels) -> None:
+    """Each panel's currency, from PANELS or what it said before, else asked now (side by side)."""
+    await panels.load_learned(db)
+    unknown = [panel for panel in panels if panel.currency is None]
+    await asyncio.gather(*(_balance_currency(db, panels, panel) for panel in unknown))
 
 
 async def _refresh(state: AppState) -> None:
     try:
-        await state.catalogues.refresh()
-    except PanelError as exc:
-        log.warning("could not refresh the catalogue (%s); keeping %d cached services", exc.message,
-                    len(state.full_catalogue))
+        report = await state.catalogues.refresh()  # (each panel it could not read is logged by it)
+        if not report.read_any:
+            log.warning("no panel gave its services; keeping %d cached services", len(state.full_catalogue))
     except Exception:  # the database, say: the bot starts and serves the cached catalogue anyway
         log.exception("could not store the refreshed catalogue; keeping %d cached services",
                       len(state.full_catalogue))
@@ -243,14 +289,12 @@ def _alive_for(settings: Settings) -> float:
 
 async def _balance_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
-    if state.settings.panel_low_balance is None:
-        return
     if not await _one_instance(state, "balance-check", state.settings.balance_check_minutes * 60):
         return
-    try:
-        await check_balance(state.db, state.panel, state.alerts, state.settings.panel_low_balance, state.currency)
-    except PanelError as exc:
-        log.warning("could not read the panel balance: %s", exc.message)
+    learned = {panel.name: panel.currency for panel in state.panels}
+    await check_balances(state.db, state.panels, state.alerts)  # (each panel's error is logged by it)
+    if learned != state.panels.currencies():  # a panel told its currency at last: its services can be priced
+        await state.catalogues.reload()
 
 
 async def _introduce(bot: Bot) -> None:
@@ -278,12 +322,12 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     except Exception:
         log.exception("could not look for orders an instance stopped placing")
     try:
-        report = await poll_orders(state.db, state.panel, state.alerts, now=now, interval=interval,
+        report = await poll_orders(state.db, state.panels, state.alerts, now=now, interval=interval,
                                    quantum=state.refund_quantum, lease=5 * state.settings.claim_seconds)
     except Exception:
         log.exception("order polling failed; it runs again next tick")
     try:
-        refills = await poll_refills(state.db, state.panel, now=now, interval=interval)
+        refills = await poll_refills(state.db, state.panels, now=now, interval=interval)
     except Exception:
         log.exception("refill polling failed; it runs again next tick")
     if (report.changed or refills) and state.notifier is not None:
@@ -314,9 +358,9 @@ async def _shutdown(application: Application) -> None:  # type: ignore[type-arg]
     state = pop_app_state(application)
     if state is None:
         return
-    await state.panel.aclose()
-    if state.sandbox_server is not None:
-        await state.sandbox_server.stop()
+    await state.panels.aclose()
+    for server in state.sandbox_servers:
+        await server.stop()
     with contextlib.suppress(Exception):  # gone: what it was placing is another instance's to recover now
         await release_lease(state.db, f"instance:{state.instance}", state.instance)
     await state.db.close()

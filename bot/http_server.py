@@ -31,7 +31,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.panel import PanelError
+from bot.panel import PanelClient, PanelError
 from bot.settings import Settings
 from bot.state import find_app_state, metrics_of
 from storage.metrics import ShopFigures, read_figures
@@ -218,14 +218,20 @@ class HttpServer:
         state = find_app_state(self.application)
         if state is None:
             return _Check(False, "not ready")
+        # Ready while any panel answers: a shop with several sells through the others.
+        answers = await asyncio.gather(*(self._ask_one(panel.name, panel.client) for panel in state.panels))
+        return next((check for check in answers if check.ok), answers[0])
+
+    @staticmethod
+    async def _ask_one(name: str, client: PanelClient) -> _Check:
         try:
             async with asyncio.timeout(PANEL_CHECK_TIMEOUT):
-                await state.panel.balance()
+                await client.balance()
         except TimeoutError:
-            log.warning("readiness: the panel did not answer within %gs", PANEL_CHECK_TIMEOUT)
+            log.warning("readiness: panel %s did not answer within %gs", name, PANEL_CHECK_TIMEOUT)
             return _Check(False, "timeout")
         except PanelError as exc:
-            log.warning("readiness: the panel failed (%s)", exc.message)
+            log.warning("readiness: panel %s failed (%s)", name, exc.message)
             return _Check(False, "failed")
         return _Check(True)
 

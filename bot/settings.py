@@ -7,9 +7,12 @@ Secrets are SecretStr, so neither a repr nor a validation error ever shows them.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -21,6 +24,12 @@ DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 IdList = Annotated[frozenset[int], NoDecode]
 AmountList = Annotated[tuple[Decimal, ...], NoDecode]
+MAX_PANELS = 10
+MAIN_PANEL = "main"  # the name of the one panel PANEL_API_URL + PANEL_API_KEY configure
+_PANEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")
+_PANEL_KEYS = ("name", "url", "key", "timeout", "concurrency", "currency", "low_balance")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")  # ASCII letters only: re's [A-Za-z] is not Unicode-aware
+_PANELS_EXAMPLE = '[{"name": "main", "url": "https://panel.example/api/v2", "key": "..."}]'
 DEFAULT_HTTP_PORT = 8080  # the webhook server's port when HTTP_PORT is not set
 # Telegram's rule for a webhook's secret_token; also what lets it travel in a header unquoted.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -33,6 +42,22 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message is one line meant for the operator."""
 
 
+@dataclass(frozen=True)
+class PanelConfig:
+    """One SMM panel the shop buys from: an entry of PANELS, or PANEL_API_URL + PANEL_API_KEY as `main`."""
+
+    name: str  # short and unique: it goes into ids, callback data and admin texts
+    url: str
+    key: SecretStr
+    timeout: float  # seconds before a request counts as timed out
+    concurrency: int  # most requests in flight to this panel at once
+    currency: str | None  # 3 upper-case letters; None: learned from the panel's balance
+    low_balance: Decimal | None  # admins are alerted below it, in the panel's currency; None: no alert
+
+
+PanelList = Annotated[tuple[PanelConfig, ...], NoDecode]  # NoDecode: _panel_list reads the JSON itself
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
                                       case_sensitive=False, hide_input_in_errors=True)
@@ -43,6 +68,11 @@ class Settings(BaseSettings):
     panel_api_key: SecretStr | None = None
     panel_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     panel_max_concurrency: int = Field(default=10, ge=1, le=100)
+    panel_low_balance: Decimal | None = Field(default=None, ge=0)
+    # Several panels (JSON, see .env.example); declared after the PANEL_* defaults its entries fall back on.
+    panels: PanelList = ()
+    shop_currency: str | None = None  # the wallets' currency; None: the first panel's
+    sandbox_panels: int = Field(default=1, ge=1, le=3)  # simulated panels in sandbox mode
     database_url: str = "sqlite:///data/bot.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)  # PostgreSQL connections per instance
     # Work one instance claimed (an update, a message, a poll) is another's after this long unheard of.
@@ -54,7 +84,6 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=60, ge=1, le=86400)
     conversation_timeout_seconds: float = Field(default=900, ge=1, le=86400)
     catalogue_refresh_minutes: int = Field(default=60, ge=1, le=10080)
-    panel_low_balance: Decimal | None = Field(default=None, ge=0)
     balance_check_minutes: int = Field(default=5, ge=1, le=1440)
     stars_per_unit: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     topup_presets: AmountList = (Decimal(5), Decimal(10), Decimal(25), Decimal(50))
@@ -91,10 +120,30 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("panel_low_balance", "stars_per_unit", "manual_topup_text", "support_contact", "webhook_url",
-                     "webhook_secret", "http_port", mode="before")
+                     "webhook_secret", "http_port", "shop_currency", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("panels", mode="before")
+    @classmethod
+    def _panel_list(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return ()  # an empty line in .env means "not set"
+        if isinstance(value, tuple | list) and all(isinstance(item, PanelConfig) for item in value):
+            return tuple(value)
+        defaults = {name: info.data.get(name, cls.model_fields[name].default)
+                    for name in ("panel_timeout_seconds", "panel_max_concurrency", "panel_low_balance")}
+        return _parse_panels(value, defaults)
+
+    @field_validator("shop_currency")
+    @classmethod
+    def _shop_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _CURRENCY.fullmatch(value.strip()):
+            raise ValueError("must be a 3-letter currency code such as USD")
+        return value.strip().upper()
 
     @field_validator("manual_topup_text", "support_contact")
     @classmethod
@@ -228,16 +277,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _panel_key_with_url(self) -> Settings:
+        if self.panels and self.panel_api_url:
+            raise ValueError("PANELS and PANEL_API_URL are both set: keep one of them (PANELS can list every panel)")
         if self.panel_api_url and not (self.panel_api_key and self.panel_api_key.get_secret_value().strip()):
             raise ValueError("PANEL_API_KEY is required when PANEL_API_URL is set")
         if not self.panel_api_url:
             self.panel_api_key = None  # a key without a panel would never be used: sandbox mode
+        elif self.panel_api_key is not None:  # the single form: a list of one panel
+            self.panels = (PanelConfig(name=MAIN_PANEL, url=self.panel_api_url, key=self.panel_api_key,
+                                       timeout=self.panel_timeout_seconds, concurrency=self.panel_max_concurrency,
+                                       currency=None, low_balance=self.panel_low_balance),)
         return self
 
     @property
     def sandbox(self) -> bool:
-        """No panel configured: the bot runs the built-in sandbox panel and buys nothing."""
-        return not self.panel_api_url
+        """No panel configured: the bot runs the built-in sandbox panels and buys nothing."""
+        return not self.panels
 
     @property
     def database_path(self) -> Path:
@@ -269,8 +324,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
         values = [self.telegram_bot_token.get_secret_value(), *_password_of(self.database_url)]
-        if self.panel_api_key is not None:
-            values.append(self.panel_api_key.get_secret_value())
+        for panel in self.panels:  # the single form's PANEL_API_KEY is the key of its panel `main`
+            values += [panel.key.get_secret_value(), *_password_of(panel.url)]
         if self.redis_url is not None:
             values += _password_of(self.redis_url.get_secret_value())
         if self.webhook_secret is not None:
@@ -285,6 +340,115 @@ def _password_of(url: str) -> list[str]:
     parts = urlsplit(url)
     found = [parts.password or "", *(value for name, value in parse_qsl(parts.query) if name.lower() == "password")]
     return sorted({form for password in found if password for form in (password, unquote(password))})
+
+
+def _parse_panels(value: Any, defaults: dict[str, Any]) -> tuple[PanelConfig, ...]:
+    """PANELS → its panels, or ValueError naming the first bad entry by position and name.
+
+    No message ever quotes a value from the JSON except a panel's name (and an unknown key's
+    name), and not even those when one contains a key: the JSON carries the panels' keys."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_float=Decimal)  # 12.30 stays exactly 12.30
+        except ValueError as exc:  # its message has a position only, never the text
+            where = f" (the JSON breaks at line {exc.lineno}, column {exc.colno})" \
+                if isinstance(exc, json.JSONDecodeError) else ""
+            raise ValueError(f"must be a JSON list of panels, e.g. {_PANELS_EXAMPLE}{where}") from None
+    if not isinstance(value, list):
+        raise ValueError(f"must be a JSON list of panels, e.g. {_PANELS_EXAMPLE}")
+    if not value:
+        raise ValueError("must list at least one panel (leave PANELS empty to run the sandbox)")
+    if len(value) > MAX_PANELS:
+        raise ValueError(f"may list at most {MAX_PANELS} panels")
+    keys = [entry["key"].strip() for entry in value
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str) and entry["key"].strip()]
+
+    def shown(text: Any) -> str | None:
+        """`text` quoted for a message, or None when it is not fit to be shown."""
+        if not (isinstance(text, str) and 0 < len(text) <= 40 and text.isprintable()):
+            return None
+        return None if any(key in text for key in keys) else json.dumps(text, ensure_ascii=False)
+
+    panels: list[PanelConfig] = []
+    first_entry_of: dict[str, int] = {}
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {number} must be a JSON object such as {_PANELS_EXAMPLE[1:-1]}")
+        name = shown(entry.get("name"))
+        label = f"entry {number} ({name})" if name else f"entry {number}"
+        try:
+            panel = _panel_entry(entry, defaults, shown)
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        if panel.name in first_entry_of:
+            raise ValueError(f"{label}: name is already used by entry {first_entry_of[panel.name]}")
+        first_entry_of[panel.name] = number
+        panels.append(panel)
+    return tuple(panels)
+
+
+def _panel_entry(entry: dict[str, Any], defaults: dict[str, Any], shown: Callable[[Any], str | None]) -> PanelConfig:
+    unknown = [key for key in entry if key not in _PANEL_KEYS]
+    if unknown:
+        key = shown(unknown[0]) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,19}", str(unknown[0])) else None
+        raise ValueError(f"unknown key{f' {key}' if key else ''} (the keys are {', '.join(_PANEL_KEYS)})")
+    for required in ("name", "url", "key"):
+        if entry.get(required) is None:
+            raise ValueError(f"{required} is missing")
+    name = entry["name"]
+    if not isinstance(name, str) or not _PANEL_NAME.fullmatch(name.lower()):
+        raise ValueError("name must be 1 to 16 characters of a-z, 0-9, _ and -, starting with a letter or digit")
+    if not _PANEL_NAME.fullmatch(name):
+        raise ValueError("name must be lower-case")
+    url = entry["url"].strip() if isinstance(entry["url"], str) else ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("url must be an http(s) URL")
+    key = entry["key"].strip() if isinstance(entry["key"], str) else ""
+    if not key:
+        raise ValueError("key must be the panel's API key (a non-empty string)")
+    timeout = _number(entry.get("timeout"), defaults["panel_timeout_seconds"])
+    if timeout is None or not 0 < timeout <= 300:
+        raise ValueError("timeout must be a number of seconds above 0 and at most 300")
+    concurrency = entry.get("concurrency")
+    if concurrency is None:
+        concurrency = defaults["panel_max_concurrency"]
+    elif isinstance(concurrency, str) and concurrency.strip().isdigit():
+        concurrency = int(concurrency)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 100:
+        raise ValueError("concurrency must be a whole number from 1 to 100")
+    currency = entry.get("currency")  # absent or null: learned from the panel's balance
+    if currency is not None and not (isinstance(currency, str) and _CURRENCY.fullmatch(currency.strip())):
+        raise ValueError("currency must be a 3-letter code such as USD")
+    if "low_balance" not in entry:
+        low_balance = defaults["panel_low_balance"]
+    elif entry["low_balance"] is None:
+        low_balance = None  # null: no low-balance alert for this panel
+    elif (low_balance := _amount(entry["low_balance"])) is None:
+        raise ValueError('low_balance must be an amount of at least 0, e.g. 10 or "10.50", or null for no alert')
+    return PanelConfig(name=name, url=url, key=SecretStr(key), timeout=timeout, concurrency=concurrency,
+                       currency=currency.strip().upper() if currency is not None else None, low_balance=low_balance)
+
+
+def _number(value: Any, default: float) -> float | None:
+    """A JSON number (or numeric string) as a float; null or absent: the default; None: not a finite number."""
+    if value is None:
+        return default
+    amount = _amount(value, minimum=None)
+    return float(amount) if amount is not None else None
+
+
+def _amount(value: Any, minimum: Decimal | None = Decimal(0)) -> Decimal | None:
+    """A JSON number or numeric string as a finite Decimal (at least `minimum`); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return None
+    try:
+        amount = Decimal(str(value).strip())  # str(): 0.1 given as a float is 0.1, not 0.1000000000000000055…
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or (minimum is not None and amount < minimum):
+        return None
+    return amount
 
 
 def load_settings(**overrides: Any) -> Settings:

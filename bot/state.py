@@ -21,13 +21,14 @@ from bot.domain.throttle import Throttle
 from bot.inbox import Inbox
 from bot.metrics import Metrics
 from bot.notifier import Notifier
-from bot.panel import PanelClient, Service
+from bot.panel import Service
 from bot.panel.sandbox import SandboxServer
 from bot.settings import Settings
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.ordering import Quote, quote
+from bot.shop.panels import Panels
 from bot.shop.sync import ChangeWatcher
 from storage.database import Database
 
@@ -39,17 +40,17 @@ _METRICS = "metrics"  # made with the Application (bot/app.py), before the state
 class AppState:
     # configuration: set at start-up, never changed
     settings: Settings
-    currency: str  # the wallets' currency, learned once from the panel (bot/app.py)
+    currency: str  # the shop's (and wallets') currency: SHOP_CURRENCY, or the first panel's (bot/app.py)
     # services
     db: Database
-    panel: PanelClient
+    panels: Panels  # in PANELS' order
     alerts: AdminAlerts
     dialogues: Dialogues
     customers: Customers  # who may use the bot; bans
     catalogues: ShopCatalogue  # the catalogue customers see, and the operator's rules over it
     notifier: Notifier | None = None
     broadcaster: Broadcaster | None = None
-    sandbox_server: SandboxServer | None = None
+    sandbox_servers: tuple[SandboxServer, ...] = ()  # sandbox mode: the simulated panels
     watcher: ChangeWatcher | None = None  # reloads what other instances changed
     inbox: Inbox | None = None  # webhook mode: updates through the database (bot/inbox.py)
     instance: str = "local"  # this process's name in leases and claims (host, pid, a random part)
@@ -92,7 +93,7 @@ class AppState:
 
     @property
     def sandbox(self) -> bool:
-        return self.sandbox_server is not None
+        return bool(self.sandbox_servers)
 
     def is_admin(self, user_id: int) -> bool:
         return self.customers.is_admin(user_id)

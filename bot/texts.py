@@ -577,11 +577,11 @@ ALERT_RESTART_PLACING = _("⚠️ Order #{order_id} was being placed when the bo
 # --------------------------------------------------------------------------- operator tools
 
 BANNED = _("⛔ Your access to this bot has been closed by the operator.")
-ALERT_LOW_BALANCE = _("⚠️ <b>The panel balance is low</b>: {balance}, below the alert level of {threshold}. Top up "
-                      "the panel account before orders start to fail.")
+ALERT_PANEL_LOW_BALANCE = _("⚠️ <b>The balance at panel {panel} is low</b>: {balance}, below the alert level of "
+                            "{threshold}. Top up that account before its orders go elsewhere or fail.")
 ADMIN_MENU = _("🛠 <b>Admin</b>\nCommands: <code>/user ID</code>, <code>/credit ID AMOUNT</code>, "
                "<code>/debit ID AMOUNT</code>, <code>/settle ORDER_ID</code>, /broadcast, /refresh, /unverified.")
-BUTTON_ADMIN_PANEL = _("🏦 Panel")
+BUTTON_ADMIN_PANEL = _("🏦 Panels")
 BUTTON_ADMIN_STATS = _("📊 Stats")
 BUTTON_ADMIN_USERS = _("👥 Users")
 BUTTON_ADMIN_UNVERIFIED = _("❔ Unverified ({count})")
@@ -591,15 +591,31 @@ BUTTON_ADMIN_CATALOGUE = _("🗂 Catalogue")
 BUTTON_ADMIN_AUDIT = _("📜 Audit log")
 BUTTON_ADMIN_HOME = _("‹ Admin")
 BUTTON_ADMIN_REFRESH = _("🔄 Refresh catalogue")
-PANEL_VIEW = _("🏦 <b>Panel</b>\n"
-               "Balance: <b>{balance}</b>{low}\n"
+PANEL_VIEW = _("🏦 <b>Panels</b> · the shop sells in {currency}\n\n"
+               "{panels}\n\n"
                "Catalogue: {services} services in {categories} categories ({visible} shown to customers, "
                "{hidden} hidden)\n"
-               "Last refresh: {refreshed}")
+               "Last refresh: {refreshed}{rates}")
+PANEL_BLOCK = _("<b>{name}</b> · {currency}\n"
+                "Balance: <b>{balance}</b>{low}\n"
+                "{reach} · last hour: {requests} requests, {failures} failed{latency}\n"
+                "Orders open: {open}")
+PANEL_GONE_BLOCK = _("<b>{name}</b>: no longer in PANELS · orders open: {open}")
+PANEL_LATENCY = _(" · answers in {median} s (95% within {p95} s)")
+PANEL_ANSWERING = _("🟢 answering")
+PANEL_NOT_ANSWERING = _("🔴 not answering")
+PANEL_NOT_ASKED = _("⚪ not asked")
+PANEL_CURRENCY_UNKNOWN = _("currency not known yet")
+PANEL_NO_RATE = _("⚠️ No exchange rate for {currency}: those services are not on sale. Set one with "
+                  "<code>/rate {currency} RATE</code> (how many {shop} one {currency} is).")
+PANEL_RATES = _("\nExchange rates: {rates}")
+PANEL_RATE = _("1 {currency} = {rate} {shop} (set {age})")
 PANEL_LOW_NOTE = _(" ⚠️ below the alert level of {threshold}")
 PANEL_UNREADABLE = _("not readable now ({reason})")
 NEVER = _("never")
 STATS_TITLE = _("📊 <b>Stats</b> (UTC)\n👥 Customers: <b>{customers}</b> · active in the last 7 days: <b>{active}</b>")
+STATS_PANEL = N_("   🏦 {panel}: {orders} order · turnover {turnover} · margin {margin}",
+                 "   🏦 {panel}: {orders} orders · turnover {turnover} · margin {margin}")
 STATS_PERIOD = N_("<b>{period}</b>: {orders} order · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
                   "{statuses}",
                   "<b>{period}</b>: {orders} orders · turnover {turnover} · cost {cost} · margin <b>{margin}</b>"
@@ -635,6 +651,8 @@ BANNED_ADMIN = _("⛔ User <code>{user_id}</code> is banned. They are told once 
 UNBANNED_ADMIN = _("✅ User <code>{user_id}</code> is no longer banned.")
 BAN_UNCHANGED = _("Nothing changed: user <code>{user_id}</code> already is {status}.")
 CANNOT_BAN_ADMIN = _("An admin cannot be banned.")
+ORDER_AT_PANEL = _("🏦 Panel <b>{panel}</b> · its service {service_id} · cost {cost}{converted}")
+ORDER_COST_CONVERTED = _(" ({panel_cost} at {rate})")
 UNVERIFIED_ITEM = _("❔ <b>Order #{order_id}</b> · user <code>{user_id}</code> · {created}\n"
                     "{service}\n🔗 {link} · {quantity} · {price}\nWhy: {error}")
 BUTTON_MARK_PLACED = _("✅ Placed…")
@@ -724,6 +742,84 @@ MARKUP_SET = _("✅ Markup for <b>{name}</b>: {markup}%. It applies to orders co
 CATALOGUE_REFRESHED = _("🔄 Catalogue refreshed: {services} services. {added} added, {removed} removed, "
                         "{repriced} with a new panel rate (new rates apply to orders confirmed from now on).")
 CATALOGUE_REFRESH_FAILED = _("⚠️ The panel did not give its services ({reason}); the catalogue is unchanged.")
+REFRESH_PANEL_LINE = _("• <b>{panel}</b>: {services} services, {added} added, {removed} removed, {repriced} repriced")
+REFRESH_PANEL_FAILED = _("• <b>{panel}</b>: not read ({reason}); its last list stays on sale")
+REFRESH_FLAGGED = N_("⚠️ {count} source to check: it left its panel or changed type (🗂 Catalogue → ⚠️ Sources).",
+                     "⚠️ {count} sources to check: they left their panel or changed type (🗂 Catalogue → ⚠️ Sources).")
+# A shop service's sources (handlers/admin_catalogue.py) and exchange rates (handlers/admin_rates.py).
+SERVICE_ADMIN_OFF_SALE = _("🧩 <b>{name}</b>\nid {service_id} · ⛔ not on sale: none of its sources can take orders")
+SOURCES_TITLE = _("<b>Sources</b>, tried in this order:")
+SOURCE_LINE = _("{position}. {panel} · {service_id} · {rate}{converted}{mark}")
+SOURCE_LINE_UNLISTED = _("{position}. {panel} · {service_id}{mark}")
+SOURCE_RATE = _("{rate}/1000")
+SOURCE_RATE_PACKAGE = _("{rate}/package")
+SOURCE_CONVERTED = _(" (≈{amount})")
+SOURCE_FIRST_MARK = _(" ✅")
+SOURCE_PROBLEMS: dict[str, str] = {  # why a source is not used (bot/domain/sourcing.py SourceView.problem)
+    "gone": _(" ❌ gone from the panel"),
+    "type": _(" ⚠️ type changed to {type}"),
+    "panel": _(" ⚠️ panel not in PANELS"),
+    "currency": _(" ⚠️ no exchange rate for {currency}"),
+    "limits": _(" ⚠️ impossible rate or limits"),
+}
+SOURCES_FIRST = _("✅ Orders go to <b>{panel}</b> first; when it cannot take one, to the next usable source.")
+SOURCES_NONE_USABLE = _("⛔ No source can take orders: customers do not see this service.")
+SOURCES_HINT = _("⬆️⬇️ change the order · ✂️ Split takes a source out into a service of its own.")
+BUTTON_SOURCE_UP = _("⬆️ {position}")
+BUTTON_SOURCE_DOWN = _("⬇️ {position}")
+BUTTON_SOURCE_SPLIT = _("✂️ Split {position}")
+BUTTON_MERGE = _("🔗 Merge with…")
+BUTTON_RENAME = _("✏️ Rename")
+SOURCES_CHANGED = _("⚠️ The sources changed since this screen was drawn; nothing was done. Here they are now.")
+SOURCE_MOVED = _("✅ Order of sources changed.")
+SOURCE_SPLIT = _("✅ {panel} · {service_id} is a service of its own again.")
+BUTTON_OPEN_SPLIT = _("🧩 Open the new service")
+MERGE_TITLE = _("🔗 <b>Merge with {name}</b>\nThe one you tap becomes this service's last source, and its own "
+                "entry goes. Same type, at other panels, most alike first:")
+MERGE_NONE = _("🔗 No service of the same type at another panel to merge with <b>{name}</b>. Search by words:")
+MERGE_ITEM = _("{number}. {sources} · {name}{rate}")
+BUTTON_MERGE_PICK = _("🔗 {number}. {name}")
+BUTTON_MERGE_SEARCH = _("🔎 Search by words…")
+ASK_MERGE_SEARCH = _("🔎 Send words from the name (or a panel's service id) of the service to merge into "
+                     "<b>{name}</b>. /cancel to stop.")
+MERGE_FOUND = N_("🔎 {count} service of the same type matches “{words}”. Tap it to merge it into <b>{name}</b>:",
+                 "🔎 {count} services of the same type match “{words}”. Tap one to merge it into <b>{name}</b>:")
+MERGE_FOUND_MORE = _("(the first {shown}; send more words to narrow it down)")
+MERGE_NOT_FOUND = _("🔎 No service of the same type matches “{words}”. Send other words, or /cancel.")
+MERGED = _("✅ Merged “{other}”: its sources are now last in the list below.")
+MERGE_GONE = _("⚠️ That service is gone (merged or removed meanwhile); nothing was merged.")
+MERGE_OTHER_TYPE = _("⚠️ That service is of another type now; nothing was merged.")
+ASK_RENAME = _("✏️ New name for <b>{name}</b>, as customers will see it (up to {limit} characters), or "
+               "<code>-</code> for the panel's name. /cancel to stop.")
+BAD_NAME = _("⚠️ A name is 1–{limit} characters of text. Send it again, <code>-</code> for the panel's name, or "
+             "/cancel.")
+RENAMED = _("✅ Customers now see <b>{name}</b>.")
+RENAMED_DEFAULT = _("✅ Back to the panel's name: <b>{name}</b>.")
+BUTTON_FLAGGED = _("⚠️ Sources to check ({count})")
+BUTTON_BACK_FLAGGED = _("‹ Sources to check")
+FLAGGED_TITLE = N_("⚠️ <b>{count} source to check</b>: it left its panel or changed type. Open its service to "
+                   "reorder or split it:",
+                   "⚠️ <b>{count} sources to check</b>: they left their panel or changed type. Open a service to "
+                   "reorder or split it:")
+FLAGGED_ITEM = _("{number}. {panel} · {service_id} · {problem}\n   in “{name}”")
+FLAGGED_GONE = _("gone")
+FLAGGED_TYPE = _("type changed")
+FLAGGED_NONE = _("✅ No source to check: every one is listed by its panel, with its type.")
+BUTTON_FLAGGED_ITEM = _("⚠️ {number}. {panel} · {service_id}")
+RATE_USAGE = _("Usage: <code>/rate CUR RATE</code>, how many {shop} one CUR is, e.g. <code>/rate EUR 1.08</code>.")
+BAD_RATE_CURRENCY = _("⚠️ “{value}” is not a currency code: three letters, like EUR.")
+RATE_SHOP_CURRENCY = _("⚠️ {currency} is the shop's own currency: it needs no rate.")
+BAD_RATE = _("⚠️ “{value}” is not a rate: a number above 0 and up to 1,000,000,000, with at most 8 decimals "
+             "(e.g. 1.08).")
+RATE_SET = _("✅ 1 {currency} = {rate} {shop}, for prices from now on (placed orders keep theirs).")
+RATE_UNUSED = _("ℹ️ No panel sells in {currency} now; the rate waits for one that does.")
+RATES_TITLE = _("💱 <b>Exchange rates</b> into {shop}")
+RATES_LINE = _("1 {currency} = {rate} {shop} · set {age} · {panels}")
+RATES_NO_PANEL = _("no panel uses it")
+RATES_NONE = _("No exchange rate is set.")
+RATES_HINT = _("Set or change one with <code>/rate CUR RATE</code>.")
+ADMIN_MENU_RATES = _("Exchange rates: <code>/rate CUR RATE</code>, /rates.")
+BUTTON_ADMIN_RATES = _("💱 Exchange rates")
 AUDIT_TITLE = _("📜 <b>Audit log</b> (latest first, UTC)")
 AUDIT_LINE = _("{created} · admin <code>{admin_id}</code> · {action} {target}: {before} → {after}")
 AUDIT_NONE = _("📜 No admin action yet.")

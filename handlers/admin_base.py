@@ -14,6 +14,7 @@ CONVERSATION_TIMEOUT_SECONDS, so a typed answer never reaches a prompt the admin
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,9 +23,11 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.dialogue import current
+from bot.domain.money import format_money, from_micros
 from bot.state import app_state
 from handlers.buttons import Admin, AdminScreen
 from handlers.common import Row, answer, cancel_row, show
+from storage.orders import OrderRecord
 
 DIALOGUE = "admin"
 
@@ -77,3 +80,17 @@ def prompt_step(answer_with: Answer) -> Callable[[Update, ContextTypes.DEFAULT_T
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Continue: the question is still open."""
     await show(update, texts.PROMPT_STILL_OPEN, [cancel_row()])
+
+
+def panel_line(order: OrderRecord) -> str:
+    """Where an order was placed (or is being looked for) and what it costs there, for admins:
+    in the shop's currency, and in the panel's at the rate recorded with the order."""
+    cost = format_money(from_micros(order.cost_micros), order.currency)
+    converted = ""
+    if order.panel_currency and order.panel_currency != order.currency and order.panel_cost_micros is not None:
+        converted = texts.ORDER_COST_CONVERTED.format(
+            panel_cost=format_money(from_micros(order.panel_cost_micros), order.panel_currency),
+            rate=html.escape(order.fx_rate or "?"))
+    return texts.ORDER_AT_PANEL.format(panel=html.escape(order.panel or "?"),
+                                       service_id=html.escape(order.panel_service_id or order.service_id),
+                                       cost=cost, converted=converted)

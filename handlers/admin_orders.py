@@ -18,7 +18,7 @@ from bot.domain.timestamps import shown_moment
 from bot.panel import is_id
 from bot.shop.ordering import resolve_failed, resolve_placed
 from bot.state import app_state
-from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.admin_base import admin_id, admin_only, ask, home_row, panel_line
 from handlers.admin_users import tell
 from handlers.buttons import Admin, AdminScreen, Button, Resolution, ResolveOrder
 from handlers.common import Row, reply, show
@@ -47,11 +47,11 @@ async def unverified_view(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 def _item(order: OrderRecord) -> str:
-    return texts.UNVERIFIED_ITEM.format(
+    return str(texts.UNVERIFIED_ITEM.format(
         order_id=order.order_id, user_id=order.user_id, created=shown_moment(order.created_at),
         service=html.escape(shorten(order.service_name, 80)), link=html.escape(shorten(order.link or "-", 80)),
         quantity=order.quantity or "-", price=format_money(from_micros(order.price_micros), order.currency),
-        error=html.escape(shorten(order.error or "-", 120)))
+        error=html.escape(shorten(order.error or "-", 120)))) + "\n" + panel_line(order)
 
 
 @admin_only

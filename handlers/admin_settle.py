@@ -18,7 +18,7 @@ from bot.domain.money import format_money, from_micros, parse_amount, to_micros
 from bot.shop.settlement import Refusal, Settleable, SettledByHand, look_up, nothing_due, refund
 from bot.shop.tracking import held_reason, status_name
 from bot.state import app_state
-from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.admin_base import admin_id, admin_only, ask, home_row, panel_line
 from handlers.buttons import Admin, AdminScreen, Button, Settle, SettleAction
 from handlers.common import Row, reply, show
 from storage.settlements import count_held, held_orders
@@ -152,7 +152,7 @@ def _card_text(current: Settleable) -> str:
         status=html.escape(status), raw_status=html.escape(order.panel_raw_status or "-"),
         remains="-" if order.remains is None else order.remains,
         panel_order_id=html.escape(order.panel_order_id or "-"), price=money(order.price_micros),
-        refunded=money(current.refunded.micros), left=money(current.left))
+        refunded=money(current.refunded.micros), left=money(current.left)) + "\n" + panel_line(order)
     if order.refund_hold:
         text += "\n" + texts.SETTLE_HELD.format(reason=held_reason(order.refund_hold))
     if order.state != "placed":

@@ -323,6 +323,7 @@ class AdminScreen(StrEnum):
     TOPUPS = "tus"
     BROADCAST = "bc"
     REFRESH = "refresh"
+    RATES = "rates"
 
 
 @button
@@ -416,6 +417,9 @@ class AdminCategoryServices(Button):
 class ServiceAction(StrEnum):
     HIDE = "h"
     SHOW = "s"
+    RENAME = "rn"
+    MERGE = "mg"  # the services it could be merged with
+    FIND = "mf"  # ask for words to find one
 
 
 @button
@@ -423,6 +427,38 @@ class AdminService(Button):
     layout = "a:s:{service_id}[:{action}]"
     service_id: str
     action: ServiceAction | None = None
+
+
+class SourceAction(StrEnum):
+    UP = "u"
+    DOWN = "d"
+    SPLIT = "x"
+
+
+@button
+class AdminSource(Button):
+    """A source of a shop service, by its place in the list (0 first) and a digest of which
+    source that was (`source`): a button drawn before the list changed moves nothing."""
+    layout = "a:sr:{service_id}:{position}:{action}:{source}"
+    service_id: str
+    position: int
+    action: SourceAction
+    source: str
+
+
+@button
+class AdminMerge(Button):
+    """Merge the service keyed `other` (a digest of its id: two ids do not fit) into `service_id`."""
+    layout = "a:mg:{service_id}:{other}"
+    service_id: str
+    other: str
+
+
+@button
+class AdminFlagged(Button):
+    """The sources to check: gone from their panel, or of another type now."""
+    layout = "a:fl:{page}"
+    page: Page
 
 
 class TopupDecision(StrEnum):

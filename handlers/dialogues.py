@@ -103,7 +103,9 @@ DIALOGUES: dict[str, Dialogue] = {
                admin_orders.PLACED: Step(admin_base.prompt_step(admin_orders.placed_answer)),
                admin_settle.SETTLE: Step(admin_base.prompt_step(admin_settle.settle_amount)),
                admin_broadcast.BROADCAST: Step(admin_base.prompt_step(admin_broadcast.broadcast_text)),
-               admin_catalogue.MARKUP: Step(admin_base.prompt_step(admin_catalogue.markup_answer))},
+               admin_catalogue.MARKUP: Step(admin_base.prompt_step(admin_catalogue.markup_answer)),
+               admin_catalogue.RENAME: Step(admin_base.prompt_step(admin_catalogue.rename_answer)),
+               admin_catalogue.MERGE_SEARCH: Step(admin_base.prompt_step(admin_catalogue.merge_search_answer))},
         resume=admin_base.resume, resume_label=texts.BUTTON_CONTINUE_PROMPT,
         cancelled=texts.PROMPT_CANCELLED, expired=texts.PROMPT_EXPIRED, after=admin_base.home_row),
     # opened over the open dialogue (Session.begin_aside): sent or cancelled, that one is open again

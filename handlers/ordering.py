@@ -455,7 +455,8 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
     # The reply comes at once and takes the buttons away; the outcome follows in the same message.
     placing = await show(update, texts.PLACING)
     outcome = await place_order(
-        state.db, state.panel, state.alerts, user_id=user.id, draft=draft, price=quoted, currency=state.currency,
+        state.db, state.panels, state.alerts, user_id=user.id, draft=draft, price=quoted,
+        sources=state.catalogues.sources(draft.service.service_id), currency=state.currency,
         poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
     if not isinstance(outcome, ShortOfMoney):  # an order exists (placed, refused, being checked)
         session.remember_confirmed(nonce)

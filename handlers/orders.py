@@ -56,7 +56,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
             await show(update, await _card(state, order), _buttons(state, order), answered=True)
             return
         try:
-            order = await refresh_order(state.db, state.panel, state.alerts, order, now=now, interval=interval,
+            order = await refresh_order(state.db, state.panels, state.alerts, order, now=now, interval=interval,
                                         quantum=state.refund_quantum)
         except PanelError:
             await answer(update, texts.PANEL_BUSY[:200])
@@ -69,7 +69,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
         if wait := state.card_throttle.wait((user.id, "refill"), state.clock()):  # a write: one at a time
             await answer(update, texts.REFILL_THROTTLED.format(seconds=math.ceil(wait)))
             return
-        result = await request_refill(state.db, state.panel, order, now=now, interval=interval)
+        result = await request_refill(state.db, state.panels, order, now=now, interval=interval)
         await answer(update)
         await reply(update, result.text)
     elif action is CardAction.CANCEL and _can_cancel(state, order):
@@ -78,7 +78,7 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
                    [[(texts.BUTTON_CANCEL_YES, OrderCard(order.order_id, CardAction.CANCEL_YES).data),
                      (texts.BUTTON_CANCEL_NO, OrderCard(order.order_id).data)]])
     elif action is CardAction.CANCEL_YES and _can_cancel(state, order):
-        result = await request_cancel(state.db, state.panel, order, now=now, interval=interval)
+        result = await request_cancel(state.db, state.panels, order, now=now, interval=interval)
         order = await get_order(state.db, order.order_id) or order  # now "cancellation requested"
         await show(update, await _card(state, order), _buttons(state, order))
         await reply(update, result.text)
@@ -89,7 +89,9 @@ async def order_button(update: Update, context: ContextTypes.DEFAULT_TYPE, press
 
 
 def _service_flags(state: AppState, order: OrderRecord) -> tuple[bool, bool]:
-    service = state.full_catalogue.service(order.service_id)  # hidden later or not: its order goes on
+    # What the panel that took it offers for that service (hidden later or not: its order goes on).
+    service = (state.catalogues.panel_service(order.panel, order.panel_service_id) if order.panel_service_id
+               else None) or state.full_catalogue.service(order.service_id)
     return (service.refill, service.cancel) if service is not None else (False, False)
 
 

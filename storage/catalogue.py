@@ -1,7 +1,9 @@
-"""The cached panel catalogue: replaced whole on every refresh, read at start-up."""
+"""The catalogue's tables: what each panel lists (replaced whole per panel on its refresh), and
+the shop's own services with their ranked sources at the panels (the operator's, kept)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from storage.database import NOW, Connection, Database
@@ -9,6 +11,8 @@ from storage.database import NOW, Connection, Database
 
 @dataclass(frozen=True)
 class ServiceRow:
+    """One service as a panel lists it (rate in the panel's currency)."""
+
     service_id: str
     name: str
     type: str
@@ -22,26 +26,104 @@ class ServiceRow:
     description: str
 
 
+@dataclass(frozen=True)
+class ShopServiceRow:
+    shop_id: str
+    type: str
+    name: str | None  # None: the first source's
+    category: str | None
+    description: str | None
+    edited: bool  # the operator shaped it (merged, renamed): a refresh never reshapes it
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    panel: str
+    service_id: str
+    shop_id: str
+    rank: int
+    flag: str | None  # 'gone', 'type'; None: in use
+
+
 REPLACING_SERVICES = 7256002  # the advisory lock of a catalogue being replaced
+_SERVICE_COLUMNS = ("service_id, name, type, category, rate, min_quantity, max_quantity, refill, cancel, dripfeed,"
+                    " description")
 
 
-async def replace_services(conn: Connection, rows: list[ServiceRow]) -> None:
-    """Inside the caller's transaction (with the refresh time and its audit entry). Two instances
-    refreshing at once (both started on an empty catalogue) replace it one after the other."""
+async def replace_services(conn: Connection, panel: str, rows: Sequence[ServiceRow]) -> None:
+    """One panel's list, inside the caller's transaction (with its sources' flags and the audit
+    entry). Instances refreshing at once replace it one after the other."""
     await conn.one_at_a_time(REPLACING_SERVICES)
-    await conn.execute("DELETE FROM services")
+    await conn.execute("DELETE FROM panel_services WHERE panel = ?", (panel,))
     await conn.executemany(
-        "INSERT INTO services (service_id, position, name, type, category, rate, min_quantity, max_quantity,"
-        " refill, cancel, dripfeed, description, fetched_at)"
-        f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?, {NOW})",
-        [(r.service_id, i, r.name, r.type, r.category, r.rate, r.min_quantity, r.max_quantity, int(r.refill),
-          int(r.cancel), int(r.dripfeed), r.description) for i, r in enumerate(rows)],
+        f"INSERT INTO panel_services (panel, position, {_SERVICE_COLUMNS}, fetched_at)"
+        f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?, {NOW})",
+        [(panel, i, r.service_id, r.name, r.type, r.category, r.rate, r.min_quantity, r.max_quantity,
+          int(r.refill), int(r.cancel), int(r.dripfeed), r.description) for i, r in enumerate(rows)],
     )
 
 
-async def load_services(db: Database) -> list[ServiceRow]:
-    rows = await db.fetchall(
-        "SELECT service_id, name, type, category, rate, min_quantity, max_quantity, refill, cancel, dripfeed,"
-        " description FROM services ORDER BY position")
-    return [ServiceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8]), bool(r[9]), r[10])
-            for r in rows]
+def _service_row(r: Sequence[object]) -> ServiceRow:
+    return ServiceRow(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]),  # type: ignore[call-overload]
+                      bool(r[7]), bool(r[8]), bool(r[9]), str(r[10]))
+
+
+async def load_services(db: Database | Connection) -> dict[str, list[ServiceRow]]:
+    """Every panel's list, in each panel's order."""
+    found: dict[str, list[ServiceRow]] = {}
+    for row in await db.fetchall(f"SELECT panel, {_SERVICE_COLUMNS} FROM panel_services ORDER BY panel, position"):
+        found.setdefault(row[0], []).append(_service_row(row[1:]))
+    return found
+
+
+async def load_shop_services(db: Database | Connection) -> tuple[list[ShopServiceRow], list[SourceRow]]:
+    services = [ShopServiceRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in await db.fetchall(
+        "SELECT shop_id, type, name, category, description, edited FROM shop_services")]
+    sources = [SourceRow(r[0], r[1], r[2], int(r[3]), r[4]) for r in await db.fetchall(
+        "SELECT panel, service_id, shop_id, rank, flag FROM shop_sources ORDER BY shop_id, rank")]
+    return services, sources
+
+
+async def add_shop_services(conn: Connection, new: Iterable[tuple[ShopServiceRow, SourceRow]]) -> None:
+    """Shop services of one source each (a panel service seen for the first time)."""
+    pairs = list(new)
+    await conn.executemany("INSERT INTO shop_services (shop_id, type, name, category, description, edited)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [(s.shop_id, s.type, s.name, s.category, s.description, int(s.edited)) for s, _ in pairs])
+    await conn.executemany("INSERT INTO shop_sources (panel, service_id, shop_id, rank, flag) VALUES (?, ?, ?, ?, ?)",
+                           [(x.panel, x.service_id, x.shop_id, x.rank, x.flag) for _, x in pairs])
+
+
+async def set_flags(conn: Connection, flags: Iterable[tuple[str, str, str | None]]) -> None:
+    """(panel, service id, flag) for sources whose state changed."""
+    await conn.executemany("UPDATE shop_sources SET flag = ? WHERE panel = ? AND service_id = ?",
+                           [(flag, panel, service_id) for panel, service_id, flag in flags])
+
+
+async def set_types(conn: Connection, types: Iterable[tuple[str, str]]) -> None:
+    """(shop id, type): a service nobody shaped follows its one source's type."""
+    await conn.executemany("UPDATE shop_services SET type = ? WHERE shop_id = ?",
+                           [(kind, shop_id) for shop_id, kind in types])
+
+
+async def set_sources(conn: Connection, shop_id: str, sources: Sequence[tuple[str, str]]) -> None:
+    """A shop service's sources, in order of preference (the operator merged, reordered or took
+    one out); the service counts as shaped by the operator from now on."""
+    await conn.execute("DELETE FROM shop_sources WHERE shop_id = ?", (shop_id,))
+    await conn.executemany("INSERT INTO shop_sources (panel, service_id, shop_id, rank) VALUES (?, ?, ?, ?)",
+                           [(panel, service_id, shop_id, rank) for rank, (panel, service_id) in enumerate(sources)])
+    await conn.execute("UPDATE shop_services SET edited = 1 WHERE shop_id = ?", (shop_id,))
+
+
+async def remove_sources(conn: Connection, sources: Iterable[tuple[str, str]]) -> None:
+    await conn.executemany("DELETE FROM shop_sources WHERE panel = ? AND service_id = ?", list(sources))
+
+
+async def delete_shop_service(conn: Connection, shop_id: str) -> None:
+    """A shop service left without sources (merged into another)."""
+    await conn.execute("DELETE FROM shop_sources WHERE shop_id = ?", (shop_id,))
+    await conn.execute("DELETE FROM shop_services WHERE shop_id = ?", (shop_id,))
+
+
+async def rename_shop_service(conn: Connection, shop_id: str, name: str | None) -> None:
+    await conn.execute("UPDATE shop_services SET name = ?, edited = 1 WHERE shop_id = ?", (name, shop_id))

@@ -82,3 +82,8 @@ async def recent_entries(db: Database, user_id: int, limit: int = 8) -> list[Led
     rows = await db.fetchall("SELECT created_at, amount_micros, currency, reason, order_id, note FROM ledger"
                              " WHERE user_id = ? ORDER BY entry_id DESC LIMIT ?", (user_id, limit))
     return [LedgerEntry(*row) for row in rows]
+
+
+async def ledger_is_empty(db: Database) -> bool:
+    """No wallet has ever moved (the shop's currency may still be chosen)."""
+    return await db.fetchone("SELECT 1 FROM ledger LIMIT 1") is None

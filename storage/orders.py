@@ -13,7 +13,7 @@ from storage.ledger import Refunded, add_entry, add_refund, balance_micros
 ORDER_COLUMNS = ("order_id, user_id, draft_key, service_id, service_name, service_type, link, quantity, request_json,"
             " price_micros, cost_micros, currency, state, panel_order_id, panel_status, panel_raw_status,"
             " start_count, remains, error, created_at, updated_at, next_poll_at, poll_failures, placed_at, refund_hold,"
-            " cancel_requested_at")
+            " cancel_requested_at, panel, panel_service_id, panel_currency, fx_rate, panel_cost_micros")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,13 @@ class OrderRecord:
     placed_at: float | None = None
     refund_hold: str | None = None  # why the refund waits for an admin (the share cannot be known)
     cancel_requested_at: str | None = None  # the customer asked the panel to cancel it
+    # The panel that took it (or is being asked), its service there, and its cost there in its
+    # own currency; cost_micros is that cost × fx_rate, in the shop's currency.
+    panel: str = ""
+    panel_service_id: str | None = None
+    panel_currency: str | None = None
+    fx_rate: str | None = None  # Decimal as text: shop units per one unit of panel_currency
+    panel_cost_micros: int | None = None
 
     @property
     def request(self) -> dict[str, str]:
@@ -63,6 +70,25 @@ class NewOrder:
     price_micros: int
     cost_micros: int
     currency: str
+    panel: str = ""
+    panel_service_id: str | None = None
+    panel_currency: str | None = None
+    fx_rate: str | None = None
+    panel_cost_micros: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an order is being placed: the panel, its service there, the fields sent, and the
+    cost there (its currency, and the rate that makes it `cost_micros` in the shop's)."""
+
+    panel: str
+    panel_service_id: str
+    request: dict[str, str]
+    panel_cost_micros: int
+    panel_currency: str
+    fx_rate: str
+    cost_micros: int
 
 
 @dataclass(frozen=True)
@@ -104,11 +130,13 @@ async def charge_and_record(db: Database, new: NewOrder) -> Charged | AlreadyCon
             return NotEnoughMoney(balance)
         row = await conn.fetchone(
             "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, link, quantity,"
-            " request_json, price_micros, cost_micros, currency, state, placing_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing', ?) RETURNING order_id",
+            " request_json, price_micros, cost_micros, currency, state, placing_by, panel, panel_service_id,"
+            " panel_currency, fx_rate, panel_cost_micros)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?, 'placing', ?,?,?,?,?,?) RETURNING order_id",
             (new.user_id, new.draft_key, new.service_id, new.service_name, new.service_type, new.link,
              new.quantity, json.dumps(new.request, ensure_ascii=False), new.price_micros, new.cost_micros,
-             new.currency, db.owner or None),
+             new.currency, db.owner or None, new.panel, new.panel_service_id, new.panel_currency, new.fx_rate,
+             new.panel_cost_micros),
         )
         assert row is not None
         order_id = int(row[0])
@@ -134,6 +162,22 @@ async def mark_placed(db: Database, order_id: int, panel_order_id: str, *, now: 
             if admin_id is not None:
                 await record(conn, admin_id, "resolve placed", f"order #{order_id}", before="unverified",
                              after=f"placed, panel id {panel_order_id}")
+    return cursor.rowcount == 1
+
+
+async def move_to_source(db: Database, order_id: int, source: Source, why: str) -> bool:
+    """The order goes to its next source: the previous one refused it in a way that proves
+    nothing was placed (`why`). Written before the next `add` is sent, so that an unknown
+    outcome there names the panel to check. False if it is no longer being placed."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            f"UPDATE orders SET panel = ?, panel_service_id = ?, request_json = ?, panel_cost_micros = ?,"
+            f" panel_currency = ?, fx_rate = ?, cost_micros = ?, updated_at = {NOW}"
+            " WHERE order_id = ? AND state = 'placing'",
+            (source.panel, source.panel_service_id, json.dumps(source.request, ensure_ascii=False),
+             source.panel_cost_micros, source.panel_currency, source.fx_rate, source.cost_micros, order_id))
+        if cursor.rowcount == 1:
+            await _event(conn, order_id, "rerouted", f"to {source.panel} after: {why}")
     return cursor.rowcount == 1
 
 

@@ -71,28 +71,29 @@ async def enqueue(db: Database, notice: Notice, due_at: float) -> None:
 
 
 async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: int = 1,
-                     lease: float = POLL_LEASE) -> list[OrderRecord]:
-    """Orders due by `now`, then, to fill the last batch of `batch` ids, those due soonest within
-    `horizon` seconds after it: N open orders cost ceil(N / batch) requests however their
-    schedules drifted apart.
+                     lease: float = POLL_LEASE) -> dict[str, list[OrderRecord]]:
+    """Each panel's orders due by `now`, then, to fill that panel's last batch of `batch` ids,
+    its orders due soonest within `horizon` seconds after it: N open orders at a panel cost
+    ceil(N / batch) requests there however their schedules drifted apart.
 
     They are claimed for this poll: their next poll is moved `lease` seconds on, so no other
     instance polls them meanwhile; the poll writes their real next time. If this instance dies
     first, they fall due again when the lease runs out."""
-    row = await db.fetchone("SELECT COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'", (now,))
-    due = int(row[0]) if row else 0
-    if not due:  # (most ticks: no write transaction for nothing)
-        return []
-    select = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
+    counts = await db.fetchall("SELECT panel, COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
+                               " GROUP BY panel", (now,))
+    if not counts:  # (most ticks: no write transaction for nothing)
+        return {}
+    select = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE panel = ? AND next_poll_at <= ? AND state = 'placed'"
               " ORDER BY next_poll_at, order_id LIMIT ?")
-    params = (now + horizon, -(-due // batch) * batch)
+    wanted = [(str(panel), now + horizon, -(-int(due) // batch) * batch) for panel, due in counts]
     if db.dialect == SQLITE:  # one instance (and one poll at a time): nobody to claim them from, no fsync'd write
-        return [OrderRecord(*row) for row in await db.fetchall(select, params)]
+        return {params[0]: [OrderRecord(*row) for row in await db.fetchall(select, params)] for params in wanted}
     async with db.transaction() as conn:
         # One instance claims the whole due set at a time (so N orders still cost ceil(N / batch)
         # requests in all); the next finds them claimed: pushed past its own horizon.
         await conn.one_at_a_time(CLAIMING_POLLS)
-        orders = [OrderRecord(*row) for row in await conn.fetchall(select + conn.skip_locked, params)]
+        found = {params[0]: [OrderRecord(*row) for row in await conn.fetchall(select + conn.skip_locked, params)]
+                 for params in wanted}
 
         async def claim(part: Sequence[OrderRecord]) -> None:
             for start in range(0, len(part), 500):
@@ -102,8 +103,8 @@ async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: i
 
         # A row the database will not write is polled all the same (its answer is then reported
         # as not stored, as before): the claim only keeps other instances off it.
-        await write_each(conn, orders, claim)
-    return orders
+        await write_each(conn, [order for orders in found.values() for order in orders], claim)
+    return {panel: orders for panel, orders in found.items() if orders}
 
 
 async def apply_decisions(db: Database, decisions: Mapping[int, Decide],
@@ -237,10 +238,11 @@ class RefillRecord:
     next_poll_at: float | None
     user_id: int
     service_name: str
+    panel: str = ""  # the order's panel, which is asked about the refill
 
 
 _REFILL_COLUMNS = ("r.refill_id, r.order_id, r.panel_refill_id, r.status, r.raw_status, r.next_poll_at, o.user_id,"
-                   " o.service_name")
+                   " o.service_name, o.panel")
 
 
 async def add_refill(db: Database, order_id: int, panel_refill_id: str | None, next_poll_at: float | None) -> int:

@@ -57,7 +57,7 @@ async def test_start_greets_in_sandbox_mode_and_records_the_user(
         user = await get_user(app_state(app).db, 1001)
         assert user is not None and user.first_name == "<Ann & Co>"
         # The in-process sandbox panel answers over HTTP like a real one.
-        balance = await app_state(app).panel.balance()
+        balance = await app_state(app).panels.first.client.balance()
         assert balance.amount > 0 and balance.currency == "USD"
     assert any("SANDBOX MODE" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
@@ -110,8 +110,7 @@ async def test_sandbox_mode_orders_say_nothing_was_bought(telegram: FakeTelegram
                              database_url=await database_url(tmp_path / "bot.db"), admin_ids="900")
     telegram.user(900, first_name="Admin")
     async with running_bot(settings) as app:
-        sandbox = app_state(app).sandbox_server
-        assert sandbox is not None
+        (sandbox,) = app_state(app).sandbox_servers  # one simulated panel unless SANDBOX_PANELS says more
         shop = Shop(telegram, sandbox.panel, sandbox, app, settings)
         customer, admin = shop.customer(1005, "Eve"), shop.customer(900, "Admin")
         await customer.say("/start")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.catalogue import Catalogue, CatalogueRules
 from bot.panel import PanelClient
 from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.moderation import set_ban
+from bot.shop.panels import Panel, Panels
 from bot.shop.sync import ChangeWatcher
 from bot.texts import Text
 from storage.catalogue import load_services
@@ -109,7 +109,8 @@ async def test_a_ban_and_a_markup_made_on_one_instance_hold_on_the_other_within_
     await touch_user(one, 42, "Bob", None, "en")
     here = await Customers.load(one, frozenset({1}), frozenset())
     there = await Customers.load(other, frozenset({1}), frozenset())
-    catalogue_there = ShopCatalogue(other, None, Decimal(0), Catalogue([]), CatalogueRules())  # type: ignore[arg-type]
+    panels = Panels([Panel("main", None, configured_currency="USD")])  # type: ignore[arg-type]  # (never asked)
+    catalogue_there = await ShopCatalogue.load(other, panels, Decimal(0), "USD")
     watcher = ChangeWatcher(other, there, catalogue_there, await ChangeWatcher.logged(other, 1000.0))
 
     await here.set_ban(1, 42, True)
@@ -122,7 +123,7 @@ async def test_a_ban_and_a_markup_made_on_one_instance_hold_on_the_other_within_
     assert not there.is_banned(42) and there.chosen_language(42) == "ru"
     assert await watcher.check(1003.0) == 0  # each change once
 
-    catalogue_here = ShopCatalogue(one, None, Decimal(0), Catalogue([]), CatalogueRules())  # type: ignore[arg-type]
+    catalogue_here = await ShopCatalogue.load(one, panels, Decimal(0), "USD")
     await catalogue_here.set_markup(1, "📸 Instagram Followers", Decimal(25))
     assert catalogue_there.rules.category_markups == {}
     await watcher.check(1004.0)
@@ -152,8 +153,9 @@ async def test_a_throttled_alert_goes_out_once_for_all_instances(two: tuple[Data
 async def test_two_instances_starting_on_an_empty_catalogue_both_refresh_it(
         two: tuple[Database, Database], client: PanelClient) -> None:
     one, other = two
-    first = ShopCatalogue(one, client, Decimal(0), Catalogue([]), CatalogueRules())
-    second = ShopCatalogue(other, client, Decimal(0), Catalogue([]), CatalogueRules())
+    panels = Panels([Panel("main", client, configured_currency="USD")])
+    first = await ShopCatalogue.load(one, panels, Decimal(0), "USD")
+    second = await ShopCatalogue.load(other, panels, Decimal(0), "USD")
     await asyncio.gather(first.refresh(), second.refresh())  # neither fails on the other's rows
     assert len(first.full) == len(second.full) > 0
-    assert len(await load_services(one)) == len(first.full)
+    assert len((await load_services(one))["main"]) == len(first.full)

@@ -68,7 +68,7 @@ async def test_low_balance_alerts_once_per_crossing(shop: Shop) -> None:
     shop.panel.funds = Decimal("850")  # below the 900 alert level
     await admin.tap(menu, "a:panel")
     assert "Balance: 850.00 USD ⚠️ below the alert level of 900.00 USD" in menu.text
-    alerts = [m for m in admin.user.messages() if "panel balance is low" in m.text]
+    alerts = [m for m in admin.user.messages() if "balance at panel main is low" in m.text]
     assert len(alerts) == 1 and "850.00 USD" in alerts[0].text
     for _ in range(2):  # still low: no second alert, however often it is read (the same text: no edit)
         await admin.tap_answer(menu, "a:panel")
@@ -77,7 +77,7 @@ async def test_low_balance_alerts_once_per_crossing(shop: Shop) -> None:
     assert "below the alert level" not in menu.text
     shop.panel.funds = Decimal("800")  # a second crossing: a second alert
     await admin.tap(menu, "a:panel")
-    alerts = [m for m in admin.user.messages() if "panel balance is low" in m.text]
+    alerts = [m for m in admin.user.messages() if "balance at panel main is low" in m.text]
     assert len(alerts) == 2 and "800.00 USD" in alerts[1].text
 
 

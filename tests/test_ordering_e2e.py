@@ -442,10 +442,10 @@ async def test_an_unknown_outcome_is_sent_again_by_neither_polls_nor_a_restart(t
             summary = await order_until_summary(customer, "102", ["https://instagram.com/once", "1000"])
             server.inject(FaultKind.DROP, action="add", after_processing=True)
             assert (await confirm(customer, summary)).startswith("⏳ The provider did not answer in time")
-            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 3600, interval=60,
+            await poll_orders(shop.state.db, shop.state.panels, shop.state.alerts, now=time.time() + 3600, interval=60,
                               quantum=CENT_STEP)
         async with run_shop(tmp_path, telegram, server) as shop:  # a restart
-            await poll_orders(shop.state.db, shop.state.panel, shop.state.alerts, now=time.time() + 7200, interval=60,
+            await poll_orders(shop.state.db, shop.state.panels, shop.state.alerts, now=time.time() + 7200, interval=60,
                               quantum=CENT_STEP)
             [order] = await orders_in_state(shop.state.db, "unverified")
             assert order.user_id == 2041

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from bot import texts
-from bot.domain.catalogue import Catalogue
 from bot.domain.order_form import OrderDraft
 from bot.panel import PanelClient
 from bot.panel.sandbox import FaultKind
 from bot.shop.alerts import AdminAlerts
-from bot.shop.catalogue import cached_catalogue, refresh_catalogue
+from bot.shop.catalogue import ShopCatalogue
 from bot.shop.ordering import Duplicate, Placed, Refused, place_order, quote
+from bot.shop.panels import Panel, Panels
 from storage.database import open_database
 from storage.orders import get_order, orders_in_state
 from tests.support.customer import Customer
@@ -55,10 +55,11 @@ async def test_the_same_draft_confirmed_twice_is_one_order(shop: Shop) -> None:
     draft.answer("https://instagram.com/twice")
     draft.answer(1000)
     state = shop.state
-    first = await place_order(state.db, state.panel, state.alerts, user_id=2101, draft=draft,
-                              price=quote(draft, Decimal(0), 2), currency="USD")
-    second = await place_order(state.db, state.panel, state.alerts, user_id=2101, draft=draft,
-                               price=quote(draft, Decimal(0), 2), currency="USD")
+    sources = state.catalogues.sources("102")
+    first = await place_order(state.db, state.panels, state.alerts, user_id=2101, draft=draft,
+                              price=quote(draft, Decimal(0), 2), sources=sources, currency="USD")
+    second = await place_order(state.db, state.panels, state.alerts, user_id=2101, draft=draft,
+                               price=quote(draft, Decimal(0), 2), sources=sources, currency="USD")
     assert isinstance(first, Placed) and isinstance(second, Duplicate)
     assert second.order.order_id == first.order.order_id
     assert len(shop.adds()) == 1 and await shop.balance(2101) == Decimal(100) - Decimal("0.12")
@@ -185,9 +186,11 @@ async def test_a_catalogue_with_duplicate_ids_refreshes(tmp_path: Path) -> None:
     db = await open_database(await database_at(tmp_path / "c.db"))
     try:
         async with PanelClient("http://panel.example/api/v2", "k", transport=transport) as panel:
-            fresh = (await refresh_catalogue(db, panel, Catalogue(()))).catalogue
-        cached = await cached_catalogue(db)
-        for catalogue in (fresh, cached):
+            panels = Panels([Panel("main", panel, configured_currency="USD")])
+            refreshed = await ShopCatalogue.load(db, panels, Decimal(0), "USD")
+            await refreshed.refresh()
+            cached = await ShopCatalogue.load(db, panels, Decimal(0), "USD")
+        for catalogue in (refreshed.full, cached.full):
             assert len(catalogue) == 1 and catalogue.service("2").name == "Followers"  # type: ignore[union-attr]
             assert catalogue.service("3") is None  # a negative rate is never offered
     finally:
@@ -247,8 +250,9 @@ async def test_out_of_funds_alerts_admins_at_most_once_an_hour(shop: Shop) -> No
         draft = OrderDraft.start(f"funds-{number}", service)
         draft.answer(f"https://instagram.com/funds{number}")
         draft.answer(1000)
-        outcome = await place_order(shop.state.db, shop.state.panel, alerts, user_id=2111, draft=draft,
-                                    price=quote(draft, Decimal(0), 2), currency="USD")
+        outcome = await place_order(shop.state.db, shop.state.panels, alerts, user_id=2111, draft=draft,
+                                    price=quote(draft, Decimal(0), 2), sources=shop.state.catalogues.sources("102"),
+                                    currency="USD")
         assert isinstance(outcome, Refused) and outcome.why == "unavailable"
     assert len(sent) == 2 and all("panel balance is too low" in text for text in sent)  # at 5000 and 8600
     assert await shop.balance(2111) == Decimal(100)

@@ -16,6 +16,7 @@ from bot.domain.refunds import Held, billed_units, refund_target, settle
 from bot.domain.throttle import Throttle
 from bot.panel import OrderStatus, PanelClient
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panels
 from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
 from storage.orders import OrderRecord, get_order
@@ -68,7 +69,8 @@ async def test_one_orders_failed_write_leaves_the_others_stored(db: Database) ->
     await refuse_updates(db, "broken", when=f"OLD.order_id = {bad.order_id}", message="disk I/O error")
     canceled = {"status": "Canceled", "remains": "1000"}
     async with panel_answering({"101": canceled, "102": canceled, "103": canceled}) as client:
-        report = await poll_orders(db, client, AdminAlerts([], no_alerts), now=100.0, interval=60.0, quantum=EXACT)
+        report = await poll_orders(db, Panels.one(client), AdminAlerts([], no_alerts), now=100.0, interval=60.0,
+                                   quantum=EXACT)
     assert (report.due, report.refunds, report.failed) == (3, 2, 1)
     for order in (good, also):
         stored = await get_order(db, order.order_id)
@@ -109,7 +111,7 @@ async def test_an_order_whose_stored_id_cannot_be_sent_is_reported_once(db: Data
     alerts, sent = collecting_alerts()
     async with panel_answering({"14": {"status": "Completed", "remains": "0"}}) as client:
         for now in (100.0, 10_000.0):
-            await poll_orders(db, client, alerts, now=now, interval=60.0, quantum=EXACT)
+            await poll_orders(db, Panels.one(client), alerts, now=now, interval=60.0, quantum=EXACT)
     assert len(sent) == 1 and f"#{odd.order_id}" in sent[0] and "12,13" in sent[0]
     assert (await get_order(db, odd.order_id)).next_poll_at is None  # type: ignore[union-attr]
     assert (await get_order(db, fine.order_id)).panel_status == "completed"  # type: ignore[union-attr]
@@ -122,7 +124,7 @@ async def test_a_panel_message_that_is_no_utf8_is_stored_and_stops_nobody(db: Da
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
     alerts, sent = collecting_alerts()
     async with PanelClient("http://panel.test/api/v2", "k", transport=transport) as client:
-        report = await poll_orders(db, client, alerts, now=100.0, interval=60.0, quantum=EXACT)
+        report = await poll_orders(db, Panels.one(client), alerts, now=100.0, interval=60.0, quantum=EXACT)
     assert (report.refunds, report.missing) == (1, 1)
     assert len(sent) == 1 and "Incorrect order ID ?" in sent[0]
     assert (await get_order(db, lost.order_id)).error == "Incorrect order ID ?"  # type: ignore[union-attr]
@@ -136,7 +138,7 @@ async def test_an_order_without_a_readable_status_five_times_running_is_reported
     async with panel_answering({"31": {"status": "In progress", "remains": "1e30"},
                                 "32": {"status": "In progress", "remains": "5"}}) as client:
         for cycle in range(1, 9):  # far enough apart that every retry is due
-            await poll_orders(db, client, alerts, now=cycle * 10_000.0, interval=60.0, quantum=EXACT)
+            await poll_orders(db, Panels.one(client), alerts, now=cycle * 10_000.0, interval=60.0, quantum=EXACT)
     assert len(sent) == 1, sent
     assert f"No readable status for 5 polls in a row</b> (1): #{garbled.order_id}." in sent[0]
     assert "(fields: remains)" in sent[0]  # the panel's last word, for the operator
@@ -149,13 +151,13 @@ async def test_a_held_order_is_asked_about_until_its_share_can_be_computed(db: D
     answers = {"41": {"status": "Partial", "remains": "Unknown"}}
     alerts, sent = collecting_alerts()
     async with panel_answering(answers) as client:
-        await poll_orders(db, client, alerts, now=100.0, interval=60.0, quantum=EXACT)
+        await poll_orders(db, Panels.one(client), alerts, now=100.0, interval=60.0, quantum=EXACT)
         held = await get_order(db, order.order_id)
         assert held is not None and held.refund_hold and held.next_poll_at is not None  # still asked
-        await poll_orders(db, client, alerts, now=10_000.0, interval=60.0, quantum=EXACT)
+        await poll_orders(db, Panels.one(client), alerts, now=10_000.0, interval=60.0, quantum=EXACT)
         assert len(sent) == 1  # the admins are told once
         answers["41"] = {"status": "Partial", "remains": "250"}
-        await poll_orders(db, client, alerts, now=20_000.0, interval=60.0, quantum=EXACT)
+        await poll_orders(db, Panels.one(client), alerts, now=20_000.0, interval=60.0, quantum=EXACT)
     settled = await get_order(db, order.order_id)
     assert settled is not None and settled.refund_hold is None and settled.next_poll_at is None
     refunds = await db.fetchall("SELECT amount_micros FROM ledger WHERE reason = 'refund'")
@@ -196,34 +198,39 @@ async def _placed_orders_due_at(db: Database, times: list[float]) -> None:
         await conn.execute("INSERT INTO users (user_id, first_name) VALUES (1, 'x')")
         await conn.executemany(
             "INSERT INTO orders (user_id, draft_key, service_id, service_name, service_type, quantity, request_json,"
-            " price_micros, cost_micros, currency, state, panel_order_id, next_poll_at)"
-            " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?)",
+            " price_micros, cost_micros, currency, state, panel_order_id, next_poll_at, panel)"
+            " VALUES (1, ?, '1', 's', 'Default', 1, '{}', 0, 0, 'USD', 'placed', ?, ?, 'main')",
             [(f"d{i}", str(1000 + i), at) for i, at in enumerate(times)])
+
+
+async def _due(db: Database, now: float, **options: float) -> list[OrderRecord]:
+    """Every panel's due orders in one list (these tests have one panel)."""
+    return [order for orders in (await due_orders(db, now, **options)).values() for order in orders]  # type: ignore[arg-type]
 
 
 async def test_due_orders_are_topped_up_to_full_batches_with_the_soonest_due(db: Database) -> None:
     await _placed_orders_due_at(
         db, [100.0] * 150 + [100.0 + 60 - i / 10 for i in range(60)] + [100.0 + 61 + i for i in range(40)])
-    assert await due_orders(db, 50.0, horizon=60.0, batch=100) == []  # nothing due: nothing asked early
-    due = await due_orders(db, 100.0, horizon=60.0, batch=100, lease=300.0)
+    assert await _due(db, 50.0, horizon=60.0, batch=100) == []  # nothing due: nothing asked early
+    due = await _due(db, 100.0, horizon=60.0, batch=100, lease=300.0)
     assert len(due) == 200
     assert sum(1 for o in due if o.next_poll_at == 100.0) == 150
     soonest = sorted(o.next_poll_at for o in due if o.next_poll_at != 100.0)  # type: ignore[type-var]
     assert soonest == sorted(100.0 + 60 - i / 10 for i in range(60))[:50]
     if db.dialect == "postgresql":  # several instances: they are this poll's until the lease runs out
-        assert await due_orders(db, 100.0, horizon=60.0, batch=100) == []
+        assert await _due(db, 100.0, horizon=60.0, batch=100) == []
         # (claimed past the horizon too, so that no instance takes them as "due early" meanwhile)
         claimed = {o.order_id for o in due}
-        assert not claimed & {o.order_id for o in await due_orders(db, 459.0, horizon=0.0, batch=100)}
-        again = {o.order_id for o in await due_orders(db, 460.0, horizon=0.0, batch=100)}
+        assert not claimed & {o.order_id for o in await _due(db, 459.0, horizon=0.0, batch=100)}
+        again = {o.order_id for o in await _due(db, 460.0, horizon=0.0, batch=100)}
         assert claimed <= again
     else:  # one instance, one poll at a time: nothing to claim them from
-        assert len(await due_orders(db, 100.0, horizon=60.0, batch=100)) == 200
+        assert len(await _due(db, 100.0, horizon=60.0, batch=100)) == 200
 
 
 async def test_without_a_horizon_nothing_is_asked_early(db: Database) -> None:
     await _placed_orders_due_at(db, [100.0] * 150 + [130.0] * 10)
-    assert len(await due_orders(db, 100.0, horizon=0.0, batch=100)) == 150
+    assert len(await _due(db, 100.0, horizon=0.0, batch=100)) == 150
 
 
 # --------------------------------------------------------------------------- the refund rule

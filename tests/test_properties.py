@@ -39,6 +39,7 @@ from bot.panel.parsing import (
     parse_statuses,
 )
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panels
 from bot.shop.tracking import poll_orders
 from storage.database import Database, open_database
 from tests.support.databases import database_at
@@ -266,7 +267,8 @@ def test_the_poll_job_survives_any_answer(world: _Loop, payload: Any, shape: int
                 for _ in range(2):
                     async with db.transaction() as conn:  # due again, as if nothing was known yet
                         await conn.execute("UPDATE orders SET next_poll_at = 0, panel_status = NULL")
-                    report = await poll_orders(db, client, AdminAlerts([9], send), now=1000.0, interval=60.0,
+                    report = await poll_orders(db, Panels.one(client), AdminAlerts([9], send), now=1000.0,
+                                               interval=60.0,
                                                quantum=CENT_STEP)
         finally:
             logging.getLogger("storage").removeHandler(refused)

@@ -68,3 +68,4 @@ def shown_ago(value: str | datetime, now: datetime) -> str:
     if seconds < 7 * 86400:
         return texts.DAYS_AGO.format(days=int(seconds // 86400))
     return shown_day(moment)
+

@@ -1,9 +1,9 @@
 """Tolerant, bounded readers for the scalar values panels send in many spellings.
 
-Money arrives as "0.73", 0.73 (already a Decimal: we decode JSON floats as Decimal) or 1;
-flags as true/false, 1/0, "1"/"0"; counts as "100", 100 or "Unknown". Each reader either
-returns a normalised value or raises ValueError, which pydantic turns into a validation error
-(an unreadable answer for that one item).
+Money arrives as "0.73", 0.73 (already a Decimal: we decode JSON floats as Decimal), 1 or
+"1,650.00000" (a reseller script's thousands separator); flags as true/false, 1/0, "1"/"0";
+counts as "100", 100 or "Unknown". Each reader either returns a normalised value or raises
+ValueError, which pydantic turns into a validation error (an unreadable answer for that one item).
 
 Every reader is bounded *before* it converts: a count outside ±COUNT_LIMIT, an amount outside
 ±AMOUNT_LIMIT or with absurd precision, a number written in more than NUMBER_TEXT_LIMIT
@@ -28,6 +28,19 @@ TEXT_LIMIT = 2000  # names, descriptions, messages: longer is cut
 ID_LIMIT = 64
 # An id is sent back to the panel inside a comma-separated list: no commas, spaces or controls.
 _ID = re.compile(rf"^[^\s,\x00-\x1f\x7f\ud800-\udfff]{{1,{ID_LIMIT}}}$")
+
+
+# "1,650.00000": comma groups of three before a decimal point. Without the point ("1,500") it
+# could be a decimal comma, so that stays unreadable rather than guessed.
+_GROUPED = re.compile(r"^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+\.[0-9]+$")
+
+
+def _ungrouped(text: str) -> str:
+    """"1 000" → "1000", "1,650.00000" → "1650.00000"; anything else as it was (stripped)."""
+    text = text.strip().replace(" ", "")
+    if len(text) <= NUMBER_TEXT_LIMIT and _GROUPED.match(text):
+        return text.replace(",", "")
+    return text
 
 
 def _number(text: str) -> Decimal:
@@ -57,7 +70,7 @@ def _as_decimal(value: Any, limit: Decimal) -> Decimal:
         try:
             return _bounded(_number(value), limit)
         except ValueError:
-            return _bounded(_number(value.strip().replace(" ", "")), limit)
+            return _bounded(_number(_ungrouped(value)), limit)
     if isinstance(value, Decimal):
         return _bounded(value, limit)
     if isinstance(value, int):

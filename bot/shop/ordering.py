@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -20,17 +21,18 @@ from bot import texts
 from bot.domain.money import Money, from_micros, to_micros
 from bot.domain.order_form import OrderDraft
 from bot.domain.pricing import Breakdown, breakdown, order_cost
+from bot.domain.sourcing import Source, cost_in_shop, fits, for_source, proves_not_placed
 from bot.panel import (
     OrderOutcomeUnknown,
+    OrderRequest,
     PanelAuthError,
-    PanelClient,
     PanelError,
     PanelFundsError,
     PanelRateLimited,
-    PanelRejected,
     PanelUnreachable,
 )
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panels
 from storage.database import Database
 from storage.ledger import balance_micros
 from storage.orders import (
@@ -43,9 +45,11 @@ from storage.orders import (
     get_order,
     mark_placed,
     mark_unverified,
+    move_to_source,
     orders_in_state,
     reject_and_refund,
 )
+from storage.orders import Source as OrderSource
 
 log = logging.getLogger(__name__)
 
@@ -111,19 +115,31 @@ class Duplicate:
 Outcome = Placed | Refused | OutcomeUnknown | ShortOfMoney | Duplicate
 
 
-async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
-                      price: Quote, currency: str, poll_interval: float = 60.0,
+async def place_order(db: Database, panels: Panels, alerts: AdminAlerts, *, user_id: int, draft: OrderDraft,
+                      price: Quote, sources: Sequence[Source], currency: str, poll_interval: float = 60.0,
                       unrecorded: dict[int, str] | None = None) -> Outcome:
-    """Charge exactly `price` (the quote the customer confirmed) and place the order.
+    """Charge exactly `price` (the quote the customer confirmed) and place the order at the first
+    of `sources` (the shop service's, best first) that takes it. The next source is tried only
+    after a refusal that proves nothing was placed (bot/domain/sourcing.py `proves_not_placed`),
+    never after a timeout or an unknown outcome, and never at a loss (its cost above the price).
     `unrecorded`: where an order the panel took is kept when its id cannot be stored (the poll
     job stores it later, see `record_unrecorded`)."""
     request = draft.to_request()
-    form = request.to_form()
+    counts = {"quantity": draft.quantity, "runs": draft.values.get("runs"), "posts": draft.values.get("posts")}
+    price_micros = to_micros(price.price)
+    candidates = [s for s in sources if fits(s, draft.quantity, runs=counts["runs"])] or list(sources[:1])
+    planned = [(source, _plan(request, source, counts)) for source in candidates]
+    planned = planned[:1] + [(s, plan) for s, plan in planned[1:] if plan.cost_micros <= price_micros]
+    if not planned:  # (the catalogue lost every source since the summary: Confirm shows it again)
+        raise LookupError(f"service {draft.service.service_id} has no source")
+    first = planned[0][1]
+    form = first.request
     charged = await charge_and_record(db, NewOrder(
         user_id=user_id, draft_key=draft.key, service_id=draft.service.service_id, service_name=draft.service.name,
         service_type=draft.service.type.value, link=form.get("link") or form.get("username"),
-        quantity=draft.quantity, request=form, price_micros=to_micros(price.price),
-        cost_micros=to_micros(price.cost), currency=currency,
+        quantity=draft.quantity, request=form, price_micros=price_micros,
+        cost_micros=first.cost_micros, currency=currency, panel=first.panel, panel_service_id=first.panel_service_id,
+        panel_currency=first.panel_currency, fx_rate=first.fx_rate, panel_cost_micros=first.panel_cost_micros,
     ))
     if isinstance(charged, AlreadyConfirmed):
         return Duplicate(charged.order, from_micros(await balance_micros(db, user_id)))
@@ -131,38 +147,74 @@ async def place_order(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
         return ShortOfMoney(price.price, from_micros(charged.balance_micros))
     order = charged.order
     shown_price = Money(price.price, currency)  # written out for each admin, in their way
-    try:
-        added = await panel.add(request)
-    except OrderOutcomeUnknown as exc:
-        return await _unknown(db, alerts, order, exc.message, shown_price)
-    except PanelFundsError as exc:
-        await alerts.alert(texts.ALERT_PANEL_FUNDS.lazy(reason=html.escape(exc.panel_message or exc.message)),
-                           throttle_key="panel-funds")
-        return await _refuse(db, order, exc, WhyRefused.UNAVAILABLE)
-    except PanelAuthError as exc:
-        await alerts.alert(texts.ALERT_PANEL_AUTH.lazy(reason=html.escape(exc.panel_message or exc.message)),
-                           throttle_key="panel-auth")
-        return await _refuse(db, order, exc, WhyRefused.UNAVAILABLE)
-    except (PanelRateLimited, PanelUnreachable) as exc:  # certainly not placed
-        return await _refuse(db, order, exc, WhyRefused.BUSY)
-    except PanelRejected as exc:
-        return await _refuse(db, order, exc, WhyRefused.REJECTED)
-    except Exception as exc:  # anything else after the charge: the order may exist, a person decides
-        log.exception("unexpected error while placing order %s", order.order_id)
-        return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price)
+    why = ""
+    for attempt, (source, plan) in enumerate(planned):
+        if attempt and not await move_to_source(db, order.order_id, plan, why):
+            return OutcomeUnknown(order)  # no longer being placed: another instance took it for stopped
+        panel = panels.get(plan.panel)
+        assert panel is not None  # (a source is usable only at a configured panel)
+        try:
+            added = await panel.client.add(for_source(request, source))
+        except OrderOutcomeUnknown as exc:
+            return await _unknown(db, alerts, order, exc.message, shown_price, plan)
+        except PanelError as exc:
+            await _alert_operator(alerts, plan.panel, exc)
+            if proves_not_placed(exc) and attempt + 1 < len(planned):
+                why = f"{plan.panel}: {exc.panel_message or exc.message}"
+                log.info("order %s: panel %s refused it (%s); trying the next source", order.order_id, plan.panel,
+                         type(exc).__name__)
+                continue
+            return await _refuse(db, order, exc, _why(exc))
+        except Exception as exc:  # anything else after the charge: the order may exist, a person decides
+            log.exception("unexpected error while placing order %s", order.order_id)
+            return await _unknown(db, alerts, order, f"unexpected error: {type(exc).__name__}", shown_price, plan)
+        return await _placed(db, alerts, order, added.order_id, charged.balance_after_micros, poll_interval,
+                             unrecorded)
+    raise AssertionError("unreachable: the last source's answer always returns")
+
+
+def _plan(request: OrderRequest, source: Source, counts: dict[str, int | None]) -> OrderSource:
+    """The order as this source would take it: its service id, its cost there and in the shop's
+    currency at the rate of now (recorded with the order)."""
+    panel_cost = order_cost(source.service, **counts)
+    return OrderSource(panel=source.panel, panel_service_id=source.service.service_id,
+                       request=for_source(request, source).to_form(), panel_cost_micros=to_micros(panel_cost),
+                       panel_currency=source.currency, fx_rate=str(source.fx_rate),
+                       cost_micros=to_micros(cost_in_shop(panel_cost, source)))
+
+
+def _why(exc: PanelError) -> WhyRefused:
+    if isinstance(exc, PanelFundsError | PanelAuthError):
+        return WhyRefused.UNAVAILABLE
+    if isinstance(exc, PanelRateLimited | PanelUnreachable):  # certainly not placed
+        return WhyRefused.BUSY
+    return WhyRefused.REJECTED
+
+
+async def _alert_operator(alerts: AdminAlerts, panel: str, exc: PanelError) -> None:
+    """The operator's problems at a panel (its funds, its key), at most one alert an hour each."""
+    reason = html.escape(f"{panel}: {exc.panel_message or exc.message}")
+    if isinstance(exc, PanelFundsError):
+        await alerts.alert(texts.ALERT_PANEL_FUNDS.lazy(reason=reason), throttle_key=f"panel-funds:{panel}")
+    elif isinstance(exc, PanelAuthError):
+        await alerts.alert(texts.ALERT_PANEL_AUTH.lazy(reason=reason), throttle_key=f"panel-auth:{panel}")
+
+
+async def _placed(db: Database, alerts: AdminAlerts, order: OrderRecord, panel_order_id: str, balance_after: int,
+                  poll_interval: float, unrecorded: dict[int, str] | None) -> Placed:
     now = time.time()
     try:  # (a locked database has already been waited for: busy_timeout)
-        await mark_placed(db, order.order_id, added.order_id, now=now, first_poll_at=now + poll_interval)
+        await mark_placed(db, order.order_id, panel_order_id, now=now, first_poll_at=now + poll_interval)
     except Exception:
         # The panel has the order, the database would not take its id: never lose that id. It is
         # logged, the admins get it with the command that settles it, and the poll job retries.
         log.exception("order %s was placed at the panel as %r but could not be recorded", order.order_id,
-                      added.order_id)
+                      panel_order_id)
         if unrecorded is not None:
-            unrecorded[order.order_id] = added.order_id
+            unrecorded[order.order_id] = panel_order_id
         await alerts.alert(texts.ALERT_PLACED_NOT_RECORDED.lazy(
-            order_id=order.order_id, user_id=order.user_id, panel_order_id=html.escape(added.order_id)))
-    return Placed(order, added.order_id, from_micros(charged.balance_after_micros))
+            order_id=order.order_id, user_id=order.user_id, panel_order_id=html.escape(panel_order_id)))
+    return Placed(order, panel_order_id, from_micros(balance_after))
 
 
 async def record_unrecorded(db: Database, unrecorded: dict[int, str], *, poll_interval: float) -> list[int]:
@@ -189,14 +241,16 @@ async def _refuse(db: Database, order: OrderRecord, exc: PanelError, why: WhyRef
     return Refused(order, why, reason)
 
 
-async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: Money) -> OutcomeUnknown:
+async def _unknown(db: Database, alerts: AdminAlerts, order: OrderRecord, reason: str, price: Money,
+                   at: OrderSource) -> OutcomeUnknown:
     log.warning("order %s outcome unknown: %s", order.order_id, reason)
     try:
         await mark_unverified(db, order.order_id, reason)
     except Exception:  # it stays 'placing', which a restart turns into unverified: the alert matters more
         log.exception("could not mark order %s as unverified", order.order_id)
     await alerts.alert(texts.ALERT_UNVERIFIED.lazy(
-        order_id=order.order_id, user_id=order.user_id, service_id=html.escape(order.service_id),
+        order_id=order.order_id, user_id=order.user_id,
+        service_id=html.escape(f"{at.panel} · {at.panel_service_id}"),  # where to look for it
         service=html.escape(order.service_name), link=html.escape(order.link or "-"),
         quantity=order.quantity if order.quantity is not None else "-", reason=html.escape(reason), price=price,
     ))

@@ -1,39 +1,61 @@
-"""The operator's view of the panel: its balance, and one alert each time it drops below
-PANEL_LOW_BALANCE (the "low" mark is kept in the database, so a restart does not alert again)."""
+"""The operator's view of each panel: its balance (which also tells its currency), and one
+alert each time it drops below its low-balance mark (kept in the database per panel, so a
+restart or another instance does not alert again)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from decimal import Decimal
+import time
+from dataclasses import dataclass
 
 from bot import texts
 from bot.domain.money import Money
-from bot.panel import Balance, PanelClient
+from bot.panel import Balance, PanelError
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panel, Panels
 from storage.database import Database
-from storage.kv import get_value, set_value
+from storage.panels import record_balance
 
 log = logging.getLogger(__name__)
 
-LOW_MARK = "panel_balance_low"
+
+@dataclass(frozen=True)
+class BalanceRead:
+    panel: Panel
+    balance: Balance | None = None
+    error: PanelError | None = None
+
+    @property
+    def low(self) -> bool:
+        threshold = self.panel.low_balance
+        return self.balance is not None and threshold is not None and self.balance.amount < threshold
 
 
-async def check_balance(db: Database, panel: PanelClient, alerts: AdminAlerts, threshold: Decimal | None,
-                        currency: str) -> Balance:
-    """Read the panel's balance; alert once per crossing below `threshold`. Raises PanelError."""
-    balance = await panel.balance()
-    if threshold is None:
-        return balance
-    low = balance.amount < threshold
-    was_low = await get_value(db, LOW_MARK) == "1"
-    if low and not was_low:
-        await set_value(db, LOW_MARK, "1")
-        shown = balance.currency or currency
-        await alerts.alert(texts.ALERT_LOW_BALANCE.lazy(balance=Money(balance.amount, shown),
-                                                          threshold=Money(threshold, shown)),
+async def check_balance(db: Database, panels: Panels, panel: Panel, alerts: AdminAlerts) -> BalanceRead:
+    """Read one panel's balance; alert once per crossing below its mark. Never raises for the
+    panel's sake: a panel that does not answer is a BalanceRead with its error."""
+    try:
+        balance = await panel.client.balance()
+    except PanelError as exc:
+        log.warning("panel %s: could not read its balance: %s", panel.name, exc.message)
+        return BalanceRead(panel, error=exc)
+    read = BalanceRead(panel, balance)
+    if balance.currency:
+        await panels.learn(db, panel.name, balance.currency)
+    was_low = await record_balance(db, panel.name, balance.amount, balance.currency, now=time.time(), low=read.low)
+    threshold = panel.low_balance
+    if read.low and not was_low and threshold is not None:
+        shown = panel.currency or balance.currency or ""
+        await alerts.alert(texts.ALERT_PANEL_LOW_BALANCE.lazy(panel=panel.name, balance=Money(balance.amount, shown),
+                                                              threshold=Money(threshold, shown)),
                            throttle_key=None)  # the stored mark makes it one alert per crossing
-        log.warning("panel balance %s is below PANEL_LOW_BALANCE %s", balance.amount, threshold)
-    elif not low and was_low:
-        await set_value(db, LOW_MARK, "0")
-        log.info("panel balance %s is back above PANEL_LOW_BALANCE %s", balance.amount, threshold)
-    return balance
+        log.warning("panel %s: balance %s is below its low-balance mark %s", panel.name, balance.amount, threshold)
+    elif was_low and not read.low:
+        log.info("panel %s: balance %s is back above its low-balance mark", panel.name, balance.amount)
+    return read
+
+
+async def check_balances(db: Database, panels: Panels, alerts: AdminAlerts) -> list[BalanceRead]:
+    """Every panel's balance, side by side."""
+    return list(await asyncio.gather(*(check_balance(db, panels, panel, alerts) for panel in panels)))

@@ -9,10 +9,11 @@ Refresh presses and restarts never repeat a refund, and no order is refunded pas
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from bot import texts
 from bot.domain.catalogue import shorten
@@ -31,10 +32,12 @@ from bot.panel import (
     PanelTransportError,
     PanelUnreachable,
     RefillStatus,
+    RefillStatusInfo,
     is_id,
 )
 from bot.shop import outbox
 from bot.shop.alerts import AdminAlerts
+from bot.shop.panels import Panel, Panels
 from bot.texts import Formatted, Text
 from storage.database import Database
 from storage.ledger import Refunded
@@ -43,6 +46,7 @@ from storage.tracking import (
     POLL_LEASE,
     Decide,
     Notice,
+    RefillRecord,
     StatusChange,
     add_refill,
     apply_decisions,
@@ -69,6 +73,9 @@ class PollReport:
     failed: int = 0
     missing: int = 0
     held: int = 0
+
+    def __add__(self, other: PollReport) -> PollReport:
+        return PollReport(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 # One mark per state an order can be in as the customer sees it, on the list and the card alike:
@@ -191,18 +198,38 @@ def _alert_text(order: OrderRecord, status: OrderStatus, info: OrderStatusInfo, 
     return None
 
 
-async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, now: float,
+async def poll_orders(db: Database, panels: Panels, alerts: AdminAlerts, *, now: float,
                       interval: float, quantum: int, early: float | None = None,
                       lease: float = POLL_LEASE) -> PollReport:
-    """One cycle: every due order, topped up to full batches of 100 with the orders due soonest
-    (at most `early` seconds early, one interval by default), so N open orders cost about
-    ceil(N / 100) status requests a cycle however their schedules drifted apart. `quantum`: the
-    price step partial refunds are rounded down to (bot/domain/refunds.py). The orders are this
-    instance's for `lease` seconds (storage/tracking.py `due_orders`)."""
+    """One cycle: at each panel, its due orders, topped up to full batches of 100 with its orders
+    due soonest (at most `early` seconds early, one interval by default), so N open orders at a
+    panel cost about ceil(N / 100) status requests there a cycle however their schedules drifted
+    apart. The panels are asked side by side and each one's answers are stored as soon as they
+    come: a panel that is down holds up nobody else's. `quantum`: the price step partial refunds
+    are rounded down to (bot/domain/refunds.py). The orders are this instance's for `lease`
+    seconds (storage/tracking.py `due_orders`)."""
     due = await due_orders(db, now, horizon=interval if early is None else early, batch=BATCH_LIMIT, lease=lease)
     if not due:
         return PollReport()
-    results = await panel.statuses(order.panel_order_id or "" for order in due)
+    reports = await asyncio.gather(*(_poll_panel(db, panels.get(name), name, orders, alerts, now=now,
+                                                 interval=interval, quantum=quantum)
+                                     for name, orders in due.items()), return_exceptions=True)
+    total = PollReport()
+    for name, report in zip(due, reports, strict=True):
+        if isinstance(report, BaseException):
+            log.error("polling panel %s failed", name, exc_info=report)
+            continue
+        total = total + report
+    return total
+
+
+async def _poll_panel(db: Database, panel: Panel | None, name: str, due: list[OrderRecord], alerts: AdminAlerts, *,
+                      now: float, interval: float, quantum: int) -> PollReport:
+    if panel is None:  # orders of a panel PANELS no longer lists: asked again later, the admins see them
+        await poll_failed(db, {order.order_id: now + retry_delay(order.poll_failures + 1, interval) for order in due})
+        log.warning("polling: %d orders belong to panel %r, which is not configured", len(due), name)
+        return PollReport(len(due), failed=len(due))
+    results = await panel.client.statuses(order.panel_order_id or "" for order in due)
     decisions: dict[int, Decide] = {}
     failed: dict[int, float] = {}
     missing: list[tuple[OrderRecord, PanelError]] = []
@@ -230,13 +257,14 @@ async def poll_orders(db: Database, panel: PanelClient, alerts: AdminAlerts, *, 
             failed[order.order_id] = now + retry_delay(order.poll_failures + 1, interval)
     if failed:
         await poll_failed(db, failed)
-        log.warning("polling: no status for %d of %d orders; retrying later", len(failed), len(due))
+        log.warning("polling panel %s: no status for %d of %d orders; retrying later", name, len(failed), len(due))
     if unreadable:  # one alert a cycle, however many orders reach the mark together (a panel outage)
         reason = next((e.panel_message or e.message for _, e in unreadable if e is not None), "-")
         shown = ", ".join(f"#{order.order_id}" for order, _ in unreadable[:20])
         await alerts.alert(texts.ALERT_NO_STATUS.lazy(
             polls=UNREADABLE_ALERT_AFTER, count=len(unreadable),
-            orders=shown + (" …" if len(unreadable) > 20 else ""), reason=html.escape(shorten(reason, 200))))
+            orders=shown + (" …" if len(unreadable) > 20 else ""),
+            reason=html.escape(shorten(f"{name}: {reason}", 200))))
     changes = [c for c in stored.values() if isinstance(c, StatusChange)]
     return PollReport(len(due), sum(1 for c in changes if c.notice), sum(1 for c in changes if c.refund_micros),
                       len(failed), len(missing), sum(1 for c in changes if c.hold))
@@ -273,12 +301,20 @@ async def _report_missing(db: Database, alerts: AdminAlerts, order: OrderRecord,
         reason=html.escape(error.panel_message or error.message)))
 
 
-async def refresh_order(db: Database, panel: PanelClient, alerts: AdminAlerts, order: OrderRecord, *, now: float,
+def _client(panels: Panels, order: OrderRecord) -> PanelClient:
+    """The client of the panel that took the order. PanelUnreachable if PANELS no longer lists it."""
+    panel = panels.get(order.panel)
+    if panel is None:
+        raise PanelUnreachable(f"panel {order.panel!r} is not configured")
+    return panel.client
+
+
+async def refresh_order(db: Database, panels: Panels, alerts: AdminAlerts, order: OrderRecord, *, now: float,
                         interval: float, quantum: int) -> OrderRecord:
-    """Ask the panel about one order now (the card's Refresh button). Panel errors propagate."""
+    """Ask the order's panel about it now (the card's Refresh button). Panel errors propagate."""
     if order.state != "placed" or not order.panel_order_id:
         return order
-    info = await panel.status(order.panel_order_id)
+    info = await _client(panels, order).status(order.panel_order_id)
     stored = await _store(db, alerts, {order.order_id: _decider(info, now, interval, quantum)}, now)
     if isinstance(outcome := stored.get(order.order_id), Exception):
         raise outcome
@@ -307,11 +343,11 @@ def _refusal(exc: PanelError, order: OrderRecord, refused: str) -> Answer:
     return Answer(False, texts.PANEL_UNSURE)  # it may have arrived: never re-sent automatically
 
 
-async def request_refill(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
+async def request_refill(db: Database, panels: Panels, order: OrderRecord, *, now: float,
                          interval: float) -> Answer:
     assert order.panel_order_id is not None
     try:
-        refill = await panel.refill(order.panel_order_id)
+        refill = await _client(panels, order).refill(order.panel_order_id)
     except PanelError as exc:
         return _refusal(exc, order, texts.REFILL_REFUSED)
     await add_refill(db, order.order_id, refill.refill_id, now + interval)
@@ -324,10 +360,13 @@ async def request_refill(db: Database, panel: PanelClient, order: OrderRecord, *
     return Answer(True, texts.REFILL_REQUESTED_UNTRACKED.format(order_id=order.order_id))
 
 
-async def request_cancel(db: Database, panel: PanelClient, order: OrderRecord, *, now: float,
+async def request_cancel(db: Database, panels: Panels, order: OrderRecord, *, now: float,
                          interval: float) -> Answer:
     assert order.panel_order_id is not None
-    result = (await panel.cancel([order.panel_order_id]))[order.panel_order_id]
+    try:
+        result = (await _client(panels, order).cancel([order.panel_order_id]))[order.panel_order_id]
+    except PanelError as exc:
+        result = exc
     if isinstance(result, PanelError):
         return _refusal(result, order, texts.CANCEL_REFUSED)
     # the outcome and refund come with the next poll
@@ -335,34 +374,49 @@ async def request_cancel(db: Database, panel: PanelClient, order: OrderRecord, *
     return Answer(True, texts.CANCEL_REQUESTED.format(order_id=order.order_id))
 
 
-async def poll_refills(db: Database, panel: PanelClient, *, now: float, interval: float) -> int:
-    """Due refills with a panel id, in batches of 100; returns how many changed."""
+async def poll_refills(db: Database, panels: Panels, *, now: float, interval: float) -> int:
+    """Due refills with a panel id, at each one's panel in batches of 100 (the panels side by
+    side); returns how many changed."""
     due = await due_refills(db, now)
     if not due:
         return 0
-    results = await panel.refill_statuses(r.panel_refill_id for r in due if r.panel_refill_id)
-    changes: list[tuple[int, str, str, float | None, Notice | None]] = []
+    by_panel: dict[str, list[RefillRecord]] = {}
     for refill in due:
-        result = results.get(refill.panel_refill_id or "")
-        if isinstance(result, PanelNotFound):
-            changes.append((refill.refill_id, RefillStatus.UNKNOWN.value, result.message, None, None))
-            continue
-        if isinstance(result, PanelError) or result is None:
-            changes.append((refill.refill_id, refill.status, refill.raw_status or "", now + retry_delay(1, interval),
-                            None))
-            continue
-        status = result.status
-        notice = None
-        if status.value != refill.status and status is not RefillStatus.UNKNOWN:
-            text = texts.NOTICE_REFILL.lazy(order_id=refill.order_id,
-                                            service=html.escape(shorten(refill.service_name, 120)),
-                                            status=status_name(status.value))
-            notice = outbox.notice(refill.user_id, text, open_button(refill.order_id), order_id=refill.order_id)
-        next_poll = None if status.is_final else now + interval
-        shown = status.value if status is not RefillStatus.UNKNOWN else refill.status
-        changes.append((refill.refill_id, shown, result.raw_status, next_poll, notice))
+        by_panel.setdefault(refill.panel, []).append(refill)
+
+    async def ask(name: str, refills: list[RefillRecord]) -> dict[str, RefillStatusInfo | PanelError]:
+        panel = panels.get(name)
+        if panel is None:
+            return {}
+        return await panel.client.refill_statuses(r.panel_refill_id for r in refills if r.panel_refill_id)
+
+    answers = await asyncio.gather(*(ask(name, refills) for name, refills in by_panel.items()), return_exceptions=True)
+    changes: list[tuple[int, str, str, float | None, Notice | None]] = []
+    for refills, found in zip(by_panel.values(), answers, strict=True):
+        results = found if isinstance(found, dict) else {}
+        for refill in refills:
+            changes.append(_refill_change(refill, results.get(refill.panel_refill_id or ""), now=now,
+                                          interval=interval))
     await apply_refill_changes(db, changes, now)
     return sum(1 for change in changes if change[4] is not None)
+
+
+def _refill_change(refill: RefillRecord, result: RefillStatusInfo | PanelError | None, *, now: float,
+                   interval: float) -> tuple[int, str, str, float | None, Notice | None]:
+    if isinstance(result, PanelNotFound):
+        return (refill.refill_id, RefillStatus.UNKNOWN.value, result.message, None, None)
+    if isinstance(result, PanelError) or result is None:
+        return (refill.refill_id, refill.status, refill.raw_status or "", now + retry_delay(1, interval), None)
+    status = result.status
+    notice = None
+    if status.value != refill.status and status is not RefillStatus.UNKNOWN:
+        text = texts.NOTICE_REFILL.lazy(order_id=refill.order_id,
+                                        service=html.escape(shorten(refill.service_name, 120)),
+                                        status=status_name(status.value))
+        notice = outbox.notice(refill.user_id, text, open_button(refill.order_id), order_id=refill.order_id)
+    next_poll = None if status.is_final else now + interval
+    shown = status.value if status is not RefillStatus.UNKNOWN else refill.status
+    return (refill.refill_id, shown, result.raw_status, next_poll, notice)
 
 
 def held_reason(stored: str) -> str | Formatted:

@@ -1,5 +1,6 @@
-"""The sandbox's demo catalogue: one service of every type at least, with names as messy as
-real panels write them (emoji, brackets, `<`, `&`, `_`, `*`)."""
+"""The sandbox's demo catalogues, with names as messy as real panels write them (emoji, brackets,
+`<`, `&`, `_`, `*`): DEMO_CATALOGUE has one service of every type at least; SANDBOX_PANELS are
+the three demo panels of sandbox mode, whose catalogues overlap the way real panels' do."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.panel.models import ServiceType as T
+from bot.panel.sandbox.dialect import Dialect
 
 
 @dataclass(frozen=True)
@@ -72,4 +74,65 @@ DEMO_CATALOGUE: tuple[DemoService, ...] = (
     _s(601, "🔁 Instagram Auto-Likes Subscription [Future Posts]", T.SUBSCRIPTIONS, "🔁 Subscriptions",
        "0.40", 50, 5000, description="Likes on new posts for the chosen period."),
     _s(701, "🎵 TikTok Views & Shares_Mix", T.DEFAULT, "🎵 TikTok", "0.01", 100, 10000000, dripfeed=True),
+)
+
+# Beta sells several of alpha's services under its own ids and names (same kind, same type; some
+# cheaper, some dearer — in EUR), plus a few of its own.
+BETA_CATALOGUE: tuple[DemoService, ...] = (
+    _s(1101, "Instagram Followers (Real) [max 10k] ♻️ R30", T.DEFAULT, "Instagram | Followers", "0.85",
+       100, 10000, refill=True, cancel=True, dripfeed=True, description="Real-looking profiles, 30 days refill."),
+    _s(1102, "Instagram Likes & Views <Instant> ❤️", T.DEFAULT, "Instagram | Likes", "0.06", 10, 50000,
+       cancel=True, description="Instant start & <i>no</i> drop."),
+    _s(1201, "Instagram Custom Comments [WW] 💬", T.CUSTOM_COMMENTS, "Instagram | Comments", "10.50", 5, 300,
+       cancel=True, description="One comment per line."),
+    _s(1402, "Telegram Channel Members [Non Drop] ✈️ <R60>", T.DEFAULT, "Telegram", "1.65", 100, 30000,
+       refill=True, cancel=True, description="Refill for 60 days."),
+    _s(1401, "Telegram Poll Votes 🗳 [Any answer]", T.POLL, "Telegram", "1.35", 100, 10000),
+    _s(1503, "YouTube Views [HR 70%] <Lifetime> & Likes ▶️", T.DEFAULT, "YouTube", "0.99", 1000, 500000,
+       refill=True, dripfeed=True),
+    _s(1601, "Instagram Auto-Likes [Future Posts] 🔁 Subscription", T.SUBSCRIPTIONS, "Subscriptions", "0.45",
+       100, 3000, description="Likes on new posts."),
+    _s(1801, "🐦 X/Twitter Followers [HQ] & Retweets", T.DEFAULT, "X (Twitter)", "2.40", 50, 20000,
+       refill=True),
+    _s(1802, "🎧 Spotify Plays <Premium> [USA]", T.DEFAULT, "Spotify", "0.70", 1000, 1000000, dripfeed=True),
+    _s(1803, "🎁 Facebook Page Starter Pack (500 Likes & 100 Reviews)", T.PACKAGE, "Facebook", "6.00", 1, 1),
+)
+
+# Gamma (the reseller script) sells another overlap under its own ids, its types spelt as its
+# upstream spells them (`custom_comments`), plus its own; one rate runs into thousands.
+GAMMA_CATALOGUE: tuple[DemoService, ...] = (
+    _s(7, "Instagram Followers [Real] <Max 10K> R30 🔥", T.DEFAULT, "Instagram Followers", "0.95", 50, 10000,
+       refill=True, cancel=True),
+    _s(8, "Instagram Followers – Cheapest (Bots) *no refill*", T.DEFAULT, "Instagram Followers", "0.10", 100,
+       100000),
+    _s(12, "💬 Instagram Custom Comments & Emojis [Worldwide]", T.CUSTOM_COMMENTS, "Instagram Comments",
+       "12.50", 10, 500, cancel=True, description="One comment per line; lines = quantity."),
+    _s(15, "@ Mentions with #Hashtags <Random users>", T.MENTIONS_WITH_HASHTAGS, "Instagram Mentions", "4.20",
+       100, 10000),
+    _s(19, "▶️ YouTube Comment Likes [Real] & Fast", T.COMMENT_LIKES, "YouTube", "2.35", 20, 5000, refill=True),
+    _s(23, "🗳 Telegram Poll Votes [Fast]", T.POLL, "Telegram", "1.00", 50, 30000, cancel=True),
+    _s(31, "🎵 TikTok Likes [Real] & Saves <Instant>", T.DEFAULT, "TikTok", "0.30", 100, 50000, cancel=True),
+    _s(42, "🏆 Instagram Verified Badge – PR Package <VIP> [Manual]", T.PACKAGE, "Premium", "1650.00", 1, 1,
+       description="Press articles & review by a person; 30 days."),
+)
+
+
+@dataclass(frozen=True)
+class SandboxPanelSpec:
+    """One demo panel of sandbox mode. Order (and refill) ids start far apart per panel, so that
+    asking one panel about another's order is an unknown id, not somebody else's order."""
+
+    name: str
+    dialect: Dialect
+    currency: str
+    funds: Decimal
+    catalogue: tuple[DemoService, ...]
+    first_order_id: int
+    first_refill_id: int = 1
+
+
+SANDBOX_PANELS: tuple[SandboxPanelSpec, ...] = (
+    SandboxPanelSpec("alpha", Dialect.V2, "USD", Decimal("1000"), DEMO_CATALOGUE, 23501),  # the one panel of old
+    SandboxPanelSpec("beta", Dialect.V3, "EUR", Decimal("800"), BETA_CATALOGUE, 7_000_001, 700_001),
+    SandboxPanelSpec("gamma", Dialect.RESELLER, "USD", Decimal("1000"), GAMMA_CATALOGUE, 1, 90_001),
 )

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.panel.sandbox.engine import SandboxPanel
+from bot.panel.sandbox.engine import Dialect, SandboxPanel
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +150,20 @@ class SandboxServer:
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        form: dict[str, str] = dict(request.query)
+        response = await self._answer(request)
+        if self.panel.dialect is Dialect.RESELLER:  # a PHP script: every answer opens a session
+            response.set_cookie("PHPSESSID", secrets.token_hex(13), httponly=True)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        reseller = self.panel.dialect is Dialect.RESELLER
+        if reseller and request.method != "POST":
+            return web.Response(status=405, text="Method Not Allowed", headers={"Allow": "POST"})
+        form: dict[str, str] = {} if reseller else dict(request.query)  # the reseller reads form fields only
         if request.method == "POST":
             form.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        if reseller and "key" not in form and request.headers.get("X-Api-Key"):
+            form["key"] = request.headers["X-Api-Key"]
         action = form.get("action", "")
         self.requests.append(RecordedRequest(action, {k: v for k, v in form.items() if k != "key"}))
         self.in_flight += 1
