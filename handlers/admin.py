@@ -37,6 +37,8 @@ from storage.settlements import count_held
 from storage.stats import PeriodFigures
 from storage.topups import count_pending_manual_all
 
+PANEL_SCREEN_WAIT = 5.0  # seconds the Panels screen waits for a balance
+
 
 def _to(screen: AdminScreen) -> str:
     return Admin(screen).data
@@ -65,7 +67,8 @@ async def panel_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """Every panel: its balance (read now, side by side), currency, how it answered this last
     hour, its open orders; then the catalogue and the exchange rates."""
     state = app_state(context)
-    reads = await check_balances(state.db, state.panels, state.alerts)
+    # (a panel that hangs is shown as not answering after a few seconds, not waited for)
+    reads = await check_balances(state.db, state.panels, state.alerts, within=PANEL_SCREEN_WAIT)
     open_orders = await open_orders_by_panel(state.db)
     now = time.time()
     blocks = [_panel_block(state, read, open_orders.get(read.panel.name, 0), now) for read in reads]

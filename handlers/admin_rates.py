@@ -69,7 +69,8 @@ def _panels_in(state: AppState, currency: str) -> list[str]:
 
 @admin_only
 async def rates_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The rates set (newest first is no help: by currency), and the currencies still missing one."""
+    """The rates set, by currency, with their age and the panels that use them; then the panels'
+    currencies that have none."""
     state = app_state(context)
     shop = html.escape(state.currency)
     now = datetime.now(UTC)

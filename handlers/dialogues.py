@@ -43,6 +43,7 @@ from handlers import (
     admin_catalogue,
     admin_orders,
     admin_settle,
+    admin_sources,
     admin_users,
     ordering,
     payments,
@@ -104,8 +105,8 @@ DIALOGUES: dict[str, Dialogue] = {
                admin_settle.SETTLE: Step(admin_base.prompt_step(admin_settle.settle_amount)),
                admin_broadcast.BROADCAST: Step(admin_base.prompt_step(admin_broadcast.broadcast_text)),
                admin_catalogue.MARKUP: Step(admin_base.prompt_step(admin_catalogue.markup_answer)),
-               admin_catalogue.RENAME: Step(admin_base.prompt_step(admin_catalogue.rename_answer)),
-               admin_catalogue.MERGE_SEARCH: Step(admin_base.prompt_step(admin_catalogue.merge_search_answer))},
+               admin_sources.RENAME: Step(admin_base.prompt_step(admin_sources.rename_answer)),
+               admin_sources.MERGE_SEARCH: Step(admin_base.prompt_step(admin_sources.merge_search_answer))},
         resume=admin_base.resume, resume_label=texts.BUTTON_CONTINUE_PROMPT,
         cancelled=texts.PROMPT_CANCELLED, expired=texts.PROMPT_EXPIRED, after=admin_base.home_row),
     # opened over the open dialogue (Session.begin_aside): sent or cancelled, that one is open again

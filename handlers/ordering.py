@@ -450,13 +450,17 @@ async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
         await _summary(update, state, draft, texts.PRICE_CHANGED.format(price=format_money(quoted.price,
                                                                                           state.currency)))
         return
+    sources = state.catalogues.sources(draft.service.service_id)
+    if not sources:  # (every source went since the summary: a refresh, a rate removed)
+        await _service_gone(update)
+        return
     nonce = session.nonce
     session.end()
     # The reply comes at once and takes the buttons away; the outcome follows in the same message.
     placing = await show(update, texts.PLACING)
     outcome = await place_order(
         state.db, state.panels, state.alerts, user_id=user.id, draft=draft, price=quoted,
-        sources=state.catalogues.sources(draft.service.service_id), currency=state.currency,
+        sources=sources, currency=state.currency,
         poll_interval=state.settings.poll_interval_seconds, unrecorded=state.unrecorded)
     if not isinstance(outcome, ShortOfMoney):  # an order exists (placed, refused, being checked)
         session.remember_confirmed(nonce)

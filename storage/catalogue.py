@@ -43,6 +43,7 @@ class SourceRow:
     shop_id: str
     rank: int
     flag: str | None  # 'gone', 'type'; None: in use
+    name: str | None = None  # the panel's name for it when last listed
 
 
 REPLACING_SERVICES = 7256002  # the advisory lock of a catalogue being replaced
@@ -79,19 +80,21 @@ async def load_services(db: Database | Connection) -> dict[str, list[ServiceRow]
 async def load_shop_services(db: Database | Connection) -> tuple[list[ShopServiceRow], list[SourceRow]]:
     services = [ShopServiceRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in await db.fetchall(
         "SELECT shop_id, type, name, category, description, edited FROM shop_services")]
-    sources = [SourceRow(r[0], r[1], r[2], int(r[3]), r[4]) for r in await db.fetchall(
-        "SELECT panel, service_id, shop_id, rank, flag FROM shop_sources ORDER BY shop_id, rank")]
+    sources = [SourceRow(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in await db.fetchall(
+        "SELECT panel, service_id, shop_id, rank, flag, name FROM shop_sources ORDER BY shop_id, rank")]
     return services, sources
 
 
-async def add_shop_services(conn: Connection, new: Iterable[tuple[ShopServiceRow, SourceRow]]) -> None:
-    """Shop services of one source each (a panel service seen for the first time)."""
-    pairs = list(new)
+async def add_shop_services(conn: Connection, services: Iterable[ShopServiceRow]) -> None:
     await conn.executemany("INSERT INTO shop_services (shop_id, type, name, category, description, edited)"
                            " VALUES (?, ?, ?, ?, ?, ?)",
-                           [(s.shop_id, s.type, s.name, s.category, s.description, int(s.edited)) for s, _ in pairs])
-    await conn.executemany("INSERT INTO shop_sources (panel, service_id, shop_id, rank, flag) VALUES (?, ?, ?, ?, ?)",
-                           [(x.panel, x.service_id, x.shop_id, x.rank, x.flag) for _, x in pairs])
+                           [(s.shop_id, s.type, s.name, s.category, s.description, int(s.edited)) for s in services])
+
+
+async def add_sources(conn: Connection, sources: Iterable[SourceRow]) -> None:
+    await conn.executemany("INSERT INTO shop_sources (panel, service_id, shop_id, rank, flag, name)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [(x.panel, x.service_id, x.shop_id, x.rank, x.flag, x.name) for x in sources])
 
 
 async def set_flags(conn: Connection, flags: Iterable[tuple[str, str, str | None]]) -> None:
@@ -100,28 +103,30 @@ async def set_flags(conn: Connection, flags: Iterable[tuple[str, str, str | None
                            [(flag, panel, service_id) for panel, service_id, flag in flags])
 
 
+async def set_names(conn: Connection, names: Iterable[tuple[str, str, str]]) -> None:
+    """(panel, service id, name) for sources whose panel renamed them."""
+    await conn.executemany("UPDATE shop_sources SET name = ? WHERE panel = ? AND service_id = ?",
+                           [(name, panel, service_id) for panel, service_id, name in names])
+
+
 async def set_types(conn: Connection, types: Iterable[tuple[str, str]]) -> None:
     """(shop id, type): a service nobody shaped follows its one source's type."""
     await conn.executemany("UPDATE shop_services SET type = ? WHERE shop_id = ?",
                            [(kind, shop_id) for shop_id, kind in types])
 
 
-async def set_sources(conn: Connection, shop_id: str, sources: Sequence[tuple[str, str]]) -> None:
-    """A shop service's sources, in order of preference (the operator merged, reordered or took
-    one out); the service counts as shaped by the operator from now on."""
-    await conn.execute("DELETE FROM shop_sources WHERE shop_id = ?", (shop_id,))
-    await conn.executemany("INSERT INTO shop_sources (panel, service_id, shop_id, rank) VALUES (?, ?, ?, ?)",
-                           [(panel, service_id, shop_id, rank) for rank, (panel, service_id) in enumerate(sources)])
-    await conn.execute("UPDATE shop_services SET edited = 1 WHERE shop_id = ?", (shop_id,))
-
-
-async def remove_sources(conn: Connection, sources: Iterable[tuple[str, str]]) -> None:
-    await conn.executemany("DELETE FROM shop_sources WHERE panel = ? AND service_id = ?", list(sources))
+async def set_sources(conn: Connection, shop_id: str, sources: Sequence[tuple[str, str]], *,
+                      edited: bool = True) -> None:
+    """These existing sources are `shop_id`'s, in this order of preference (the operator merged,
+    reordered or took one out: the service counts as shaped by them from now on)."""
+    await conn.executemany("UPDATE shop_sources SET shop_id = ?, rank = ? WHERE panel = ? AND service_id = ?",
+                           [(shop_id, rank, panel, service_id) for rank, (panel, service_id) in enumerate(sources)])
+    if edited:
+        await conn.execute("UPDATE shop_services SET edited = 1 WHERE shop_id = ?", (shop_id,))
 
 
 async def delete_shop_service(conn: Connection, shop_id: str) -> None:
-    """A shop service left without sources (merged into another)."""
-    await conn.execute("DELETE FROM shop_sources WHERE shop_id = ?", (shop_id,))
+    """A shop service whose sources went to another (merged into it)."""
     await conn.execute("DELETE FROM shop_services WHERE shop_id = ?", (shop_id,))
 
 

@@ -100,3 +100,23 @@ def test_cluster_bench_measures_every_configuration_and_the_poll_cycle() -> None
     assert "each order once" in out
     assert "PASS  every press answered" in out, out
     assert result.returncode == 0, out + result.stderr
+
+
+def test_panels_poll_bench_asks_each_panel_in_full_batches_and_a_hung_one_holds_up_nobody() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/panels_poll.py", "--orders", "150,101,7", "--hang-panel", "beta", "--timeout", "2",
+         "--hang-seconds", "10", "--latency", "0.02"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=90,
+        check=False,
+    )
+    out = result.stdout
+    for target in ("requests at alpha = ceil(150 / 100) = 2", "requests at beta = ceil(101 / 100) = 2",
+                   "requests at gamma = ceil(7 / 100) = 1", "every order got a status (258/258)",
+                   "healthy panels stored in < 20% of the timeout (400 ms)",
+                   "the hung panel held the cycle until its timeout (>= 1.9 s)",
+                   "beta's 101 orders not stored but rescheduled",
+                   "next cycle asks beta's 101 orders again in ceil(101 / 100) = 2 requests, all stored"):
+        assert f"PASS  {target}" in out, out + result.stderr
+    assert "FAIL" not in out, out
+    assert "summary: orders 150/101/7 at alpha/beta/gamma: status requests 2/2/1 (ceil(N/100))" in out, out
+    assert result.returncode == 0, out + result.stderr

@@ -21,7 +21,8 @@ from bot.state import AppState
 from storage.orders import get_order, orders_in_state
 from storage.stats import period_figures
 from tests.support.orders import placed_order
-from tests.support.panels import MultiShop, open_multi_shop
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.panels import MultiShop, open_multi_shop, run_multi_shop, sandbox_panels
 from tests.support.shop import ADMIN_ID
 from tests.test_ordering_e2e import confirm, funded, order_until_summary, quoted
 
@@ -177,37 +178,38 @@ async def test_orders_of_two_panels_are_polled_in_one_cycle_in_batches_of_100(tm
 
 
 async def test_a_panel_down_for_a_whole_cycle_does_not_delay_the_others(tmp_path: Path) -> None:
-    # Gamma's answer never comes until the test lets it (a long timeout: it does not give up first).
-    async with open_multi_shop(tmp_path, panel_options={"gamma": {"timeout": 60}}, hang_seconds=60) as multi:
+    # Alpha, the first panel, answers no status until the test lets it (a long timeout: it does
+    # not give up first); beta's and gamma's changes reach their customers meanwhile.
+    async with open_multi_shop(tmp_path, panel_options={"alpha": {"timeout": 60}}, hang_seconds=60) as multi:
         shop = multi.shop
         customers = {name: shop.customer(5200 + i) for i, name in enumerate(multi.servers)}
         orders = {name: (await _placed_at(multi, name, service, 1, user_id=customers[name].id))[0]
                   for name, service in (("alpha", "101"), ("beta", "1101"), ("gamma", "7"))}
         for name in multi.servers:
             multi.panel(name).clock.advance(PENDING_SECONDS + 1)  # every order has started
-        gamma = multi.servers["gamma"]
-        gamma.inject(FaultKind.TIMEOUT, action="status", times=10)
+        down = multi.servers["alpha"]
+        down.inject(FaultKind.TIMEOUT, action="status", times=10)
 
         cycle = asyncio.create_task(poll_orders(shop.state.db, shop.state.panels, shop.state.alerts, now=time.time(),
                                                 interval=60, quantum=shop.state.refund_quantum))
         try:
-            for name in ("alpha", "beta"):  # told while gamma's request is still out
+            for name in ("beta", "gamma"):  # told while alpha's request is still out
                 notice = await customers[name].user.next_message(timeout=10)
                 assert notice.text.startswith(f"🚀 Order #{orders[name]}"), notice.text
                 order = await get_order(shop.state.db, orders[name])
-                assert order is not None and order.panel_status in RUNNING  # (beta says "processing")
-            assert not cycle.done() and gamma.in_flight == 1
-            assert len(multi.status_requests("gamma")) == 1
-            held = await get_order(shop.state.db, orders["gamma"])
+                assert order is not None and order.panel_status in RUNNING  # (beta and gamma say "processing")
+            assert not cycle.done() and down.in_flight == 1
+            assert len(multi.status_requests("alpha")) == 1
+            held = await get_order(shop.state.db, orders["alpha"])
             assert held is not None and held.panel_status is None
         finally:
-            await gamma.stop()  # gamma's hung request ends (its panel goes away)
+            await down.stop()  # alpha's hung request ends (its panel goes away)
             report = await asyncio.wait_for(cycle, timeout=15)
         assert report.due == 3 and report.failed == 1
-        order = await get_order(shop.state.db, orders["gamma"])
+        order = await get_order(shop.state.db, orders["alpha"])
         assert order is not None and order.panel_status is None and order.poll_failures == 1
         assert order.next_poll_at is not None  # asked again later
-        assert customers["gamma"].user.messages() == []
+        assert customers["alpha"].user.messages() == []
 
 
 @pytest.mark.parametrize(("link", "refund"), [("https://instagram.com/half#partial", "0.56"),
@@ -215,7 +217,7 @@ async def test_a_panel_down_for_a_whole_cycle_does_not_delay_the_others(tmp_path
                          ids=["partial", "canceled"])
 async def test_a_refund_of_an_order_in_another_currency_keeps_the_orders_rate(tmp_path: Path, link: str,
                                                                               refund: str) -> None:
-    async with open_multi_shop(tmp_path, price_markup_percent="20") as multi:
+    async with open_multi_shop(tmp_path, price_markup_percent="20", poll_interval_seconds=1) as multi:
         shop = multi.shop
         state = shop.state
         assert state.full_catalogue.service("beta-1101") is None  # EUR has no rate yet: not on sale
@@ -237,10 +239,7 @@ async def test_a_refund_of_an_order_in_another_currency_keeps_the_orders_rate(tm
         assert repriced is not None and repriced.rate == Decimal("1.70")  # new orders pay the new rate
 
         multi.panel("beta").clock.advance(PENDING_SECONDS + RUN_SECONDS + 1)
-        rep = await poll_orders(state.db, state.panels, state.alerts, now=time.time() + 3600, interval=60,
-                          quantum=state.refund_quantum)
-        print("DEBUG", rep, await get_order(state.db, order.order_id), multi.servers["beta"].requests[-3:])
-        notice = await customer.user.next_message(timeout=10)
+        notice = await customer.user.next_message(timeout=10)  # the poll job's (every second here)
         assert notice.text.startswith(f"{'⚠️' if 'partial' in link else '❌'} Order #{order.order_id}"), notice.text
         assert f"{refund} USD was returned to your wallet" in notice.text
         assert await shop.balance(5301) == Decimal(100) - price + Decimal(refund)
@@ -256,3 +255,22 @@ async def test_a_refund_of_an_order_in_another_currency_keeps_the_orders_rate(tm
         assert (figures.orders, figures.turnover_micros) == (1, kept)
         assert figures.cost_micros == 1_870_000 * kept // 2_260_000
         assert set((await period_figures(state.db, None)).by_panel) == {"beta"}
+
+
+async def test_a_panel_added_to_panels_is_on_sale_after_the_restart(tmp_path: Path) -> None:
+    async with FakeTelegram() as telegram, sandbox_panels() as servers:
+        async with run_multi_shop(tmp_path, telegram, {"alpha": servers["alpha"]}) as multi:
+            await funded(multi.shop, 5401)
+            assert multi.shop.state.full_catalogue.service("gamma-8") is None
+        # The operator adds gamma to PANELS and restarts: its services go on sale, alpha's keep their ids.
+        async with run_multi_shop(tmp_path, telegram, {"alpha": servers["alpha"], "gamma": servers["gamma"]}) as multi:
+            state = multi.shop.state
+            await multi.shop.telegram.wait_for(lambda: state.full_catalogue.service("gamma-8"), timeout=10,
+                                               what="gamma's services on sale")
+            assert state.full_catalogue.service("102") is not None
+            customer = multi.shop.customer(5401)
+            summary = await order_until_summary(customer, "gamma-8", ["https://instagram.com/new-panel", "1000"])
+            assert quoted(summary) == Decimal("0.10")
+            assert (await confirm(customer, summary)).startswith("✅ Order placed")
+            assert [(a["service"], a["quantity"]) for a in multi.adds("gamma")] == [("8", "1000")]
+            assert multi.adds("alpha") == []

@@ -55,6 +55,7 @@ class SourceRef:
     shop_id: str
     rank: int
     flag: str | None = None
+    name: str | None = None  # the panel's name for it when it last listed it
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class SourceChanges:
     new: tuple[tuple[ShopServiceSpec, SourceRef], ...]  # a shop service per service never seen
     flags: tuple[tuple[str, str, str | None], ...]  # (panel, service id, flag) that changed
     types: tuple[tuple[str, ServiceType], ...]  # (shop id, type) of untouched services that follow their source
+    names: tuple[tuple[str, str, str], ...] = ()  # (panel, service id, name) the panel renamed
 
 
 def source_changes(panel: str, first_panel: str, listed: Sequence[Service], specs: Iterable[ShopServiceSpec],
@@ -196,6 +198,7 @@ def source_changes(panel: str, first_panel: str, listed: Sequence[Service], spec
     new: list[tuple[ShopServiceSpec, SourceRef]] = []
     flags: list[tuple[str, str, str | None]] = []
     types: list[tuple[str, ServiceType]] = []
+    names: list[tuple[str, str, str]] = []
     for service in now_listed.values():
         ref = mine.get(service.service_id)
         if ref is None:
@@ -203,8 +206,11 @@ def source_changes(panel: str, first_panel: str, listed: Sequence[Service], spec
                 continue
             shop_id = auto_shop_id(panel, service.service_id, first_panel=first_panel, taken=taken)
             taken.add(shop_id)
-            new.append((ShopServiceSpec(shop_id, service.type), SourceRef(panel, service.service_id, shop_id, 0)))
+            new.append((ShopServiceSpec(shop_id, service.type),
+                        SourceRef(panel, service.service_id, shop_id, 0, name=service.name)))
             continue
+        if service.name != ref.name:
+            names.append((panel, ref.service_id, service.name))
         spec = by_id.get(ref.shop_id)
         flag: str | None = None
         if spec is not None and service.type is not spec.type:
@@ -217,7 +223,7 @@ def source_changes(panel: str, first_panel: str, listed: Sequence[Service], spec
     for service_id, ref in mine.items():
         if service_id not in now_listed and ref.flag != GONE:
             flags.append((panel, service_id, GONE))
-    return SourceChanges(tuple(new), tuple(flags), tuple(types))
+    return SourceChanges(tuple(new), tuple(flags), tuple(types), tuple(names))
 
 
 def orderable_source(service: Service) -> bool:

@@ -34,12 +34,14 @@ from storage.catalogue import (
     ShopServiceRow,
     SourceRow,
     add_shop_services,
+    add_sources,
     delete_shop_service,
     load_services,
     load_shop_services,
     rename_shop_service,
     replace_services,
     set_flags,
+    set_names,
     set_sources,
     set_types,
 )
@@ -74,7 +76,15 @@ def _spec(row: ShopServiceRow) -> ShopServiceSpec:
 
 
 def _ref(row: SourceRow) -> SourceRef:
-    return SourceRef(row.panel, row.service_id, row.shop_id, row.rank, row.flag)
+    return SourceRef(row.panel, row.service_id, row.shop_id, row.rank, row.flag, row.name)
+
+
+async def _add_new(conn: Connection, new: Sequence[tuple[ShopServiceSpec, SourceRef]]) -> None:
+    """Shop services of one source each (panel services seen for the first time)."""
+    await add_shop_services(conn, [ShopServiceRow(spec.shop_id, spec.type.value, None, None, None, False)
+                                   for spec, _ in new])
+    await add_sources(conn, [SourceRow(ref.panel, ref.service_id, ref.shop_id, ref.rank, None, ref.name)
+                             for _, ref in new])
 
 
 async def _shop_services(db: Database | Connection) -> tuple[list[ShopServiceSpec], list[SourceRef]]:
@@ -125,10 +135,9 @@ async def _refresh_panel(db: Database, name: str, panels: Panels, *, admin_id: i
         specs, refs = await _shop_services(conn)
         changes = source_changes(name, panels.first.name, list(unique.values()), specs, refs)
         await replace_services(conn, name, [_row(s) for s in unique.values()])
-        await add_shop_services(conn, [
-            (ShopServiceRow(spec.shop_id, spec.type.value, None, None, None, False),
-             SourceRow(ref.panel, ref.service_id, ref.shop_id, ref.rank, None)) for spec, ref in changes.new])
+        await _add_new(conn, changes.new)
         await set_flags(conn, changes.flags)
+        await set_names(conn, changes.names)
         await set_types(conn, [(shop_id, kind.value) for shop_id, kind in changes.types])
         await put_value(conn, REFRESHED_AT, str(time.time()))
         await note_change(conn, CATALOGUE, now=time.time())  # other instances reload it
@@ -181,9 +190,7 @@ async def _give_shop_services(db: Database, panels: Panels, stored: _Stored) -> 
         for panel, services in (await load_services(conn)).items():
             specs, refs = await _shop_services(conn)
             changes = source_changes(panel, panels.first.name, [_service(row) for row in services], specs, refs)
-            await add_shop_services(conn, [
-                (ShopServiceRow(spec.shop_id, spec.type.value, None, None, None, False),
-                 SourceRow(ref.panel, ref.service_id, ref.shop_id, ref.rank, None)) for spec, ref in changes.new])
+            await _add_new(conn, changes.new)
     return True
 
 
@@ -249,11 +256,16 @@ class ShopCatalogue:
 
     def panel_service(self, panel: str, service_id: str) -> Service | None:
         """A panel's own service as it last listed it (what an order placed there can do)."""
-        return next((s for s in self._stored.services.get(panel, ()) if s.service_id == service_id), None)
+        return self._listed.get((panel, service_id))
 
     def shop_id_of(self, panel: str, service_id: str) -> str | None:
-        return next((ref.shop_id for ref in self._stored.refs if ref.panel == panel and ref.service_id == service_id),
-                    None)
+        return self._shop_of.get((panel, service_id))
+
+    def shop_ids(self) -> list[str]:
+        """Every shop service, on sale or not: those on sale first, in the catalogue's order."""
+        on_sale = [s.service_id for s in self.full.services()]
+        shown = set(on_sale)
+        return on_sale + sorted(shop_id for shop_id in self._offer.views if shop_id not in shown)
 
     def flagged(self) -> list[SourceView]:
         """Sources the operator should look at: gone, or of another type, in a service they shaped
@@ -317,8 +329,8 @@ class ShopCatalogue:
                 return False
             ranked = [(r.panel, r.service_id) for r in sorted(refs, key=lambda r: r.rank) if r.shop_id == into]
             moved = [(r.panel, r.service_id) for r in sorted(refs, key=lambda r: r.rank) if r.shop_id == other]
-            await delete_shop_service(conn, other)
             await set_sources(conn, into, ranked + moved)
+            await delete_shop_service(conn, other)
             await note_change(conn, CATALOGUE, now=time.time())
             await record(conn, admin_id, "merge", f"service {into}", before=f"{into} + {other}",
                          after=", ".join(f"{p}:{s}" for p, s in ranked + moved))
@@ -353,13 +365,13 @@ class ShopCatalogue:
             if not 0 <= position < len(ranked) or len(ranked) < 2:
                 return None
             panel, service_id = ranked.pop(position)
-            await set_sources(conn, shop_id, ranked)  # (without it)
+            await set_sources(conn, shop_id, ranked)
             listed = next((s for s in self._stored.services.get(panel, ()) if s.service_id == service_id), None)
             kind = listed.type if listed is not None else next(s.type for s in specs if s.shop_id == shop_id)
             new_id = auto_shop_id(panel, service_id, first_panel=self._panels.first.name,
                                   taken={spec.shop_id for spec in specs})
-            await add_shop_services(conn, [(ShopServiceRow(new_id, kind.value, None, None, None, False),
-                                            SourceRow(panel, service_id, new_id, 0, None))])
+            await add_shop_services(conn, [ShopServiceRow(new_id, kind.value, None, None, None, False)])
+            await set_sources(conn, new_id, [(panel, service_id)], edited=False)
             await note_change(conn, CATALOGUE, now=time.time())
             await record(conn, admin_id, "split source", f"service {shop_id}", before=f"{panel}:{service_id}",
                          after=f"service {new_id}")
@@ -383,6 +395,8 @@ class ShopCatalogue:
 
     def _adopt(self, stored: _Stored) -> None:
         self._stored = stored
+        self._listed = {(panel, s.service_id): s for panel, services in stored.services.items() for s in services}
+        self._shop_of = {(ref.panel, ref.service_id): ref.shop_id for ref in stored.refs}
         self._rules = stored.rules
         self._offer: Offer = build_offer(
             self._panels.names, stored.services, stored.specs, stored.refs, self._panels.currencies(),

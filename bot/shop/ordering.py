@@ -1,10 +1,15 @@
-"""Placing an order: charge the wallet and record the order first, then call the panel once.
+"""Placing an order: charge the wallet and record the order first, then call a panel once.
 
-    charge_and_record (one transaction)  →  panel.add (once, never retried)  →  outcome
+    charge_and_record (one transaction)  →  add at the first source (once, never retried)  →  outcome
         placed ............ order id stored
+        refused, and the refusal proves nothing was placed (out of funds, service off, quantity
+          range, key, rate limit, unreachable) ... the order moves to the next source (recorded
+          before its `add` is sent), and so on
         refused ........... full refund, the panel's reason in plain words
-        out of funds ...... refund, "temporarily unavailable", admins alerted (≤ 1 an hour)
-        outcome unknown ... money stays held, order kept as unverified, admins alerted
+        out of funds ...... (at the last source) refund, "temporarily unavailable", admins alerted
+                            (≤ 1 an hour per panel)
+        outcome unknown ... money stays held, order kept as unverified, admins alerted: no other
+                            source is ever tried after it
 """
 
 from __future__ import annotations

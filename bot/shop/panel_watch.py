@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot import texts
 from bot.domain.money import Money
-from bot.panel import Balance, PanelError
+from bot.panel import Balance, PanelError, PanelTransportError
 from bot.shop.alerts import AdminAlerts
 from bot.shop.panels import Panel, Panels
 from storage.database import Database
@@ -32,11 +32,16 @@ class BalanceRead:
         return self.balance is not None and threshold is not None and self.balance.amount < threshold
 
 
-async def check_balance(db: Database, panels: Panels, panel: Panel, alerts: AdminAlerts) -> BalanceRead:
-    """Read one panel's balance; alert once per crossing below its mark. Never raises for the
-    panel's sake: a panel that does not answer is a BalanceRead with its error."""
+async def check_balance(db: Database, panels: Panels, panel: Panel, alerts: AdminAlerts, *,
+                        within: float | None = None) -> BalanceRead:
+    """Read one panel's balance (waiting at most `within` seconds); alert once per crossing below
+    its mark. Never raises for the panel's sake: a panel that does not answer is a BalanceRead
+    with its error."""
     try:
-        balance = await panel.client.balance()
+        async with asyncio.timeout(within):
+            balance = await panel.client.balance()
+    except TimeoutError:
+        return BalanceRead(panel, error=PanelTransportError(f"no answer within {within:g}s"))
     except PanelError as exc:
         log.warning("panel %s: could not read its balance: %s", panel.name, exc.message)
         return BalanceRead(panel, error=exc)
@@ -56,6 +61,7 @@ async def check_balance(db: Database, panels: Panels, panel: Panel, alerts: Admi
     return read
 
 
-async def check_balances(db: Database, panels: Panels, alerts: AdminAlerts) -> list[BalanceRead]:
+async def check_balances(db: Database, panels: Panels, alerts: AdminAlerts, *,
+                         within: float | None = None) -> list[BalanceRead]:
     """Every panel's balance, side by side."""
-    return list(await asyncio.gather(*(check_balance(db, panels, panel, alerts) for panel in panels)))
+    return list(await asyncio.gather(*(check_balance(db, panels, panel, alerts, within=within) for panel in panels)))

@@ -54,20 +54,36 @@ def panels_json(servers: Mapping[str, SandboxServer], options: Mapping[str, Mapp
 
 
 @asynccontextmanager
-async def open_multi_shop(tmp_path: Path, *, panel_options: Mapping[str, Mapping[str, Any]] | None = None,
-                          hang_seconds: float = 5.0, **overrides: Any) -> AsyncIterator[MultiShop]:
-    """The three demo panels, started, and the bot over them all (wallets in USD); `overrides`
-    are settings, `panel_options` extra keys of a panel's PANELS entry."""
+async def sandbox_panels(*, hang_seconds: float = 5.0) -> AsyncIterator[dict[str, SandboxServer]]:
+    """The three demo panels, each over its own port, their clocks frozen; by name, in PANELS' order."""
     async with AsyncExitStack() as stack:
-        telegram = await stack.enter_async_context(FakeTelegram())
         servers: dict[str, SandboxServer] = {}
         for spec in SANDBOX_PANELS:
             panel = SandboxPanel(api_key=panel_key(spec.name), dialect=spec.dialect, clock=SandboxClock(speed=0),
                                  funds=spec.funds, currency=spec.currency, catalogue=spec.catalogue,
                                  first_order_id=spec.first_order_id, first_refill_id=spec.first_refill_id)
             servers[spec.name] = await stack.enter_async_context(SandboxServer(panel, hang_seconds=hang_seconds))
-        settings: dict[str, Any] = {"panels": panels_json(servers, panel_options), "panel_api_url": None,
-                                    "panel_api_key": None, "shop_currency": "USD"} | overrides
-        # (run_shop's Shop.panel and .server are the first panel's, alpha)
-        shop = await stack.enter_async_context(run_shop(tmp_path, telegram, servers[PANEL_NAMES[0]], **settings))
-        yield MultiShop(shop, servers)
+        yield servers
+
+
+@asynccontextmanager
+async def run_multi_shop(tmp_path: Path, telegram: FakeTelegram, servers: Mapping[str, SandboxServer], *,
+                         panel_options: Mapping[str, Mapping[str, Any]] | None = None,
+                         **overrides: Any) -> AsyncIterator[MultiShop]:
+    """The bot alone over `servers` (all of them, or some: a shop of fewer panels), wallets in
+    USD, against a fake Telegram and panels that outlive it (for restarts); `overrides` are
+    settings, `panel_options` extra keys of a panel's PANELS entry."""
+    settings: dict[str, Any] = {"panels": panels_json(servers, panel_options), "panel_api_url": None,
+                                "panel_api_key": None, "shop_currency": "USD"} | overrides
+    first = next(iter(servers.values()))  # (run_shop's Shop.panel and .server are the first panel's)
+    async with run_shop(tmp_path, telegram, first, **settings) as shop:
+        yield MultiShop(shop, dict(servers))
+
+
+@asynccontextmanager
+async def open_multi_shop(tmp_path: Path, *, panel_options: Mapping[str, Mapping[str, Any]] | None = None,
+                          hang_seconds: float = 5.0, **overrides: Any) -> AsyncIterator[MultiShop]:
+    """The three demo panels, started, and the bot over them all."""
+    async with FakeTelegram() as telegram, sandbox_panels(hang_seconds=hang_seconds) as servers, \
+            run_multi_shop(tmp_path, telegram, servers, panel_options=panel_options, **overrides) as multi:
+        yield multi

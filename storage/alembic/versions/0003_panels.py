@@ -58,7 +58,8 @@ def upgrade() -> None:
     )
     # Where a shop service is bought, in order of preference (rank 0 first). A panel service is
     # the source of one shop service at most. `flag`: why the operator should look ('gone': the
-    # panel no longer lists it; 'type': it changed type), NULL: in use.
+    # panel no longer lists it; 'type': it changed type), NULL: in use. `name`: the panel's name
+    # for it when it last listed it (what the operator reads once it is gone).
     op.create_table(
         "shop_sources",
         sa.Column("panel", sa.Text, primary_key=True),
@@ -66,6 +67,7 @@ def upgrade() -> None:
         sa.Column("shop_id", sa.Text, sa.ForeignKey("shop_services.shop_id"), nullable=False),
         sa.Column("rank", sa.Integer, nullable=False),
         sa.Column("flag", sa.Text, nullable=True),
+        sa.Column("name", sa.Text, nullable=True),
     )
     op.create_index("shop_sources_by_service", "shop_sources", ["shop_id", "rank"])
     # What the bot learned of each panel: its balance currency (from `balance`), the last balance
