@@ -291,7 +291,7 @@ async def poll_cycle(url: str, panel: SandboxPanel, server: SandboxServer, order
     mark = len(requests)
     now = time.time()
     records = [(ORDER_OWNER, f"bench-{i}", SERVICE_ID, "Followers", "Default", "https://example.com", 1000, "{}",
-                120000, 120000, "USD", "placed", panel_id, "pending", now - 86400.0, now - 1.0)
+                120000, 120000, "USD", "placed", panel_id, "pending", now - 86400.0, now - 1.0, "main")
                for i, panel_id in enumerate(panel_ids)]
     conn = await asyncpg.connect(url)
     try:
@@ -302,7 +302,7 @@ async def poll_cycle(url: str, panel: SandboxPanel, server: SandboxServer, order
                 "orders", records=records,
                 columns=["user_id", "draft_key", "service_id", "service_name", "service_type", "link", "quantity",
                          "request_json", "price_micros", "cost_micros", "currency", "state", "panel_order_id",
-                         "panel_status", "placed_at", "next_poll_at"])
+                         "panel_status", "placed_at", "next_poll_at", "panel"])
         # Done when no order is due nor claimed (a claim moves next_poll_at by the lease, 5 x
         # CLAIM_SECONDS = 150 s; a poll writes its next time, 30 minutes on).
         deadline = time.monotonic() + CYCLE_TIMEOUT

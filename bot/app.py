@@ -153,7 +153,9 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
                                     locale_of=state.customers.locale_of, lease=settings.claim_seconds,
                                     alone=db.dialect == SQLITE)
     set_app_state(application, state)
-    if not len(catalogue):  # nothing cached yet: customers need a catalogue now
+    # Nothing cached yet, or a panel new to PANELS: customers need its catalogue now.
+    refresh_now = not len(catalogue) or any(not catalogues.panel_services(name) for name in panels.names)
+    if refresh_now:
         await _refresh(state)
     # The only instance (SQLite): whatever was being placed was cut short by its stop. Several: what
     # instances that are gone were placing (the poll job looks again every tick).
@@ -161,8 +163,11 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
     await _introduce(application.bot)
     assert application.job_queue is not None
     every = settings.catalogue_refresh_minutes * 60
-    application.job_queue.run_repeating(_refresh_job, interval=every, first=0 if len(catalogue) else every,
-                                        name="catalogue-refresh", job_kwargs={"max_instances": 1, "coalesce": True})
+    # A cached catalogue is refreshed as soon as the application runs (misfire_grace_time None: a
+    # first run that falls due before the job queue starts is run then, not dropped as a misfire).
+    application.job_queue.run_repeating(_refresh_job, interval=every, first=every if refresh_now else 0,
+                                        name="catalogue-refresh",
+                                        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
     # Each order's own schedule is in the database; the job only looks for what is due.
     tick = min(settings.poll_interval_seconds, 30.0)
     application.job_queue.run_repeating(_poll_job, interval=tick, first=tick, name="poll",
@@ -195,7 +200,7 @@ def _panel(metrics: Metrics, name: str, url: str, key: str, timeout: float, conc
     """A panel and its client, which reports each request to the panel's health and the metrics."""
     health = PanelHealth()
     client = PanelClient(url, key, timeout=timeout, max_concurrency=concurrency,
-                         observe=reporting_to(health, metrics.observe_panel))
+                         observe=reporting_to(name, health, metrics.observe_panel))
     return Panel(name, client, configured_currency=currency, low_balance=low_balance, health=health)
 
 

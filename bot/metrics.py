@@ -50,10 +50,11 @@ class Metrics:
         self.updates = Counter("smm_updates", "Updates handled, by kind", ["kind"], registry=r)
         self.update_seconds = Histogram("smm_update_duration_seconds", "Time to handle one update, by kind",
                                         ["kind"], buckets=_UPDATE_BUCKETS, registry=r)
-        self.panel_requests = Counter("smm_panel_requests", "Requests to the SMM panel, by action and outcome",
-                                      ["action", "outcome"], registry=r)
-        self.panel_seconds = Histogram("smm_panel_request_duration_seconds", "Panel request latency, by action",
-                                       ["action"], buckets=_PANEL_BUCKETS, registry=r)
+        self.panel_requests = Counter("smm_panel_requests", "Requests to the SMM panels, by panel, action and outcome",
+                                      ["panel", "action", "outcome"], registry=r)
+        self.panel_seconds = Histogram("smm_panel_request_duration_seconds",
+                                       "Panel request latency, by panel and action", ["panel", "action"],
+                                       buckets=_PANEL_BUCKETS, registry=r)
         self.telegram_floods = Counter("smm_telegram_rate_limited", "Bot API answers 429 (RetryAfter), by method",
                                        ["method"], registry=r)
         self.webhook_requests = Counter("smm_webhook_requests", "Requests to the webhook path, by outcome",
@@ -75,9 +76,9 @@ class Metrics:
         self.updates.labels(kind).inc()
         self.update_seconds.labels(kind).observe(seconds)
 
-    def observe_panel(self, action: str, outcome: str, seconds: float) -> None:
-        self.panel_requests.labels(action, outcome).inc()
-        self.panel_seconds.labels(action).observe(seconds)
+    def observe_panel(self, panel: str, action: str, outcome: str, seconds: float) -> None:
+        self.panel_requests.labels(panel, action, outcome).inc()
+        self.panel_seconds.labels(panel, action).observe(seconds)
 
     def observe_telegram_flood(self, method: str) -> None:
         self.telegram_floods.labels(method).inc()

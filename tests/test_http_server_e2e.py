@@ -126,9 +126,10 @@ async def test_a_customer_orders_end_to_end_over_the_webhook(tmp_path: Path, htt
             assert metric(samples, "smm_updates_total", kind="callback_query") >= 3
             assert metric(samples, "smm_webhook_requests_total", outcome="accepted") == len(telegram.webhook_deliveries)
             assert metric(samples, "smm_telegram_rate_limited_total", method="sendMessage") == 1
-            assert metric(samples, "smm_panel_requests_total", action="add", outcome="ok") == 1
-            assert metric(samples, "smm_panel_request_duration_seconds_count", action="add") == 1
-            assert metric(samples, "smm_panel_requests_total", action="services", outcome="ok") >= 1
+            assert metric(samples, "smm_panel_requests_total", panel="main", action="add", outcome="ok") == 1
+            assert metric(samples, "smm_panel_request_duration_seconds_count", panel="main", action="add") == 1
+            assert metric(samples, "smm_panel_requests_total", panel="main", action="services",
+                          outcome="ok") >= 1
             orders = {labels: value for (name, labels), value in samples.items() if name == "smm_orders"}
             assert sum(orders.values()) == 1 and dict(next(iter(orders)))["state"] == "placed"
             assert metric(samples, "smm_wallet_turnover", reason="credit", currency="USD") == 20
@@ -251,7 +252,8 @@ async def test_health_and_readiness_ask_the_panel_at_most_every_few_seconds(
     assert (both.status_code, both.json()) == (503, {"ready": False, "database": "failed", "panel": "failed"})
     samples = await scrape(http, shop)  # metrics are still served, without the database's figures
     assert metric(samples, "smm_database_metrics_ok") == 0
-    assert metric(samples, "smm_panel_requests_total", action="balance", outcome="unreachable") >= 1
+    assert metric(samples, "smm_panel_requests_total", panel="main", action="balance",
+                  outcome="unreachable") >= 1
     assert health.status_code == (await http.get(f"{server.url}/healthz")).status_code == 200
 
 
@@ -277,10 +279,12 @@ def test_every_application_counts_in_a_registry_of_its_own(tmp_path: Path) -> No
     settings = load_settings(_env_file=None, telegram_bot_token="123:abcdefg", database_url=f"sqlite:///{tmp_path}/x.db")
     first, second = (metrics_of(build_application(settings)) for _ in range(2))
     assert first is not second and first.registry is not second.registry
-    first.observe_panel("add", "ok", 0.2)
-    assert metric(metric_samples(first.exposition().decode()), "smm_panel_requests_total", action="add",
+    first.observe_panel("main", "add", "ok", 0.2)
+    assert metric(metric_samples(first.exposition().decode()), "smm_panel_requests_total", panel="main",
+                  action="add",
                   outcome="ok") == 1
-    assert metric(metric_samples(second.exposition().decode()), "smm_panel_requests_total", action="add",
+    assert metric(metric_samples(second.exposition().decode()), "smm_panel_requests_total", panel="main",
+                  action="add",
                   outcome="ok") == 0
     assert isinstance(first, Metrics)
 

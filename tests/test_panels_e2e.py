@@ -17,12 +17,11 @@ from bot.panel import OrderStatus
 from bot.panel.sandbox import FaultKind
 from bot.panel.sandbox.engine import PENDING_SECONDS, RUN_SECONDS
 from bot.shop.tracking import RUNNING, poll_orders
-from bot.state import AppState
 from storage.orders import get_order, orders_in_state
 from storage.stats import period_figures
-from tests.support.orders import placed_order
 from tests.support.fake_telegram import FakeTelegram
-from tests.support.panels import MultiShop, open_multi_shop, run_multi_shop, sandbox_panels
+from tests.support.orders import placed_order
+from tests.support.panels import MultiShop, merge, open_multi_shop, run_multi_shop, sandbox_panels, set_rate
 from tests.support.shop import ADMIN_ID
 from tests.test_ordering_e2e import confirm, funded, order_until_summary, quoted
 
@@ -30,12 +29,14 @@ FOLLOWERS = "101"  # alpha's Instagram Followers [Real]; beta sells it as 1101 (
 LEDGER_REFUNDS = "SELECT order_id, amount_micros FROM ledger WHERE reason = 'refund' ORDER BY entry_id"
 
 
-async def merge_followers(state: AppState) -> None:
+async def merge_followers(multi: MultiShop) -> None:
     """The operator's shaping: beta's and gamma's followers are alpha's, bought at alpha first,
     then beta (1 EUR = 1.10 USD), then gamma."""
-    await state.catalogues.set_rate(ADMIN_ID, "EUR", Decimal("1.10"))
-    assert await state.catalogues.merge(ADMIN_ID, FOLLOWERS, "beta-1101")
-    assert await state.catalogues.merge(ADMIN_ID, FOLLOWERS, "gamma-7")
+    await set_rate(multi, "EUR", "1.10")
+    await merge(multi, FOLLOWERS, "beta-1101")
+    card = await merge(multi, FOLLOWERS, "gamma-7")
+    assert card.text.index("alpha") < card.text.index("beta") < card.text.index("gamma"), card.text
+    state = multi.shop.state
     assert [s.label for s in state.catalogues.sources(FOLLOWERS)] == ["alpha:101", "beta:1101", "gamma:7"]
     assert state.full_catalogue.service("beta-1101") is None and state.full_catalogue.service("gamma-7") is None
 
@@ -56,7 +57,7 @@ async def test_a_merged_service_fails_over_from_a_panel_out_of_funds_to_the_next
     # A 50% markup: every source's cost (beta 0.85 EUR × 1.10, gamma 0.95 USD) stays below the price.
     async with open_multi_shop(tmp_path, price_markup_percent="50") as multi:
         shop = multi.shop
-        await merge_followers(shop.state)
+        await merge_followers(multi)
         await funded(shop, 5001)
         multi.panel("alpha").funds = Decimal(0)
 
@@ -84,8 +85,7 @@ async def test_a_merged_service_fails_over_from_a_panel_out_of_funds_to_the_next
         assert [a["service"] for a in multi.adds("alpha")] == ["101", "101"]
         assert [a["service"] for a in multi.adds("beta")] == ["1101", "1101"]
         assert [(a["service"], a["link"]) for a in multi.adds("gamma")] == [("7", "https://instagram.com/failover-2")]
-        second = await get_order(shop.state.db, first.order_id + 1)
-        assert second is not None and second.state == "placed"
+        [_, second] = await orders_in_state(shop.state.db, "placed")
         assert (second.panel, second.panel_service_id, second.panel_order_id) == ("gamma", "7", "1")
         assert (second.panel_currency, Decimal(second.fx_rate or "0"), second.cost_micros) == ("USD", 1, 950_000)
         assert await shop.balance(5001) == Decimal(100) - 2 * price
@@ -106,7 +106,7 @@ async def test_a_merged_service_fails_over_from_a_panel_out_of_funds_to_the_next
 async def test_a_merged_service_never_fails_over_after_a_timeout(tmp_path: Path, fault: FaultKind) -> None:
     async with open_multi_shop(tmp_path, price_markup_percent="50") as multi:
         shop = multi.shop
-        await merge_followers(shop.state)
+        await merge_followers(multi)
         await funded(shop, 5002)
         # Alpha takes the order, and its answer is lost: it may exist, so no other panel is asked.
         multi.servers["alpha"].inject(fault, action="add", after_processing=True)
@@ -138,19 +138,20 @@ async def _placed_at(multi: MultiShop, panel: str, service_id: str, count: int, 
 async def test_orders_of_two_panels_are_polled_in_one_cycle_in_batches_of_100(tmp_path: Path) -> None:
     async with open_multi_shop(tmp_path) as multi:
         shop = multi.shop
-        counts = {"alpha": 150, "beta": 100}
+        counts = {"alpha": 150, "beta": 99}
         ours = {"alpha": await _placed_at(multi, "alpha", "101", counts["alpha"], user_id=5100),
                 "beta": await _placed_at(multi, "beta", "1101", counts["beta"], user_id=5100)}
         # The last order of each panel has started: its customer is told (the others stay pending).
         watchers = {"alpha": shop.customer(5101), "beta": shop.customer(5102)}
-        started_ids = set()
+        started_ids: set[int] = set()
         for panel, watcher in watchers.items():
             [started] = await _placed_at(multi, panel, "101" if panel == "alpha" else "1101", 1, user_id=watcher.id)
             ours[panel].append(started)
             started_ids.add(started)
             counts[panel] += 1
-            panel_order_id = (await get_order(shop.state.db, started)).panel_order_id  # type: ignore[union-attr]
-            multi.panel(panel).force_status(panel_order_id or "", OrderStatus.IN_PROGRESS, remains=400)
+            order = await get_order(shop.state.db, started)
+            assert order is not None and order.panel_order_id is not None
+            multi.panel(panel).force_status(order.panel_order_id, OrderStatus.IN_PROGRESS, remains=400)
         for server in multi.servers.values():
             server.reset_counters()
 
@@ -161,15 +162,15 @@ async def test_orders_of_two_panels_are_polled_in_one_cycle_in_batches_of_100(tm
         assert report.due == counts["alpha"] + counts["beta"] and report.failed == report.missing == 0
         for panel, count in counts.items():
             asked = [r["orders"].split(",") for r in multi.status_requests(panel)]
-            assert len(asked) == math.ceil(count / 100)  # 151 → 2 requests, 101 → 2
+            assert len(asked) == math.ceil(count / 100)  # alpha's 151 → 2 requests, beta's 100 → 1
             assert all(len(ids) <= 100 for ids in asked)
             everyone = [panel_id for ids in asked for panel_id in ids]
             assert sorted(everyone) == sorted(multi.panel(panel).orders)  # each of its orders, once
             for order_id in ours[panel]:
                 order = await get_order(shop.state.db, order_id)
                 assert order is not None and order.panel == panel
-                assert order.panel_status == ("in progress" if panel == "alpha" else "processing") \
-                    if order_id in started_ids else order.panel_status == "pending"
+                running = "in progress" if panel == "alpha" else "processing"  # (as beta's V3 says it)
+                assert order.panel_status == (running if order_id in started_ids else "pending")
                 assert (order.next_poll_at or 0) > now
         assert multi.status_requests("gamma") == []  # no orders there: not asked
         for watcher in watchers.values():
@@ -221,7 +222,7 @@ async def test_a_refund_of_an_order_in_another_currency_keeps_the_orders_rate(tm
         shop = multi.shop
         state = shop.state
         assert state.full_catalogue.service("beta-1101") is None  # EUR has no rate yet: not on sale
-        await state.catalogues.set_rate(ADMIN_ID, "EUR", Decimal("1.10"))
+        await set_rate(multi, "EUR", "1.10")
         customer = await funded(shop, 5301)
         summary = await order_until_summary(customer, "beta-1101", [link, "2000"])
         price = quoted(summary)
@@ -234,7 +235,7 @@ async def test_a_refund_of_an_order_in_another_currency_keeps_the_orders_rate(tm
             "beta", "1101", "EUR", "1.10")
         assert (order.price_micros, order.panel_cost_micros, order.cost_micros) == (2_260_000, 1_700_000, 1_870_000)
 
-        await state.catalogues.set_rate(ADMIN_ID, "EUR", Decimal("2.0"))  # the euro doubles
+        await set_rate(multi, "EUR", "2.0")  # the euro doubles
         repriced = state.full_catalogue.service("beta-1101")
         assert repriced is not None and repriced.rate == Decimal("1.70")  # new orders pay the new rate
 
@@ -265,7 +266,7 @@ async def test_a_panel_added_to_panels_is_on_sale_after_the_restart(tmp_path: Pa
         # The operator adds gamma to PANELS and restarts: its services go on sale, alpha's keep their ids.
         async with run_multi_shop(tmp_path, telegram, {"alpha": servers["alpha"], "gamma": servers["gamma"]}) as multi:
             state = multi.shop.state
-            await multi.shop.telegram.wait_for(lambda: state.full_catalogue.service("gamma-8"), timeout=10,
+            await multi.shop.telegram.wait_for(lambda: state.full_catalogue.service("gamma-8"), timeout=5,
                                                what="gamma's services on sale")
             assert state.full_catalogue.service("102") is not None
             customer = multi.shop.customer(5401)

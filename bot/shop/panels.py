@@ -15,7 +15,8 @@ from bot.settings import MAIN_PANEL
 from storage.database import Database
 from storage.panels import learn_currency, load_facts
 
-Observer = Callable[[str, str, float], None]
+Observer = Callable[[str, str, float], None]  # (action, outcome, seconds), as the client tells
+PanelObserver = Callable[[str, str, str, float], None]  # the same with the panel's name first
 
 
 @dataclass
@@ -32,12 +33,12 @@ class Panel:
         return self.configured_currency or self.learned_currency
 
 
-def reporting_to(health: PanelHealth, also: Observer | None = None) -> Observer:
+def reporting_to(name: str, health: PanelHealth, also: PanelObserver | None = None) -> Observer:
     """What a panel's client reports each request to: the panel's health (and the metrics)."""
     def observe(action: str, outcome: str, seconds: float) -> None:
         health.observe(action, outcome, seconds, now=time.time())
         if also is not None:
-            also(action, outcome, seconds)
+            also(name, action, outcome, seconds)
     return observe
 
 

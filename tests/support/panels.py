@@ -1,8 +1,11 @@
 """A shop over the three demo panels of sandbox mode (SANDBOX_PANELS: alpha V2 USD, beta V3 EUR,
 gamma RESELLER USD), each its own sandbox over loopback HTTP, configured as PANELS would be in
-production, with one bot (tests/support/shop.py `run_shop`) in front of them all.
+production, with one bot (tests/support/shop.py `run_shop`) in front of them all, and its
+operator shaping the catalogue as a person would (typing commands, pressing the admin's buttons).
 
     async with open_multi_shop(tmp_path) as multi:
+        await set_rate(multi, "EUR", "1.10")
+        await merge(multi, "101", "beta-1101")
         multi.panel("beta").funds = Decimal(0)
         multi.adds("gamma")  # what gamma was asked to place
 
@@ -18,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import texts
+from bot.domain.catalogue import category_key
 from bot.panel.sandbox import SANDBOX_PANELS, SandboxClock, SandboxPanel, SandboxServer
-from tests.support.fake_telegram import FakeTelegram
-from tests.support.shop import Shop, run_shop
-
-PANEL_NAMES = tuple(spec.name for spec in SANDBOX_PANELS)  # alpha, beta, gamma: PANELS' order
+from handlers.admin_sources import service_key
+from handlers.buttons import AdminCategory, AdminCategoryServices, AdminMerge, AdminService, ServiceAction
+from tests.support.customer import Customer
+from tests.support.fake_telegram import FakeTelegram, SentMessage
+from tests.support.shop import ADMIN_ID, Shop, run_shop
 
 
 def panel_key(name: str) -> str:
@@ -87,3 +93,42 @@ async def open_multi_shop(tmp_path: Path, *, panel_options: Mapping[str, Mapping
     async with FakeTelegram() as telegram, sandbox_panels(hang_seconds=hang_seconds) as servers, \
             run_multi_shop(tmp_path, telegram, servers, panel_options=panel_options, **overrides) as multi:
         yield multi
+
+
+# --------------------------------------------------------------------------- the operator
+
+def operator(multi: MultiShop) -> Customer:
+    return multi.shop.customer(ADMIN_ID, "Admin")
+
+
+async def set_rate(multi: MultiShop, currency: str, rate: str) -> None:
+    """The admin types `/rate CUR RATE`: one `currency` unit is `rate` shop units from now on."""
+    answer = await operator(multi).say(f"/rate {currency} {rate}")
+    assert answer.text.startswith(f"✅ 1 {currency} = "), answer.text
+
+
+async def merge(multi: MultiShop, into: str, other: str) -> SentMessage:
+    """The admin opens shop service `into` from /catalogue, presses Merge and picks `other` among
+    the suggestions (the services most like it at its other panels); returns the service's card."""
+    admin = operator(multi)
+    service = multi.shop.state.full_catalogue.service(into)
+    assert service is not None, f"no service {into} on sale"
+    key = category_key(service.category)
+    screen = await admin.say("/catalogue")
+    await _tap_on_some_page(admin, screen, AdminCategory(key).data)
+    await admin.tap(screen, AdminCategoryServices(key, 0).data)
+    await _tap_on_some_page(admin, screen, AdminService(into).data)
+    await admin.tap(screen, AdminService(into, ServiceAction.MERGE).data)
+    await admin.tap(screen, AdminMerge(into, service_key(other)).data)  # (not suggested: no such button)
+    assert screen.text.startswith("✅ Merged"), screen.text
+    return screen
+
+
+async def _tap_on_some_page(admin: Customer, screen: SentMessage, data: str) -> None:
+    """Press the button with callback `data`, paging on (Next ›) until a page has it."""
+    for _ in range(100):
+        if any(b.get("callback_data") == data for row in screen.buttons() for b in row):
+            await admin.tap(screen, data)
+            return
+        await admin.tap(screen, str(texts.BUTTON_NEXT))
+    raise AssertionError(f"no page has a button {data!r}")
