@@ -795,6 +795,20 @@ BAD_NAME = _("⚠️ A name is 1–{limit} characters of text. Send it again, <c
              "/cancel.")
 RENAMED = _("✅ Customers now see <b>{name}</b>.")
 RENAMED_DEFAULT = _("✅ Back to the panel's name: <b>{name}</b>.")
+BUTTON_SERVICE_CATEGORY = _("🗂 Category")
+BUTTON_SERVICE_DESCRIPTION = _("📝 Description")
+BUTTON_SERVICE_MARKUP = _("💲 Markup")
+ASK_SERVICE_CATEGORY = _("🗂 Category for <b>{name}</b> (now “{category}”): send a category name (up to {limit} "
+                         "characters; an existing one puts it there), or <code>-</code> for the panel's. /cancel to "
+                         "stop.")
+ASK_SERVICE_DESCRIPTION = _("📝 Description of <b>{name}</b>, as customers will read it (up to {limit} characters), "
+                            "or <code>-</code> for the panel's. /cancel to stop.")
+ASK_SERVICE_MARKUP = _("💲 Markup for <b>{name}</b> alone, in percent (now {markup}%), or <code>default</code> for "
+                       "its category's. /cancel to stop.")
+BAD_OWN_TEXT = _("⚠️ Send 1–{limit} characters of text, <code>-</code> for the panel's, or /cancel.")
+SERVICE_OWN_MARKUP = _("💲 Its own markup: {markup}% (its category's does not apply to it)")
+SERVICE_EDITED = _("✅ Saved: customers see it from now on.")
+SERVICE_MARKUP_SET = _("✅ Markup for <b>{name}</b>: {markup}%. It applies to orders confirmed from now on.")
 BUTTON_FLAGGED = _("⚠️ Sources to check ({count})")
 BUTTON_BACK_FLAGGED = _("‹ Sources to check")
 FLAGGED_TITLE = N_("⚠️ <b>{count} source to check</b>: it left its panel or changed type. Open its service to "

@@ -20,9 +20,10 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import category_name, is_package, paginate, shorten
-from bot.domain.money import format_money, round_up
+from bot.domain.money import format_money, parse_percent, round_up
 from bot.domain.sourcing import GONE, SourceView, convert
 from bot.domain.synonyms import fold, matches, query_terms
+from bot.shop.catalogue import ShopField
 from bot.state import AppState, app_state
 from handlers import admin_catalogue
 from handlers.admin_base import admin_id, admin_only, ask, home_row
@@ -45,6 +46,11 @@ log = logging.getLogger(__name__)
 PER_PAGE = admin_catalogue.PER_PAGE
 
 RENAME = "rename"  # the prompt for a service's own name
+RECATEGORISE = "service category"  # … its own category
+DESCRIBE = "service description"  # … its own description
+SERVICE_MARKUP = "service markup"  # … its own markup
+CATEGORY_LIMIT = 100  # characters of a category's name
+DESCRIPTION_LIMIT = 1000  # characters of a service's own description
 MERGE_SEARCH = "merge search"  # the prompt for words to find a service to merge with
 NAME_LIMIT = 100  # characters of a service's own name
 MERGE_SUGGESTIONS = 8
@@ -72,6 +78,25 @@ async def service_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pre
         rows = ask(RENAME, shop_id)
         await show(update, texts.ASK_RENAME.format(name=html.escape(_name_of(state, shop_id)), limit=NAME_LIMIT),
                    rows)
+        return
+    elif pressed.action is ServiceAction.CATEGORY:
+        service = state.full_catalogue.service(shop_id)
+        rows = ask(RECATEGORISE, shop_id)
+        await show(update, texts.ASK_SERVICE_CATEGORY.format(
+            name=html.escape(_name_of(state, shop_id)), limit=CATEGORY_LIMIT,
+            category=html.escape(category_name(service) if service is not None else "-")), rows)
+        return
+    elif pressed.action is ServiceAction.DESCRIBE:
+        rows = ask(DESCRIBE, shop_id)
+        await show(update, texts.ASK_SERVICE_DESCRIPTION.format(name=html.escape(_name_of(state, shop_id)),
+                                                                limit=DESCRIPTION_LIMIT), rows)
+        return
+    elif pressed.action is ServiceAction.MARKUP:
+        service = state.full_catalogue.service(shop_id)
+        rows = ask(SERVICE_MARKUP, shop_id)
+        markup = state.markup_for(service) if service is not None else state.settings.price_markup_percent
+        await show(update, texts.ASK_SERVICE_MARKUP.format(name=html.escape(_name_of(state, shop_id)),
+                                                           markup=markup), rows)
         return
     elif pressed.action is ServiceAction.MERGE:
         await _merge_view(update, state, shop_id)
@@ -101,7 +126,11 @@ async def _service_card(update: Update, state: AppState, shop_id: str, note: str
     views = catalogues.source_views(shop_id)
     usable = catalogues.sources(shop_id)
     first = (usable[0].panel, usable[0].service.service_id) if usable else None
-    lines = [header, "", str(texts.SOURCES_TITLE)]
+    lines = [header]
+    spec = catalogues.spec(shop_id)
+    if spec is not None and spec.markup is not None:
+        lines.append(texts.SERVICE_OWN_MARKUP.format(markup=spec.markup))
+    lines += ["", str(texts.SOURCES_TITLE)]
     lines += [_source_line(state, shop_id, n, view, first=first) for n, view in enumerate(views, 1)]
     lines.append(texts.SOURCES_FIRST.format(panel=html.escape(usable[0].panel)) if usable
                  else str(texts.SOURCES_NONE_USABLE))
@@ -125,6 +154,9 @@ async def _service_card(update: Update, state: AppState, shop_id: str, note: str
               else (texts.BUTTON_HIDE, AdminService(shop_id, ServiceAction.HIDE).data))
     rows.append([(texts.BUTTON_MERGE, AdminService(shop_id, ServiceAction.MERGE).data),
                  (texts.BUTTON_RENAME, AdminService(shop_id, ServiceAction.RENAME).data)])
+    rows.append([(texts.BUTTON_SERVICE_CATEGORY, AdminService(shop_id, ServiceAction.CATEGORY).data),
+                 (texts.BUTTON_SERVICE_DESCRIPTION, AdminService(shop_id, ServiceAction.DESCRIBE).data),
+                 (texts.BUTTON_SERVICE_MARKUP, AdminService(shop_id, ServiceAction.MARKUP).data)])
     rows.append([toggle])
     category = (next((c for c in state.full_catalogue.categories if service in c.services), None)
                 if service is not None else None)
@@ -371,9 +403,58 @@ async def rename_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
         await reply(update, texts.BAD_NAME.format(limit=NAME_LIMIT))
         return False
     name = None if typed == "-" or typed.casefold() == "default" else typed
-    await state.catalogues.rename(admin_id(update), target, name)
+    await state.catalogues.edit(admin_id(update), target, "name", name)
     shown = html.escape(shorten(_name_of(state, target), 200))
     await reply(update, (texts.RENAMED if name else texts.RENAMED_DEFAULT).format(name=shown),
+                [[(back_to_service(_name_of(state, target)), AdminService(target).data)]])
+    return True
+
+
+async def _own_words(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message,
+                     field: ShopField, limit: int) -> bool:
+    """The shop's own category or description for a service ("-" or "default": the panel's)."""
+    state = app_state(context)
+    if state.catalogues.spec(target) is None:
+        return True  # merged away meanwhile
+    typed = (message.text or "").strip()
+    if field == "category":
+        typed = " ".join(typed.split())
+    if not typed or len(typed) > limit:
+        await reply(update, texts.BAD_OWN_TEXT.format(limit=limit))
+        return False
+    value = None if typed == "-" or typed.casefold() == "default" else typed
+    await state.catalogues.edit(admin_id(update), target, field, value)
+    await reply(update, texts.SERVICE_EDITED, [[(back_to_service(_name_of(state, target)), AdminService(target).data)]])
+    return True
+
+
+async def category_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
+    return await _own_words(update, context, target, message, "category", CATEGORY_LIMIT)
+
+
+async def description_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str,
+                             message: Message) -> bool:
+    return await _own_words(update, context, target, message, "description", DESCRIPTION_LIMIT)
+
+
+async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, target: str, message: Message) -> bool:
+    """The service's own markup in percent ("default": its category's again)."""
+    state = app_state(context)
+    if state.catalogues.spec(target) is None:
+        return True
+    typed = (message.text or "").strip()
+    if typed.casefold() == "default":
+        markup = None
+    else:
+        markup = parse_percent(typed)
+        if markup is None:
+            await reply(update, texts.BAD_MARKUP.format(value=html.escape(shorten(typed, 40))))
+            return False
+    await state.catalogues.edit(admin_id(update), target, "markup", markup)
+    service = state.full_catalogue.service(target)
+    shown = state.markup_for(service) if service is not None else markup
+    await reply(update, texts.SERVICE_MARKUP_SET.format(name=html.escape(shorten(_name_of(state, target), 200)),
+                                                        markup=shown),
                 [[(back_to_service(_name_of(state, target)), AdminService(target).data)]])
     return True
 

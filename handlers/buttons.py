@@ -418,6 +418,9 @@ class ServiceAction(StrEnum):
     HIDE = "h"
     SHOW = "s"
     RENAME = "rn"
+    CATEGORY = "ct"  # ask for the shop's own category
+    DESCRIBE = "ds"  # ask for the shop's own description
+    MARKUP = "mk"  # ask for the service's own markup
     MERGE = "mg"  # the services it could be merged with
     FIND = "mf"  # ask for words to find one
 

@@ -34,6 +34,7 @@ class ShopServiceRow:
     category: str | None
     description: str | None
     edited: bool  # the operator shaped it (merged, renamed): a refresh never reshapes it
+    markup_percent: str | None = None  # Decimal as text; None: its category's
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ async def load_services(db: Database | Connection) -> dict[str, list[ServiceRow]
 
 
 async def load_shop_services(db: Database | Connection) -> tuple[list[ShopServiceRow], list[SourceRow]]:
-    services = [ShopServiceRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in await db.fetchall(
-        "SELECT shop_id, type, name, category, description, edited FROM shop_services")]
+    services = [ShopServiceRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in await db.fetchall(
+        "SELECT shop_id, type, name, category, description, edited, markup_percent FROM shop_services")]
     sources = [SourceRow(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in await db.fetchall(
         "SELECT panel, service_id, shop_id, rank, flag, name FROM shop_sources ORDER BY shop_id, rank")]
     return services, sources
@@ -130,5 +131,11 @@ async def delete_shop_service(conn: Connection, shop_id: str) -> None:
     await conn.execute("DELETE FROM shop_services WHERE shop_id = ?", (shop_id,))
 
 
-async def rename_shop_service(conn: Connection, shop_id: str, name: str | None) -> None:
-    await conn.execute("UPDATE shop_services SET name = ?, edited = 1 WHERE shop_id = ?", (name, shop_id))
+EDITABLE = ("name", "category", "description", "markup_percent")  # what the operator may set on a shop service
+
+
+async def edit_shop_service(conn: Connection, shop_id: str, column: str, value: str | None) -> None:
+    """One of the operator's own words (or markup) for a service; None: back to the default."""
+    if column not in EDITABLE:
+        raise ValueError(f"not an editable column: {column}")
+    await conn.execute(f"UPDATE shop_services SET {column} = ?, edited = 1 WHERE shop_id = ?", (value, shop_id))

@@ -302,7 +302,52 @@ async def test_a_new_name_is_what_customers_see_until_it_is_reset(shops: TwoPane
     shown = await customer.open_service("102")
     assert "Instagram Followers – Cheapest_Bots *No Refill*" in shown.text
     entries = [(e.action, e.after) for e in await recent_entries(shop.state.db)][:2]
-    assert entries == [("rename", "the panel's"), ("rename", "Cheap <b>followers</b> & co")]
+    assert entries == [("set name", "default"), ("set name", "Cheap <b>followers</b> & co")]
+
+
+async def test_a_services_own_category_description_and_markup_are_what_customers_get(shops: TwoPanels) -> None:
+    shop = shops.shop
+    customer = await funded(shop, 5004)
+    admin = shop.customer(ADMIN_ID, "Admin")
+    before = await order_until_summary(customer, "102", ["https://instagram.com/own", "1000"])
+    assert "0.12 USD" in before.text  # alpha's 0.12 per 1000, no markup
+    await customer.say("/cancel")
+    card = await open_card(shop, admin, "102")
+    await admin.tap(card, texts.BUTTON_SERVICE_CATEGORY)
+    assert card.text.startswith("🗂 Category for Instagram Followers – Cheapest_Bots *No Refill* (now “📸 Instagram")
+    assert (await admin.say("y" * 101)).raw_text == texts.BAD_OWN_TEXT.format(limit=100)  # the prompt stays
+    assert (await admin.say("⭐ Best sellers")).text == str(texts.SERVICE_EDITED)
+    card = await open_card(shop, admin, "102")
+    await admin.tap(card, texts.BUTTON_SERVICE_DESCRIPTION)
+    assert (await admin.say("Bots, <i>cheap</i>. Drops possible.")).text == str(texts.SERVICE_EDITED)
+    card = await open_card(shop, admin, "102")
+    await admin.tap(card, texts.BUTTON_SERVICE_MARKUP)
+    assert "(now 0%)" in card.text
+    assert (await admin.say("lots")).text.startswith("⚠️ “lots” is not a markup")
+    done = await admin.say("50")
+    assert done.text == "✅ Markup for Instagram Followers – Cheapest_Bots *No Refill*: 50%. It applies to orders" \
+                        " confirmed from now on."
+    card = await open_card(shop, admin, "102")
+    assert "💲 Its own markup: 50%" in card.text and "⭐ Best sellers" in card.text
+    # The customer finds it in its new category, reads the shop's description, pays 0.12 + 50%.
+    menu = await customer.say("/order")
+    assert any("⭐ Best sellers" in text for row in menu.button_texts() for text in row)
+    shown = await customer.open_service("102")
+    assert "Bots, <i>cheap</i>. Drops possible." in shown.text and "No refill, no cancel" not in shown.text
+    await customer.say("/cancel")
+    summary = await order_until_summary(customer, "102", ["https://instagram.com/own", "1000"])
+    assert "0.18 USD" in summary.text and (await confirm(customer, summary)).startswith("✅ Order placed")
+    [order] = await orders_in_state(shop.state.db, "placed")
+    assert (order.price_micros, order.cost_micros) == (180_000, 120_000)
+    # Back to the defaults: the panel's category, words and the shop's markup.
+    for button, typed in ((texts.BUTTON_SERVICE_CATEGORY, "-"), (texts.BUTTON_SERVICE_DESCRIPTION, "default"),
+                          (texts.BUTTON_SERVICE_MARKUP, "default")):
+        card = await open_card(shop, admin, "102")
+        await admin.tap(card, button)
+        await admin.say(typed)
+    service = shop.state.catalogue.service("102")
+    assert service is not None and service.category == "📸 Instagram Followers"
+    assert service.description.startswith("Bots, drops possible") and shop.state.markup_for(service) == 0
 
 
 # --------------------------------------------------------------------------- sources to check

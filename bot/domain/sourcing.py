@@ -46,6 +46,7 @@ class ShopServiceSpec:
     category: str | None = None
     description: str | None = None
     edited: bool = False
+    markup: Decimal | None = None  # None: its category's (or the shop's)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Literal
 
 from bot.domain.catalogue import Catalogue, CatalogueRules, diff_catalogues, visible
 from bot.domain.sourcing import (
@@ -36,9 +37,9 @@ from storage.catalogue import (
     add_shop_services,
     add_sources,
     delete_shop_service,
+    edit_shop_service,
     load_services,
     load_shop_services,
-    rename_shop_service,
     replace_services,
     set_flags,
     set_names,
@@ -52,6 +53,9 @@ from storage.kv import get_value, put_value
 from storage.panels import ExchangeRate, load_rates, put_rate
 
 REFRESHED_AT = "catalogue_refreshed_at"
+ShopField = Literal["name", "category", "description", "markup"]
+_COLUMNS: dict[str, str] = {"name": "name", "category": "category", "description": "description",
+                            "markup": "markup_percent"}
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def _service(row: ServiceRow) -> Service:
 
 def _spec(row: ShopServiceRow) -> ShopServiceSpec:
     return ShopServiceSpec(row.shop_id, ServiceType.parse(row.type), row.name, row.category, row.description,
-                           row.edited)
+                           row.edited, Decimal(row.markup_percent) if row.markup_percent is not None else None)
 
 
 def _ref(row: SourceRow) -> SourceRef:
@@ -238,6 +242,10 @@ class ShopCatalogue:
         return self._panels
 
     def markup_for(self, service: Service) -> Decimal:
+        """The service's own markup, else its category's, else PRICE_MARKUP_PERCENT."""
+        spec = self._offer.specs.get(service.service_id)
+        if spec is not None and spec.markup is not None:
+            return spec.markup
         return self._rules.markup_for(service, self._default_markup)
 
     def sources(self, shop_id: str) -> tuple[Source, ...]:
@@ -378,14 +386,18 @@ class ShopCatalogue:
         await self.reload()
         return new_id
 
-    async def rename(self, admin_id: int, shop_id: str, name: str | None) -> None:
-        """The shop's own name for a service (None: its first source's again)."""
+    async def edit(self, admin_id: int, shop_id: str, field: ShopField, value: str | Decimal | None) -> None:
+        """The shop's own name, category, description or markup for a service (None: back to
+        its first source's words, its category's markup). New markups apply to orders confirmed
+        from now on."""
         spec = self.spec(shop_id)
+        before = getattr(spec, field) if spec is not None else None
         async with self._db.transaction() as conn:
-            await rename_shop_service(conn, shop_id, name)
+            await edit_shop_service(conn, shop_id, _COLUMNS[field], None if value is None else str(value))
             await note_change(conn, CATALOGUE, now=time.time())
-            await record(conn, admin_id, "rename", f"service {shop_id}",
-                         before=(spec.name if spec else None) or "the panel's", after=name or "the panel's")
+            await record(conn, admin_id, f"set {field}", f"service {shop_id}",
+                         before="default" if before is None else str(before),
+                         after="default" if value is None else str(value))
         await self.reload()
 
     async def reload(self) -> None:

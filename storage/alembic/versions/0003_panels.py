@@ -46,7 +46,8 @@ def upgrade() -> None:
                " cancel, dripfeed, description, fetched_at FROM services")
     op.drop_table("services")
     # The shop's services: what customers browse. Name, category and description NULL: those of
-    # the first source. `type` is the service's type: a source of another type is not used.
+    # the first source; markup NULL: its category's. `type` is the service's type: a source of
+    # another type is not used.
     op.create_table(
         "shop_services",
         sa.Column("shop_id", sa.Text, primary_key=True),
@@ -54,6 +55,7 @@ def upgrade() -> None:
         sa.Column("name", sa.Text, nullable=True),
         sa.Column("category", sa.Text, nullable=True),
         sa.Column("description", sa.Text, nullable=True),
+        sa.Column("markup_percent", sa.Text, nullable=True),  # Decimal as text
         sa.Column("edited", sa.Integer, nullable=False, server_default="0"),  # the operator shaped it
     )
     # Where a shop service is bought, in order of preference (rank 0 first). A panel service is
