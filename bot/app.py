@@ -52,7 +52,7 @@ from storage.database import SQLITE, Database, open_database
 from storage.kv import get_value, set_value
 from storage.leases import release_lease, take_lease
 from storage.ledger import ledger_is_empty
-from storage.panels import adopt_unnamed
+from storage.panels import adopt_unnamed, open_orders_by_panel
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ SYNC_EVERY = 2.0  # seconds between looks at what other instances changed (bans,
 
 DEFAULT_CURRENCY = "USD"
 CURRENCY = "currency"  # the kv key of the shop's currency, set once
+STARTUP_PANEL_WAIT = 10.0  # seconds start-up waits for the panels' balances (their currencies)
 SANDBOX_WARNING = (
     "SANDBOX MODE: no panel is configured, so the bot uses its built-in simulated panels: %s. "
     "Orders are simulated and nothing is bought. Set PANELS (or PANEL_API_URL and PANEL_API_KEY) to sell for real."
@@ -131,9 +132,20 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
 
     alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of,
                          claim=None if db.dialect == SQLITE else claim_alert)
-    currency = await _shop_currency(db, settings, panels)
+    # A panel that hangs holds up the start only so long (its currency is learned later, by the balance job).
+    currency: str | None = None
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STARTUP_PANEL_WAIT):
+            currency = await _shop_currency(db, settings, panels)
+    if currency is None:
+        log.warning("the panel %s did not answer within %gs; wallets use %s", panels.first.name, STARTUP_PANEL_WAIT,
+                    DEFAULT_CURRENCY)
+        currency = DEFAULT_CURRENCY
     await adopt_unnamed(db, panels.first.name, await get_value(db, CURRENCY))
-    await _learn_currencies(db, panels)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STARTUP_PANEL_WAIT):
+            await _learn_currencies(db, panels)
+    await _warn_of_unconfigured(db, panels)
     catalogues = await ShopCatalogue.load(db, panels, settings.price_markup_percent, currency)
     catalogue = catalogues.full
     state = AppState(settings=settings, currency=currency, db=db, panels=panels,
@@ -221,7 +233,8 @@ async def _shop_currency(db: Database, settings: Settings, panels: Panels) -> st
     first = panels.first
     currency = wanted or first.configured_currency or await _balance_currency(db, panels, first)
     if currency is None:
-        log.warning("the panel %s does not answer; wallets use %s until it does", first.name, DEFAULT_CURRENCY)
+        log.warning("the panel %s does not answer or name its currency; wallets use %s (set SHOP_CURRENCY to"
+                    " choose)", first.name, DEFAULT_CURRENCY)
         return DEFAULT_CURRENCY
     await set_value(db, CURRENCY, currency)
     return currency
@@ -235,9 +248,18 @@ async def _balance_currency(db: Database, panels: Panels, panel: Panel) -> str |
         log.warning("panel %s does not answer (%s)", panel.name, exc.message)
         return None
     log.info("panel %s answers: balance %s %s", panel.name, balance.amount, balance.currency or "")
-    currency = balance.currency or DEFAULT_CURRENCY
-    await panels.learn(db, panel.name, currency)
-    return currency
+    # Only a currency the panel names: one it leaves out stays unknown (its services unsold until
+    # PANELS says, or it names one), never assumed.
+    await panels.learn(db, panel.name, balance.currency)
+    return panel.currency
+
+
+async def _warn_of_unconfigured(db: Database, panels: Panels) -> None:
+    """Open orders of a panel PANELS no longer lists cannot be followed: say so at every start."""
+    for name, count in (await open_orders_by_panel(db)).items():
+        if panels.get(name) is None and count:
+            log.warning("%d open orders were placed at panel %r, which PANELS does not list: they are not followed"
+                        " until it is listed again under that name", count, name)
 
 
 async def _learn_currencies(db: Database, panels: Panels) -> None:
@@ -296,9 +318,8 @@ async def _balance_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     state = app_state(context)
     if not await _one_instance(state, "balance-check", state.settings.balance_check_minutes * 60):
         return
-    learned = {panel.name: panel.currency for panel in state.panels}
-    await check_balances(state.db, state.panels, state.alerts)  # (each panel's error is logged by it)
-    if learned != state.panels.currencies():  # a panel told its currency at last: its services can be priced
+    reads = await check_balances(state.db, state.panels, state.alerts)  # (each panel's error is logged by it)
+    if any(read.learned for read in reads):  # a panel told its currency at last: its services can be priced
         await state.catalogues.reload()
 
 

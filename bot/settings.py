@@ -25,6 +25,7 @@ DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 IdList = Annotated[frozenset[int], NoDecode]
 AmountList = Annotated[tuple[Decimal, ...], NoDecode]
 MAX_PANELS = 10
+SHOWN_NAME_LIMIT = 20  # a bad name is quoted back up to this long (names are ≤ 16; keys are longer)
 MAIN_PANEL = "main"  # the name of the one panel PANEL_API_URL + PANEL_API_KEY configure
 _PANEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")
 _PANEL_KEYS = ("name", "url", "key", "timeout", "concurrency", "currency", "low_balance")
@@ -374,7 +375,9 @@ def _parse_panels(value: Any, defaults: dict[str, Any]) -> tuple[PanelConfig, ..
     for number, entry in enumerate(value, start=1):
         if not isinstance(entry, dict):
             raise ValueError(f"entry {number} must be a JSON object such as {_PANELS_EXAMPLE[1:-1]}")
-        name = shown(entry.get("name"))
+        # Named only by something of a name's length (a key pasted as the name is not repeated).
+        raw_name = entry.get("name")
+        name = shown(raw_name) if isinstance(raw_name, str) and len(raw_name) <= SHOWN_NAME_LIMIT else None
         label = f"entry {number} ({name})" if name else f"entry {number}"
         try:
             panel = _panel_entry(entry, defaults, shown)

@@ -69,6 +69,8 @@ async def panel_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     state = app_state(context)
     # (a panel that hangs is shown as not answering after a few seconds, not waited for)
     reads = await check_balances(state.db, state.panels, state.alerts, within=PANEL_SCREEN_WAIT)
+    if any(read.learned for read in reads):  # a panel named its currency: its services can be priced now
+        await state.catalogues.reload()
     open_orders = await open_orders_by_panel(state.db)
     now = time.time()
     blocks = [_panel_block(state, read, open_orders.get(read.panel.name, 0), now) for read in reads]

@@ -24,9 +24,14 @@ _RATE = re.compile(r"[0-9]{1,10}(?:[.,][0-9]{1,8})?")  # ASCII digits only; "1,0
 MAX_RATE = Decimal(10) ** 9
 
 
+# "15,800" or "15.800": fifteen thousand eight hundred, or 15.8? Refused rather than guessed (a
+# rate off by 1000 prices a whole panel 1000 times too cheap); "15800" or "15.8" say which.
+_GROUPED = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
+
+
 def parse_rate(text: str) -> Decimal | None:
     """A rate typed by an admin: above 0, at most 1e9, at most 8 decimals (no exponent, no sign)."""
-    if not _RATE.fullmatch(text):
+    if not _RATE.fullmatch(text) or _GROUPED.fullmatch(text):
         return None
     rate = Decimal(text.replace(",", "."))
     return rate if 0 < rate <= MAX_RATE else None

@@ -242,7 +242,8 @@ async def source_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pres
         return
     ref = views[pressed.position].ref
     if pressed.action is SourceAction.SPLIT:
-        new_id = await state.catalogues.split_source(admin_id(update), shop_id, pressed.position)
+        new_id = await state.catalogues.split_source(admin_id(update), shop_id, (ref.panel, ref.service_id),
+                                                     pressed.position)
         if new_id is None:
             await _service_card(update, state, shop_id, str(texts.SOURCES_CHANGED))
             return
@@ -251,7 +252,8 @@ async def source_button(update: Update, context: ContextTypes.DEFAULT_TYPE, pres
             [[(texts.BUTTON_OPEN_SPLIT, AdminService(new_id).data)]])
         return
     step = -1 if pressed.action is SourceAction.UP else 1
-    moved = await state.catalogues.move_source(admin_id(update), shop_id, pressed.position, step)
+    moved = await state.catalogues.move_source(admin_id(update), shop_id, (ref.panel, ref.service_id),
+                                               pressed.position, step)
     await _service_card(update, state, shop_id, str(texts.SOURCE_MOVED if moved else texts.SOURCES_CHANGED))
 
 

@@ -4,9 +4,11 @@ rates, and the one-time attachment of a single-panel shop's rows to its (now nam
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from storage.changes import CATALOGUE, note_change
 from storage.database import Connection, Database
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ async def adopt_unnamed(db: Database, panel: str, wallet_currency: str | None) -
         await conn.execute("UPDATE panel_services SET panel = ? WHERE panel = ?", (panel, UNNAMED))
         if orders and wallet_currency:
             await _learn_currency(conn, panel, wallet_currency)
-    if orders:
-        log.info("%d orders from before panels had names attached to panel %s", orders, panel)
+    if orders:  # (the operator should know: PANELS' first panel must be the shop's old one)
+        log.warning("%d orders from before several panels (and the cached catalogue) are now panel %s's, the"
+                    " first configured: they are polled, refilled and cancelled there", orders, panel)
     return orders
 
 
@@ -58,8 +61,10 @@ async def _learn_currency(conn: Connection, panel: str, currency: str) -> None:
 
 
 async def learn_currency(db: Database, panel: str, currency: str) -> None:
+    """A panel named its currency: its services can be priced (other instances reload them)."""
     async with db.transaction() as conn:
         await _learn_currency(conn, panel, currency)
+        await note_change(conn, CATALOGUE, now=time.time())
 
 
 async def record_balance(db: Database, panel: str, balance: Decimal, currency: str | None, *, now: float,

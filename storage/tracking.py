@@ -79,12 +79,13 @@ async def due_orders(db: Database, now: float, *, horizon: float = 0.0, batch: i
     They are claimed for this poll: their next poll is moved `lease` seconds on, so no other
     instance polls them meanwhile; the poll writes their real next time. If this instance dies
     first, they fall due again when the lease runs out."""
-    counts = await db.fetchall("SELECT panel, COUNT(*) FROM orders WHERE next_poll_at <= ? AND state = 'placed'"
-                               " GROUP BY panel", (now,))
+    # (COALESCE: an order with no panel, written by hand, is asked about at none, not skipped for ever)
+    counts = await db.fetchall("SELECT COALESCE(panel, ''), COUNT(*) FROM orders WHERE next_poll_at <= ?"
+                               " AND state = 'placed' GROUP BY COALESCE(panel, '')", (now,))
     if not counts:  # (most ticks: no write transaction for nothing)
         return {}
-    select = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE panel = ? AND next_poll_at <= ? AND state = 'placed'"
-              " ORDER BY next_poll_at, order_id LIMIT ?")
+    select = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE COALESCE(panel, '') = ? AND next_poll_at <= ?"
+              " AND state = 'placed' ORDER BY next_poll_at, order_id LIMIT ?")
     wanted = [(str(panel), now + horizon, -(-int(due) // batch) * batch) for panel, due in counts]
     if db.dialect == SQLITE:  # one instance (and one poll at a time): nobody to claim them from, no fsync'd write
         return {params[0]: [OrderRecord(*row) for row in await db.fetchall(select, params)] for params in wanted}

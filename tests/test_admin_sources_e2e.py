@@ -124,7 +124,8 @@ async def test_a_panel_in_another_currency_sells_only_once_it_has_a_rate(shops: 
         "/rate E1R 1.1": texts.BAD_RATE_CURRENCY.format(value="E1R"),
         "/rate usd 1.1": texts.RATE_SHOP_CURRENCY.format(currency="USD"),
         **{f"/rate EUR {bad}": texts.BAD_RATE.format(value=bad)
-           for bad in ("0", "-1", "abc", "1e3", "1.123456789", "1000000001", "1,2,3", "١٫١")},
+           for bad in ("0", "-1", "abc", "1e3", "1.123456789", "1000000001", "1,2,3", "١٫١",
+                       "15,800", "1.080")},  # (thousands or decimals? refused, not guessed)
     }
     for command, expected in refused.items():
         answer = await admin.say(command)

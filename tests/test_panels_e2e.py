@@ -19,6 +19,7 @@ from bot.panel.sandbox.engine import PENDING_SECONDS, RUN_SECONDS
 from bot.shop.tracking import RUNNING, poll_orders
 from storage.orders import get_order, orders_in_state
 from storage.stats import period_figures
+from tests.support.databases import allow_updates, refuse_updates
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.orders import placed_order
 from tests.support.panels import MultiShop, merge, open_multi_shop, run_multi_shop, sandbox_panels, set_rate
@@ -100,6 +101,23 @@ async def test_a_merged_service_fails_over_from_a_panel_out_of_funds_to_the_next
         assert [r["orders"] for r in multi.status_requests("beta")] == ["7000001"]
         assert [r["orders"] for r in multi.status_requests("gamma")] == ["1"]
         assert multi.status_requests("alpha") == []
+
+
+async def test_an_order_the_database_will_not_move_to_its_next_source_is_refunded(tmp_path: Path) -> None:
+    """Alpha proved it placed nothing (out of funds); the move to beta cannot be written: nothing
+    is sent to beta, and the charge goes back rather than waiting as 'placing' for a restart."""
+    async with open_multi_shop(tmp_path, price_markup_percent="50") as multi:
+        shop = multi.shop
+        await merge_followers(multi)
+        await funded(shop, 5011)
+        multi.panel("alpha").funds = Decimal(0)
+        await refuse_updates(shop.state.db, "no_moving", when="NEW.panel <> OLD.panel", message="disk I/O error")
+        text, _ = await place_followers(multi, 5011, "https://instagram.com/stuck")
+        assert text.startswith("❌ This service is temporarily unavailable"), text
+        assert multi.adds("beta") == [] and multi.adds("gamma") == []
+        [order] = await orders_in_state(shop.state.db, "rejected")
+        assert order.panel == "alpha" and await shop.balance(5011) == Decimal(100)
+        await allow_updates(shop.state.db, "no_moving")
 
 
 @pytest.mark.parametrize("fault", [FaultKind.TIMEOUT, FaultKind.DROP])

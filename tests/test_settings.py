@@ -289,6 +289,8 @@ def test_a_panels_entry_bad_in_every_way_still_hides_its_key() -> None:
          "PANELS entry 2: unknown key ("),
         ({"name": "b", "key": "other", "url": "https://a.example", short_key.replace("-", "_"): 1},
          'PANELS entry 2 ("b"): unknown key "pk_7Qz9_neve"'),  # not a key: a name may be shown
+        # Name and key swapped by mistake: the "name" is the secret, and is not repeated.
+        ({"name": PANEL_KEY, "key": "beta", "url": "https://a.example"}, "PANELS entry 2: name must be"),
     ):
         with pytest.raises(ConfigError) as error:
             load_settings(_env_file=None, telegram_bot_token=TOKEN, panels=json.dumps([panel(), entry]))

@@ -128,3 +128,10 @@ def test_a_source_that_cannot_take_the_quantity_or_drip_feed_is_not_asked() -> N
     assert not fits(source, 99, runs=None) and not fits(source, 501, runs=None)
     no_drip = _offer({"alpha": [service("1")]}, [SourceRef("alpha", "1", "1", 0)], [ShopServiceSpec("1", DEFAULT)])
     assert not fits(no_drip.sources["1"][0], 100, runs=2)
+
+
+def test_a_currency_is_three_letters_as_the_shop_names_them() -> None:
+    from bot.shop.panels import currency_code
+
+    assert [currency_code(text) for text in ("usd", " EUR ", "$", "₽", "USDT", "", None, "U$D")] == [
+        "USD", "EUR", None, None, None, None, None, None]

@@ -169,7 +169,7 @@ class PanelClient:
         log.debug("panel %s → HTTP %s in %.0f ms", action, status, (time.perf_counter() - started) * 1000)
         if 300 <= status < 400:
             where = response.headers.get("location", "?")
-            raise PanelBadResponse(f"the panel redirected to {where}; set PANEL_API_URL to that address",
+            raise PanelBadResponse(f"the panel redirected to {where}; set the panel's URL to that address",
                                    http_status=status)
         if status == 429:
             raise PanelRateLimited("the panel is rate limiting us (HTTP 429)",

@@ -345,14 +345,17 @@ class ShopCatalogue:
         await self.reload()
         return True
 
-    async def move_source(self, admin_id: int, shop_id: str, position: int, step: int) -> bool:
-        """Move the source at `position` one up (step -1) or down (+1) in the order of preference."""
+    async def move_source(self, admin_id: int, shop_id: str, source: tuple[str, str], position: int,
+                          step: int) -> bool:
+        """Move `source` (panel, service id), at `position` when the admin saw it, one up (step -1)
+        or down (+1) in the order of preference. False if it is no longer there (another admin,
+        or another instance, changed the sources meanwhile)."""
         async with self._db.transaction() as conn:
             await conn.one_at_a_time(REPLACING_SERVICES)
             _, refs = await _shop_services(conn)
             ranked = [(r.panel, r.service_id) for r in sorted(refs, key=lambda r: r.rank) if r.shop_id == shop_id]
             target = position + step
-            if not (0 <= position < len(ranked) and 0 <= target < len(ranked)):
+            if not (0 <= position < len(ranked) and 0 <= target < len(ranked)) or ranked[position] != source:
                 return False
             before = ", ".join(f"{p}:{s}" for p, s in ranked)
             ranked[position], ranked[target] = ranked[target], ranked[position]
@@ -363,23 +366,26 @@ class ShopCatalogue:
         await self.reload()
         return True
 
-    async def split_source(self, admin_id: int, shop_id: str, position: int) -> str | None:
-        """Take the source at `position` out of a service of several: it becomes a shop service of
-        its own again. Returns that service's id (None: nothing to take out)."""
+    async def split_source(self, admin_id: int, shop_id: str, source: tuple[str, str], position: int) -> str | None:
+        """Take `source` (at `position` when the admin saw it) out of a service of several: it
+        becomes a shop service of its own again, of the type its panel lists it with. Returns that
+        service's id (None: nothing to take out, or the sources changed meanwhile)."""
         async with self._db.transaction() as conn:
             await conn.one_at_a_time(REPLACING_SERVICES)
             specs, refs = await _shop_services(conn)
             ranked = [(r.panel, r.service_id) for r in sorted(refs, key=lambda r: r.rank) if r.shop_id == shop_id]
-            if not 0 <= position < len(ranked) or len(ranked) < 2:
+            if not 0 <= position < len(ranked) or len(ranked) < 2 or ranked[position] != source:
                 return None
             panel, service_id = ranked.pop(position)
             await set_sources(conn, shop_id, ranked)
-            listed = next((s for s in self._stored.services.get(panel, ()) if s.service_id == service_id), None)
+            listed = self._listed.get((panel, service_id))
             kind = listed.type if listed is not None else next(s.type for s in specs if s.shop_id == shop_id)
             new_id = auto_shop_id(panel, service_id, first_panel=self._panels.first.name,
                                   taken={spec.shop_id for spec in specs})
             await add_shop_services(conn, [ShopServiceRow(new_id, kind.value, None, None, None, False)])
             await set_sources(conn, new_id, [(panel, service_id)], edited=False)
+            if listed is not None:  # of its own type now: nothing to flag (a gone one stays flagged)
+                await set_flags(conn, [(panel, service_id, None)])
             await note_change(conn, CATALOGUE, now=time.time())
             await record(conn, admin_id, "split source", f"service {shop_id}", before=f"{panel}:{service_id}",
                          after=f"service {new_id}")

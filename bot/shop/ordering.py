@@ -134,7 +134,8 @@ async def place_order(db: Database, panels: Panels, alerts: AdminAlerts, *, user
     price_micros = to_micros(price.price)
     candidates = [s for s in sources if fits(s, draft.quantity, runs=counts["runs"])] or list(sources[:1])
     planned = [(source, _plan(request, source, counts)) for source in candidates]
-    planned = planned[:1] + [(s, plan) for s, plan in planned[1:] if plan.cost_micros <= price_micros]
+    # The quote was the first source's; any other is tried only if it costs no more than that price.
+    planned = [(s, plan) for s, plan in planned if s is sources[0] or plan.cost_micros <= price_micros]
     if not planned:  # (the catalogue lost every source since the summary: Confirm shows it again)
         raise LookupError(f"service {draft.service.service_id} has no source")
     first = planned[0][1]
@@ -152,10 +153,17 @@ async def place_order(db: Database, panels: Panels, alerts: AdminAlerts, *, user
         return ShortOfMoney(price.price, from_micros(charged.balance_micros))
     order = charged.order
     shown_price = Money(price.price, currency)  # written out for each admin, in their way
-    why = ""
+    why, refusal = "", None
     for attempt, (source, plan) in enumerate(planned):
-        if attempt and not await move_to_source(db, order.order_id, plan, why):
-            return OutcomeUnknown(order)  # no longer being placed: another instance took it for stopped
+        if attempt:
+            try:
+                moved = await move_to_source(db, order.order_id, plan, why)
+            except Exception:  # the last refusal proved nothing was placed: refunded, not left 'placing'
+                log.exception("order %s: could not move it to its next source", order.order_id)
+                assert refusal is not None
+                return await _refuse(db, order, refusal, _why(refusal))
+            if not moved:
+                return OutcomeUnknown(order)  # no longer being placed: another instance took it for stopped
         panel = panels.get(plan.panel)
         assert panel is not None  # (a source is usable only at a configured panel)
         try:
@@ -165,7 +173,7 @@ async def place_order(db: Database, panels: Panels, alerts: AdminAlerts, *, user
         except PanelError as exc:
             await _alert_operator(alerts, plan.panel, exc)
             if proves_not_placed(exc) and attempt + 1 < len(planned):
-                why = f"{plan.panel}: {exc.panel_message or exc.message}"
+                why, refusal = f"{plan.panel}: {exc.panel_message or exc.message}", exc
                 log.info("order %s: panel %s refused it (%s); trying the next source", order.order_id, plan.panel,
                          type(exc).__name__)
                 continue

@@ -13,7 +13,7 @@ from bot import texts
 from bot.domain.money import Money
 from bot.panel import Balance, PanelError, PanelTransportError
 from bot.shop.alerts import AdminAlerts
-from bot.shop.panels import Panel, Panels
+from bot.shop.panels import Panel, Panels, currency_code
 from storage.database import Database
 from storage.panels import record_balance
 
@@ -25,6 +25,7 @@ class BalanceRead:
     panel: Panel
     balance: Balance | None = None
     error: PanelError | None = None
+    learned: bool = False  # the panel named its currency for the first time (or a new one)
 
     @property
     def low(self) -> bool:
@@ -45,10 +46,9 @@ async def check_balance(db: Database, panels: Panels, panel: Panel, alerts: Admi
     except PanelError as exc:
         log.warning("panel %s: could not read its balance: %s", panel.name, exc.message)
         return BalanceRead(panel, error=exc)
-    read = BalanceRead(panel, balance)
-    if balance.currency:
-        await panels.learn(db, panel.name, balance.currency)
-    was_low = await record_balance(db, panel.name, balance.amount, balance.currency, now=time.time(), low=read.low)
+    read = BalanceRead(panel, balance, learned=await panels.learn(db, panel.name, balance.currency))
+    was_low = await record_balance(db, panel.name, balance.amount, currency_code(balance.currency), now=time.time(),
+                                   low=read.low)
     threshold = panel.low_balance
     if read.low and not was_low and threshold is not None:
         shown = panel.currency or balance.currency or ""

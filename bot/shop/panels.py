@@ -33,6 +33,12 @@ class Panel:
         return self.configured_currency or self.learned_currency
 
 
+def currency_code(text: str | None) -> str | None:
+    """A currency as the shop names them (ISO 4217's three letters), or None."""
+    text = (text or "").strip()
+    return text.upper() if len(text) == 3 and text.isascii() and text.isalpha() else None
+
+
 def reporting_to(name: str, health: PanelHealth, also: PanelObserver | None = None) -> Observer:
     """What a panel's client reports each request to: the panel's health (and the metrics)."""
     def observe(action: str, outcome: str, seconds: float) -> None:
@@ -80,9 +86,11 @@ class Panels:
                 panel.learned_currency = known.currency
 
     async def learn(self, db: Database, name: str, currency: str | None) -> bool:
-        """A panel's `balance` named its currency: remember it. True if that is news."""
+        """A panel's `balance` named its currency: remember it (a three-letter code, as /rate
+        takes them; "usd" is USD, "$" tells nothing). True if that is news."""
         panel = self.get(name)
-        if panel is None or not currency or panel.learned_currency == currency:
+        currency = currency_code(currency)
+        if panel is None or currency is None or panel.learned_currency == currency:
             return False
         await learn_currency(db, name, currency)
         panel.learned_currency = currency
