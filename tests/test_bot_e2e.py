@@ -125,6 +125,24 @@ async def test_sandbox_mode_orders_say_nothing_was_bought(telegram: FakeTelegram
         assert len([r for r in sandbox.requests if r.action == "add"]) == 1
 
 
+async def test_sandbox_mode_with_three_panels_sells_from_each_once_priced(telegram: FakeTelegram,
+                                                                          tmp_path: Path) -> None:
+    """SANDBOX_PANELS=3: alpha (USD), beta (EUR) and gamma (USD), each its own dialect and
+    catalogue; beta's services go on sale once the admin sets a rate for EUR."""
+    settings = load_settings(_env_file=None, telegram_bot_token=telegram.token, telegram_base_url=telegram.base_url,
+                             database_url=await database_url(tmp_path / "bot.db"), admin_ids="900", sandbox_panels=3)
+    telegram.user(900, first_name="Admin")
+    async with running_bot(settings) as app:
+        state = app_state(app)
+        assert state.panels.names == ("alpha", "beta", "gamma") and len(state.sandbox_servers) == 3
+        assert state.panels.currencies() == {"alpha": "USD", "beta": "EUR", "gamma": "USD"}  # from their `balance`
+        on_sale = {s.service_id.partition("-")[0] for s in state.catalogue.services()}
+        assert "beta" not in on_sale and "gamma" in on_sale  # (alpha's keep their own ids)
+        admin = Shop(telegram, state.sandbox_servers[0].panel, state.sandbox_servers[0], app, settings).customer(900)
+        assert (await admin.say("/rate EUR 1.08")).text.startswith("✅ 1 EUR = 1.08 USD")
+        assert any(s.service_id.startswith("beta-") for s in state.catalogue.services())
+
+
 async def test_text_outside_a_conversation_points_to_the_menu(telegram: FakeTelegram, settings: Settings) -> None:
     ann = telegram.user(1006, first_name="Ann")
     async with running_bot(settings):
