@@ -31,7 +31,7 @@ from bot.http_server import start_http_server, stop_http_server
 from bot.inbox import Inbox, decoder
 from bot.metrics import Metrics
 from bot.notifier import BULK_PER_SECOND, Notifier
-from bot.panel import PanelClient, PanelError
+from bot.panel import PanelClient
 from bot.panel.sandbox import SandboxServer, start_sandbox_panels
 from bot.rate_limit import build_rate_limiter
 from bot.settings import Settings
@@ -39,7 +39,7 @@ from bot.shop.alerts import AdminAlerts
 from bot.shop.catalogue import ShopCatalogue
 from bot.shop.customers import Customers
 from bot.shop.ordering import record_unrecorded, recover_interrupted
-from bot.shop.panel_watch import check_balances
+from bot.shop.panel_watch import check_balance, check_balances
 from bot.shop.panels import Panel, Panels, reporting_to
 from bot.shop.sync import ChangeWatcher
 from bot.shop.tracking import PollReport, poll_orders, poll_refills
@@ -132,19 +132,15 @@ async def _startup(application: Application, settings: Settings,  # type: ignore
 
     alerts = AdminAlerts(settings.admin_ids, send_alert, locale_of=customers.locale_of,
                          claim=None if db.dialect == SQLITE else claim_alert)
-    # A panel that hangs holds up the start only so long (its currency is learned later, by the balance job).
-    currency: str | None = None
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(STARTUP_PANEL_WAIT):
-            currency = await _shop_currency(db, settings, panels)
-    if currency is None:
-        log.warning("the panel %s did not answer within %gs; wallets use %s", panels.first.name, STARTUP_PANEL_WAIT,
-                    DEFAULT_CURRENCY)
-        currency = DEFAULT_CURRENCY
     await adopt_unnamed(db, panels.first.name, await get_value(db, CURRENCY))
+    # Each panel's currency, from PANELS, what it said before, or its `balance` now (side by side; a
+    # panel that hangs holds up the start only so long: the balance job asks it again).
+    await panels.load_learned(db)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(STARTUP_PANEL_WAIT):
-            await _learn_currencies(db, panels)
+            await asyncio.gather(*(check_balance(db, panels, panel, alerts) for panel in panels
+                                   if panel.currency is None))
+    currency = await _shop_currency(db, settings, panels)
     await _warn_of_unconfigured(db, panels)
     catalogues = await ShopCatalogue.load(db, panels, settings.price_markup_percent, currency)
     catalogue = catalogues.full
@@ -218,7 +214,8 @@ def _panel(metrics: Metrics, name: str, url: str, key: str, timeout: float, conc
 
 async def _shop_currency(db: Database, settings: Settings, panels: Panels) -> str:
     """The shop's currency, which wallets are kept in: set once (SHOP_CURRENCY, else the first
-    panel's, from PANELS or its `balance`) and remembered; never changed under existing wallets."""
+    panel's, from PANELS or its `balance`) and remembered; never changed under existing wallets.
+    The panels' currencies are known by then (as far as they answered)."""
     known = await get_value(db, CURRENCY)
     wanted = settings.shop_currency
     if known and wanted and wanted != known:
@@ -230,28 +227,13 @@ async def _shop_currency(db: Database, settings: Settings, panels: Panels) -> st
         return known
     if known:
         return known
-    first = panels.first
-    currency = wanted or first.configured_currency or await _balance_currency(db, panels, first)
+    currency = wanted or panels.first.currency
     if currency is None:
-        log.warning("the panel %s does not answer or name its currency; wallets use %s (set SHOP_CURRENCY to"
-                    " choose)", first.name, DEFAULT_CURRENCY)
+        log.warning("the panel %s does not answer or name its currency; wallets use %s until it does (set"
+                    " SHOP_CURRENCY to choose)", panels.first.name, DEFAULT_CURRENCY)
         return DEFAULT_CURRENCY
     await set_value(db, CURRENCY, currency)
     return currency
-
-
-async def _balance_currency(db: Database, panels: Panels, panel: Panel) -> str | None:
-    """The currency a panel's `balance` names (remembered for it); None if it does not answer."""
-    try:
-        balance = await panel.client.balance()
-    except PanelError as exc:
-        log.warning("panel %s does not answer (%s)", panel.name, exc.message)
-        return None
-    log.info("panel %s answers: balance %s %s", panel.name, balance.amount, balance.currency or "")
-    # Only a currency the panel names: one it leaves out stays unknown (its services unsold until
-    # PANELS says, or it names one), never assumed.
-    await panels.learn(db, panel.name, balance.currency)
-    return panel.currency
 
 
 async def _warn_of_unconfigured(db: Database, panels: Panels) -> None:
@@ -260,13 +242,6 @@ async def _warn_of_unconfigured(db: Database, panels: Panels) -> None:
         if panels.get(name) is None and count:
             log.warning("%d open orders were placed at panel %r, which PANELS does not list: they are not followed"
                         " until it is listed again under that name", count, name)
-
-
-async def _learn_currencies(db: Database, panels: Panels) -> None:
-    """Each panel's currency, from PANELS or what it said before, else asked now (side by side)."""
-    await panels.load_learned(db)
-    unknown = [panel for panel in panels if panel.currency is None]
-    await asyncio.gather(*(_balance_currency(db, panels, panel) for panel in unknown))
 
 
 async def _refresh(state: AppState) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from telegram import Message, Update
@@ -23,7 +24,7 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.dialogue import current
-from bot.domain.money import format_money, from_micros
+from bot.domain.money import format_money, from_micros, parse_percent
 from bot.state import app_state
 from handlers.buttons import Admin, AdminScreen
 from handlers.common import Row, answer, cancel_row, show
@@ -94,3 +95,22 @@ def panel_line(order: OrderRecord) -> str:
     return texts.ORDER_AT_PANEL.format(panel=html.escape(order.panel or "?"),
                                        service_id=html.escape(order.panel_service_id or order.service_id),
                                        cost=cost, converted=converted)
+
+
+def typed_markup(text: str | None) -> tuple[bool, Decimal | None]:
+    """A markup an admin typed: (True, percent), (True, None) for "default", (False, None) when
+    it is not one (bot/domain/money.py `parse_percent`)."""
+    typed = (text or "").strip()
+    if typed.casefold() == "default":
+        return True, None
+    markup = parse_percent(typed)
+    return markup is not None, markup
+
+
+def typed_words(text: str | None, limit: int, *, one_line: bool) -> tuple[bool, str | None]:
+    """A service's own words an admin typed: (True, words), (True, None) for "-" or "default"
+    (the panel's again), (False, None) when empty or longer than `limit`."""
+    typed = " ".join((text or "").split()) if one_line else (text or "").strip()
+    if not typed or len(typed) > limit:
+        return False, None
+    return True, None if typed == "-" or typed.casefold() == "default" else typed

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import html
 import logging
-from decimal import Decimal
 
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import Category, paginate, shorten
-from bot.domain.money import parse_percent
 from bot.state import AppState, app_state
-from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.admin_base import admin_id, admin_only, ask, home_row, typed_markup
 from handlers.buttons import (
     AdminCategories,
     AdminCategory,
@@ -138,13 +136,10 @@ async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
     category = state.full_catalogue.category(target)
     if category is None:
         return True  # gone from the panel meanwhile: nothing to set
-    typed = (message.text or "").strip()
-    markup: Decimal | None = None
-    if typed.casefold() != "default":
-        markup = parse_percent(typed)
-        if markup is None:
-            await reply(update, texts.BAD_MARKUP.format(value=html.escape(shorten(typed, 40))))
-            return False
+    ok, markup = typed_markup(message.text)
+    if not ok:
+        await reply(update, texts.BAD_MARKUP.format(value=html.escape(shorten((message.text or "").strip(), 40))))
+        return False
     await state.catalogues.set_markup(admin_id(update), category.name, markup)
     shown = markup if markup is not None else state.settings.price_markup_percent
     await reply(update, texts.MARKUP_SET.format(name=html.escape(category.name), markup=shown),

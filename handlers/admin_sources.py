@@ -20,13 +20,13 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.domain.catalogue import category_name, is_package, paginate, shorten
-from bot.domain.money import format_money, parse_percent, round_up
+from bot.domain.money import format_money, round_up
 from bot.domain.sourcing import GONE, SourceView, convert
 from bot.domain.synonyms import fold, matches, query_terms
 from bot.shop.catalogue import ShopField
 from bot.state import AppState, app_state
 from handlers import admin_catalogue
-from handlers.admin_base import admin_id, admin_only, ask, home_row
+from handlers.admin_base import admin_id, admin_only, ask, home_row, typed_markup, typed_words
 from handlers.buttons import (
     AdminCategories,
     AdminCategoryServices,
@@ -400,11 +400,10 @@ async def rename_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
     state = app_state(context)
     if state.catalogues.spec(target) is None:
         return True  # merged away meanwhile
-    typed = " ".join((message.text or "").split())
-    if not typed or len(typed) > NAME_LIMIT:
+    ok, name = typed_words(message.text, NAME_LIMIT, one_line=True)
+    if not ok:
         await reply(update, texts.BAD_NAME.format(limit=NAME_LIMIT))
         return False
-    name = None if typed == "-" or typed.casefold() == "default" else typed
     await state.catalogues.edit(admin_id(update), target, "name", name)
     shown = html.escape(shorten(_name_of(state, target), 200))
     await reply(update, (texts.RENAMED if name else texts.RENAMED_DEFAULT).format(name=shown),
@@ -418,13 +417,10 @@ async def _own_words(update: Update, context: ContextTypes.DEFAULT_TYPE, target:
     state = app_state(context)
     if state.catalogues.spec(target) is None:
         return True  # merged away meanwhile
-    typed = (message.text or "").strip()
-    if field == "category":
-        typed = " ".join(typed.split())
-    if not typed or len(typed) > limit:
+    ok, value = typed_words(message.text, limit, one_line=field == "category")
+    if not ok:
         await reply(update, texts.BAD_OWN_TEXT.format(limit=limit))
         return False
-    value = None if typed == "-" or typed.casefold() == "default" else typed
     await state.catalogues.edit(admin_id(update), target, field, value)
     await reply(update, texts.SERVICE_EDITED, [[(back_to_service(_name_of(state, target)), AdminService(target).data)]])
     return True
@@ -444,14 +440,10 @@ async def markup_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, targ
     state = app_state(context)
     if state.catalogues.spec(target) is None:
         return True
-    typed = (message.text or "").strip()
-    if typed.casefold() == "default":
-        markup = None
-    else:
-        markup = parse_percent(typed)
-        if markup is None:
-            await reply(update, texts.BAD_MARKUP.format(value=html.escape(shorten(typed, 40))))
-            return False
+    ok, markup = typed_markup(message.text)
+    if not ok:
+        await reply(update, texts.BAD_MARKUP.format(value=html.escape(shorten((message.text or "").strip(), 40))))
+        return False
     await state.catalogues.edit(admin_id(update), target, "markup", markup)
     service = state.full_catalogue.service(target)
     shown = state.markup_for(service) if service is not None else markup

@@ -70,10 +70,12 @@ def _service_row(r: Sequence[object]) -> ServiceRow:
                       bool(r[7]), bool(r[8]), bool(r[9]), str(r[10]))
 
 
-async def load_services(db: Database | Connection) -> dict[str, list[ServiceRow]]:
-    """Every panel's list, in each panel's order."""
+async def load_services(db: Database | Connection, panel: str | None = None) -> dict[str, list[ServiceRow]]:
+    """Every panel's list (or `panel`'s alone), in each panel's order."""
     found: dict[str, list[ServiceRow]] = {}
-    for row in await db.fetchall(f"SELECT panel, {_SERVICE_COLUMNS} FROM panel_services ORDER BY panel, position"):
+    where, params = ("WHERE panel = ? ", (panel,)) if panel is not None else ("", ())
+    for row in await db.fetchall(f"SELECT panel, {_SERVICE_COLUMNS} FROM panel_services {where}"
+                                 "ORDER BY panel, position", params):
         found.setdefault(row[0], []).append(_service_row(row[1:]))
     return found
 

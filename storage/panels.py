@@ -17,15 +17,6 @@ UNNAMED = ""  # the panel of rows from before panels had names (storage/alembic/
 
 
 @dataclass(frozen=True)
-class PanelFacts:
-    name: str
-    currency: str | None
-    balance: Decimal | None
-    balance_at: float | None
-    low: bool
-
-
-@dataclass(frozen=True)
 class ExchangeRate:
     currency: str
     rate: Decimal  # shop-currency units per unit of `currency`
@@ -49,10 +40,10 @@ async def adopt_unnamed(db: Database, panel: str, wallet_currency: str | None) -
     return orders
 
 
-async def load_facts(db: Database) -> dict[str, PanelFacts]:
-    rows = await db.fetchall("SELECT name, currency, balance, balance_at, low FROM panels")
-    return {r[0]: PanelFacts(r[0], r[1], Decimal(r[2]) if r[2] is not None else None, r[3], bool(r[4]))
-            for r in rows}
+async def learned_currencies(db: Database) -> dict[str, str]:
+    """The currency each panel's `balance` named (panel → code), as remembered."""
+    rows = await db.fetchall("SELECT name, currency FROM panels WHERE currency IS NOT NULL")
+    return {str(r[0]): str(r[1]) for r in rows}
 
 
 async def _learn_currency(conn: Connection, panel: str, currency: str) -> None:

@@ -135,7 +135,7 @@ async def _refresh_panel(db: Database, name: str, panels: Panels, *, admin_id: i
         unique.setdefault(service.service_id, service)  # a duplicated id: the first entry wins
     async with db.transaction() as conn:
         await conn.one_at_a_time(REPLACING_SERVICES)  # before reading what the new list is compared with
-        before = [_service(row) for row in (await load_services(conn)).get(name, [])]
+        before = [_service(row) for row in (await load_services(conn, name)).get(name, [])]
         specs, refs = await _shop_services(conn)
         changes = source_changes(name, panels.first.name, list(unique.values()), specs, refs)
         await replace_services(conn, name, [_row(s) for s in unique.values()])
@@ -236,10 +236,6 @@ class ShopCatalogue:
     @property
     def rates(self) -> Mapping[str, ExchangeRate]:
         return self._stored.rates
-
-    @property
-    def panels(self) -> Panels:
-        return self._panels
 
     def markup_for(self, service: Service) -> Decimal:
         """The service's own markup, else its category's, else PRICE_MARKUP_PERCENT."""

@@ -13,7 +13,7 @@ from bot.domain.panel_health import PanelHealth
 from bot.panel import PanelClient
 from bot.settings import MAIN_PANEL
 from storage.database import Database
-from storage.panels import learn_currency, load_facts
+from storage.panels import learn_currency, learned_currencies
 
 Observer = Callable[[str, str, float], None]  # (action, outcome, seconds), as the client tells
 PanelObserver = Callable[[str, str, str, float], None]  # the same with the panel's name first
@@ -80,10 +80,9 @@ class Panels:
 
     async def load_learned(self, db: Database) -> None:
         """The currencies `balance` told before (other instances too)."""
-        facts = await load_facts(db)
+        known = await learned_currencies(db)
         for panel in self:
-            if (known := facts.get(panel.name)) is not None and known.currency:
-                panel.learned_currency = known.currency
+            panel.learned_currency = known.get(panel.name, panel.learned_currency)
 
     async def learn(self, db: Database, name: str, currency: str | None) -> bool:
         """A panel's `balance` named its currency: remember it (a three-letter code, as /rate
